@@ -1,0 +1,96 @@
+//! Command-line glue: clap definitions and one function per command. All
+//! reusable logic lives in the library; this module only reads arguments,
+//! loads inputs, calls the library and prints.
+
+use clap::{Parser, Subcommand};
+use rollsim::scenario::{print, Scenario, FIELD_DOCS, SEED_NAME};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "rollsim", version, about = "Simulate and replay progressive-rollout policies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse and validate scenario files, then describe each policy.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a scenario as canonical TOML, or document every scenario field.
+    Scenario {
+        /// Scenario file; the built-in seed scenario when omitted.
+        file: Option<PathBuf>,
+        /// Print every field with its default and meaning instead.
+        #[arg(long)]
+        explain: bool,
+    },
+}
+
+/// Runs the command line; returns the process exit code
+/// (0 success, 1 invalid input or failed run, 2 usage error).
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Scenario { file, explain } => scenario(file, explain),
+    }
+}
+
+fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {
+    match file {
+        None => Ok(Scenario::seed()),
+        Some(path) => Scenario::load(path).map_err(|e| {
+            eprintln!("error: invalid scenario\n{e}");
+            1
+        }),
+    }
+}
+
+fn validate(files: &[PathBuf]) -> i32 {
+    let mut code = 0;
+    for path in files {
+        match Scenario::load(path) {
+            Ok(sc) => {
+                println!("{}: valid", path.display());
+                print!("{}", print::describe(&sc));
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+fn scenario(file: Option<PathBuf>, explain: bool) -> i32 {
+    if explain {
+        println!("{:<42} {:<16} meaning", "field", "default");
+        for (field, default, meaning) in FIELD_DOCS {
+            println!("{field:<42} {default:<16} {meaning}");
+        }
+        return 0;
+    }
+    match load(&file) {
+        Ok(sc) => {
+            if file.is_none() {
+                println!("# built-in scenario {SEED_NAME}");
+            }
+            print!("{}", print::to_toml(&sc));
+            0
+        }
+        Err(code) => code,
+    }
+}

@@ -1,0 +1,225 @@
+//! What the engine can ask about the world: metric queries and the
+//! [`MetricSource`] trait that the simulator, the replayer and a live backend
+//! implement.
+
+use crate::time::{SimDur, SimTime};
+use std::fmt;
+
+/// A golden signal or application metric that gates, alerts and triggers read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Failed requests / requests over the window (fraction).
+    ErrorRate,
+    /// Latency quantiles over the window from histogram buckets (milliseconds).
+    LatencyP50,
+    LatencyP90,
+    LatencyP99,
+    /// Requests per second over the window.
+    RequestRate,
+    /// CPU utilisation of the group's instances (fraction of a core limit).
+    Cpu,
+    /// Memory utilisation of the group's instances (fraction of the limit).
+    Memory,
+    /// Instance restarts (crashes, OOM kills) within the window (count).
+    Restarts,
+    /// Database connection-pool utilisation (fraction).
+    DbPool,
+    /// Cache hit ratio (fraction).
+    CacheHitRatio,
+    /// User-reported issues received within the window (count).
+    UserReports,
+    /// Critical alerts that were firing at some point in the window (count).
+    /// Answered by the engine itself from its alert states, never by a source.
+    CriticalAlerts,
+}
+
+/// What a metric's values are measured in; decides how limits are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A fraction, written as a percentage (`1%`).
+    Fraction,
+    /// Milliseconds, written as a latency (`500ms`).
+    Millis,
+    /// A plain number (counts, requests per second).
+    Number,
+}
+
+/// How values are aggregated over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Agg {
+    /// Ratio of sums (error rate) or quantile of the summed histogram (latency).
+    Window,
+    /// Mean of the per-scrape group means.
+    Avg,
+    /// Largest per-scrape value of any instance in the group.
+    Max,
+    /// Smallest per-scrape group mean.
+    Min,
+    /// The latest per-scrape value (the group maximum for gauges).
+    Last,
+    /// Increase of a counter over the window.
+    Increase,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 12] = [
+        Metric::ErrorRate,
+        Metric::LatencyP50,
+        Metric::LatencyP90,
+        Metric::LatencyP99,
+        Metric::RequestRate,
+        Metric::Cpu,
+        Metric::Memory,
+        Metric::Restarts,
+        Metric::DbPool,
+        Metric::CacheHitRatio,
+        Metric::UserReports,
+        Metric::CriticalAlerts,
+    ];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ErrorRate => "error_rate",
+            Metric::LatencyP50 => "latency_p50",
+            Metric::LatencyP90 => "latency_p90",
+            Metric::LatencyP99 => "latency_p99",
+            Metric::RequestRate => "request_rate",
+            Metric::Cpu => "cpu",
+            Metric::Memory => "memory",
+            Metric::Restarts => "restarts",
+            Metric::DbPool => "db_pool",
+            Metric::CacheHitRatio => "cache_hit_ratio",
+            Metric::UserReports => "user_reports",
+            Metric::CriticalAlerts => "critical_alerts",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn unit(self) -> Unit {
+        match self {
+            Metric::ErrorRate | Metric::Cpu | Metric::Memory | Metric::DbPool | Metric::CacheHitRatio => Unit::Fraction,
+            Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => Unit::Millis,
+            Metric::RequestRate | Metric::Restarts | Metric::UserReports | Metric::CriticalAlerts => Unit::Number,
+        }
+    }
+
+    /// The aggregation used when a scenario names none.
+    pub fn default_agg(self) -> Agg {
+        match self {
+            Metric::ErrorRate
+            | Metric::LatencyP50
+            | Metric::LatencyP90
+            | Metric::LatencyP99
+            | Metric::RequestRate
+            | Metric::CacheHitRatio => Agg::Window,
+            Metric::Cpu | Metric::Memory | Metric::DbPool => Agg::Max,
+            Metric::Restarts | Metric::UserReports | Metric::CriticalAlerts => Agg::Increase,
+        }
+    }
+
+    /// Aggregations that make sense for this metric.
+    pub fn allowed_aggs(self) -> &'static [Agg] {
+        match self.default_agg() {
+            Agg::Window => &[Agg::Window],
+            Agg::Increase => &[Agg::Increase],
+            _ => &[Agg::Max, Agg::Avg, Agg::Min, Agg::Last],
+        }
+    }
+
+    /// True when the value is computed from requests, so that a minimum
+    /// sample size applies (too few requests = inconclusive).
+    pub fn needs_requests(self) -> bool {
+        matches!(
+            self,
+            Metric::ErrorRate | Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 | Metric::CacheHitRatio
+        )
+    }
+
+    /// The quantile a latency metric reports.
+    pub fn latency_quantile(self) -> Option<f64> {
+        match self {
+            Metric::LatencyP50 => Some(0.50),
+            Metric::LatencyP90 => Some(0.90),
+            Metric::LatencyP99 => Some(0.99),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Agg {
+    pub fn name(self) -> &'static str {
+        match self {
+            Agg::Window => "window",
+            Agg::Avg => "avg",
+            Agg::Max => "max",
+            Agg::Min => "min",
+            Agg::Last => "last",
+            Agg::Increase => "increase",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Agg> {
+        [Agg::Window, Agg::Avg, Agg::Max, Agg::Min, Agg::Last, Agg::Increase].into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// Which instances a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    /// Instances running the candidate version.
+    Candidate,
+    /// Instances running the stable version.
+    Stable,
+}
+
+impl Group {
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Candidate => "candidate",
+            Group::Stable => "stable",
+        }
+    }
+}
+
+/// A request class (endpoint) by its index in the scenario's class list.
+pub type ClassId = u8;
+
+/// One metric question: "what was `metric` of `group` (restricted to request
+/// class `class`) over the `window` seconds up to now, aggregated by `agg`?"
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Query {
+    pub metric: Metric,
+    pub group: Group,
+    pub class: Option<ClassId>,
+    pub window: SimDur,
+    pub agg: Agg,
+}
+
+/// The answer to a [`Query`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sample {
+    /// The value, or `None` when there was no data in the window.
+    pub value: Option<f64>,
+    /// Requests the value was computed from (for minimum-sample rules).
+    pub requests: u64,
+}
+
+impl Sample {
+    pub const NO_DATA: Sample = Sample { value: None, requests: 0 };
+}
+
+/// Where the engine reads metrics from. The simulator, the replayer and a live
+/// metrics backend each implement it; the engine never reads anything else.
+pub trait MetricSource {
+    /// Answers `query` for the window ending at `now`.
+    fn query(&mut self, query: &Query, now: SimTime) -> Sample;
+}

@@ -1,0 +1,572 @@
+//! The phase-and-rollback engine: a pure, deterministic state machine that
+//! interprets a [`Policy`].
+//!
+//! It has no clock, no I/O and no randomness. A driver (the simulator, the
+//! replayer, a live controller) asks [`Engine::next_wakeup`] when the engine
+//! next needs to look at the world, advances its own notion of time there and
+//! calls [`Engine::step`], which reads metrics through a [`MetricSource`] and
+//! reports decisions and observations to an [`EventSink`]. Between wake-ups the
+//! candidate's traffic weight is [`Engine::weight_at`].
+//!
+//! Within one instant the engine works in a fixed order: rollback triggers,
+//! alert rules, deployment steps, checks, and finally the phase's decision gate,
+//! so a trigger always wins over a gate at the same time and a check at the
+//! phase's end is counted before the decision.
+
+pub mod events;
+pub mod metrics;
+pub mod policy;
+
+pub use events::{AlertTransition, Cause, Decision, DecisionKind, EngineEvent, EventSink, Verdict};
+pub use metrics::{Agg, ClassId, Group, Metric, MetricSource, Query, Sample, Unit};
+pub use policy::{
+    AlertRule, CheckRules, Cmp, Condition, EvalMode, FailureAction, Gate, Limit, Phase, Policy, Severity, Step,
+    StepAction, Trigger, Window,
+};
+
+use crate::time::{SimDur, SimTime};
+use std::sync::Arc;
+
+/// Where a rollout stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Status {
+    /// Phase `phase` is baking.
+    InPhase { phase: usize },
+    /// Phase `phase` passed and waits for manual approval until `until`.
+    AwaitingApproval { phase: usize, until: SimTime },
+    /// Criteria failed and the policy said hold: nothing moves any more.
+    Held { phase: usize },
+    /// Candidate traffic drains from `from_weight` at `start` to 0 at `end`.
+    RollingBack { start: SimTime, end: SimTime, from_weight: f64 },
+    /// Terminal: candidate traffic is 0.
+    RolledBack,
+    /// Terminal: the candidate serves all traffic.
+    Completed,
+}
+
+impl Status {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Status::RolledBack | Status::Completed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct GateCount {
+    failures: u32,
+    consecutive_failures: u32,
+    inconclusive: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AlertState {
+    Inactive,
+    Pending { since: SimTime },
+    Firing,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AlertRuntime {
+    state: AlertState,
+    /// When the last firing interval ended (`None`: never resolved).
+    last_resolved: Option<SimTime>,
+    ever_fired: bool,
+}
+
+/// The engine for one rollout. Cheap to create; one per trial.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    policy: Arc<Policy>,
+    status: Status,
+    /// Current candidate weight (outside of rollback drains).
+    weight: f64,
+    phase_start: SimTime,
+    /// When the phase's traffic took effect (window start for `Window::Phase`).
+    traffic_start: SimTime,
+    phase_end: SimTime,
+    extensions: u32,
+    next_step: usize,
+    next_check: SimTime,
+    gates: Vec<GateCount>,
+    alerts: Vec<AlertRuntime>,
+    next_alert_eval: SimTime,
+    next_trigger: Vec<SimTime>,
+}
+
+impl Engine {
+    /// A rollout that starts phase 0 at time zero.
+    pub fn new(policy: Arc<Policy>) -> Engine {
+        let alerts = vec![
+            AlertRuntime { state: AlertState::Inactive, last_resolved: None, ever_fired: false };
+            policy.alerts.len()
+        ];
+        let next_trigger = policy.triggers.iter().map(|t| SimTime::ZERO + t.every).collect();
+        let next_alert_eval = SimTime::ZERO + policy.alert_every;
+        let mut engine = Engine {
+            status: Status::InPhase { phase: 0 },
+            weight: 0.0,
+            phase_start: SimTime::ZERO,
+            traffic_start: SimTime::ZERO,
+            phase_end: SimTime::ZERO,
+            extensions: 0,
+            next_step: 0,
+            next_check: SimTime::NEVER,
+            gates: Vec::new(),
+            alerts,
+            next_alert_eval,
+            next_trigger,
+            policy,
+        };
+        engine.enter_phase(0, SimTime::ZERO, &mut NoSink);
+        engine
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The candidate's share of traffic at `now` (linear drain during a rollback).
+    pub fn weight_at(&self, now: SimTime) -> f64 {
+        match self.status {
+            Status::RollingBack { start, end, from_weight } => {
+                if now >= end {
+                    0.0
+                } else {
+                    let total = (end - start).as_secs_f64();
+                    from_weight * (1.0 - now.since(start).as_secs_f64() / total)
+                }
+            }
+            Status::RolledBack => 0.0,
+            Status::Completed => 1.0,
+            _ => self.weight,
+        }
+    }
+
+    /// The index of the phase the rollout is in (or stopped in), if any.
+    pub fn phase(&self) -> Option<usize> {
+        match self.status {
+            Status::InPhase { phase } | Status::AwaitingApproval { phase, .. } | Status::Held { phase } => Some(phase),
+            _ => None,
+        }
+    }
+
+    /// When the engine next needs [`Engine::step`]; `None` once terminal.
+    pub fn next_wakeup(&self) -> Option<SimTime> {
+        let watching = self.watching();
+        let mut t = SimTime::NEVER;
+        if watching {
+            t = t.min(self.next_alert_eval);
+            if self.weight > 0.0 {
+                for &n in &self.next_trigger {
+                    t = t.min(n);
+                }
+            }
+        }
+        match self.status {
+            Status::InPhase { phase } => {
+                if let Some(s) = self.policy.phases[phase].steps.get(self.next_step) {
+                    t = t.min(self.phase_start + s.at);
+                }
+                t = t.min(self.next_check).min(self.phase_end);
+            }
+            Status::AwaitingApproval { until, .. } => t = t.min(until),
+            Status::RollingBack { end, .. } => t = t.min(end),
+            Status::Held { .. } => {}
+            Status::RolledBack | Status::Completed => return None,
+        }
+        (t != SimTime::NEVER).then_some(t)
+    }
+
+    /// Does everything that is due at or before `now`, reading metrics as of `now`.
+    /// Drivers call it at the instants [`Engine::next_wakeup`] names.
+    pub fn step<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K)
+    where
+        S: MetricSource + ?Sized,
+        K: EventSink + ?Sized,
+    {
+        if let Status::RollingBack { end, .. } = self.status {
+            if now >= end {
+                self.status = Status::RolledBack;
+                self.weight = 0.0;
+                self.decide(end, DecisionKind::RollbackComplete, Cause::RollbackFinished, sink);
+            }
+            return;
+        }
+        if self.status.is_terminal() {
+            return;
+        }
+        if self.run_triggers(now, source, sink) || self.run_alerts(now, source, sink) {
+            return;
+        }
+        match self.status {
+            Status::InPhase { phase } => self.run_phase(phase, now, source, sink),
+            Status::AwaitingApproval { phase, until } if now >= until => {
+                self.promote(phase, now, Cause::Approved { phase }, sink)
+            }
+            _ => {}
+        }
+    }
+
+    /// Triggers and alerts watch the candidate until the rollout is decided.
+    fn watching(&self) -> bool {
+        matches!(self.status, Status::InPhase { .. } | Status::AwaitingApproval { .. } | Status::Held { .. })
+    }
+
+    fn run_triggers<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K) -> bool
+    where
+        S: MetricSource + ?Sized,
+        K: EventSink + ?Sized,
+    {
+        let policy = Arc::clone(&self.policy);
+        for (i, trig) in policy.triggers.iter().enumerate() {
+            if self.next_trigger[i] > now {
+                continue;
+            }
+            while self.next_trigger[i] <= now {
+                self.next_trigger[i] += trig.every;
+            }
+            if self.weight <= 0.0 {
+                continue;
+            }
+            let (value, fired) = eval_condition(&trig.condition, now, source);
+            sink.event(EngineEvent::TriggerEvaluated { at: now, trigger: i, value, fired });
+            if fired {
+                self.start_rollback(now, Cause::Trigger(i), sink);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn run_alerts<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K) -> bool
+    where
+        S: MetricSource + ?Sized,
+        K: EventSink + ?Sized,
+    {
+        if self.next_alert_eval > now {
+            return false;
+        }
+        while self.next_alert_eval <= now {
+            self.next_alert_eval += self.policy.alert_every;
+        }
+        let policy = Arc::clone(&self.policy);
+        let mut rollback = None;
+        for (i, rule) in policy.alerts.iter().enumerate() {
+            let (value, active) = eval_condition(&rule.condition, now, source);
+            let rt = &mut self.alerts[i];
+            let transition = match (rt.state, active) {
+                (AlertState::Inactive, true) if rule.for_ == SimDur::ZERO => Some(AlertTransition::Firing),
+                (AlertState::Inactive, true) => Some(AlertTransition::Pending),
+                (AlertState::Pending { since }, true) if now.since(since) >= rule.for_ => Some(AlertTransition::Firing),
+                (AlertState::Pending { .. }, false) => {
+                    rt.state = AlertState::Inactive;
+                    None
+                }
+                (AlertState::Firing, false) => Some(AlertTransition::Resolved),
+                _ => None,
+            };
+            match transition {
+                Some(AlertTransition::Pending) => rt.state = AlertState::Pending { since: now },
+                Some(AlertTransition::Firing) => {
+                    rt.state = AlertState::Firing;
+                    rt.ever_fired = true;
+                    if rule.rollback && rollback.is_none() {
+                        rollback = Some(i);
+                    }
+                }
+                Some(AlertTransition::Resolved) => {
+                    rt.state = AlertState::Inactive;
+                    rt.last_resolved = Some(now);
+                }
+                None => {}
+            }
+            if let Some(transition) = transition {
+                sink.event(EngineEvent::Alert { at: now, alert: i, transition, value });
+            }
+        }
+        if let Some(i) = rollback {
+            self.start_rollback(now, Cause::Alert(i), sink);
+            return true;
+        }
+        false
+    }
+
+    /// Number of critical alerts firing at some point in `[now - window, now]`.
+    fn critical_alerts_in(&self, now: SimTime, window: SimDur) -> u64 {
+        let from = SimTime(now.0.saturating_sub(window.0));
+        self.policy
+            .alerts
+            .iter()
+            .zip(&self.alerts)
+            .filter(|(rule, rt)| {
+                rule.severity == Severity::Critical
+                    && rt.ever_fired
+                    && (matches!(rt.state, AlertState::Firing) || rt.last_resolved.is_some_and(|r| r >= from))
+            })
+            .count() as u64
+    }
+
+    fn run_phase<S, K>(&mut self, phase: usize, now: SimTime, source: &mut S, sink: &mut K)
+    where
+        S: MetricSource + ?Sized,
+        K: EventSink + ?Sized,
+    {
+        let policy = Arc::clone(&self.policy);
+        let p = &policy.phases[phase];
+        // Steps due now, in order.
+        while let Some(step) = p.steps.get(self.next_step) {
+            if self.phase_start + step.at > now {
+                break;
+            }
+            let idx = self.next_step;
+            self.next_step += 1;
+            sink.event(EngineEvent::Step { at: now, phase, step: idx, action: step.action });
+            match step.action {
+                StepAction::Deploy | StepAction::Shift => self.set_weight(p.weight, now, sink),
+                StepAction::Check => {
+                    if self.check_round(phase, now, source, sink) {
+                        return;
+                    }
+                }
+                StepAction::Mark => {}
+            }
+        }
+        // Checks on the cadence.
+        if self.next_check <= now {
+            while self.next_check <= now {
+                self.next_check += p.checks.every;
+            }
+            if self.next_check > self.phase_end {
+                self.next_check = SimTime::NEVER;
+            }
+            if self.check_round(phase, now, source, sink) {
+                return;
+            }
+        }
+        // The decision gate.
+        if now >= self.phase_end {
+            self.decision_gate(phase, now, sink);
+        }
+    }
+
+    /// One check of every gate; in continuous mode acts on limits at once.
+    /// Returns true when it ended the phase.
+    fn check_round<S, K>(&mut self, phase: usize, now: SimTime, source: &mut S, sink: &mut K) -> bool
+    where
+        S: MetricSource + ?Sized,
+        K: EventSink + ?Sized,
+    {
+        let policy = Arc::clone(&self.policy);
+        let p = &policy.phases[phase];
+        for (gi, gate) in p.gates.iter().enumerate() {
+            let (value, limit, requests, verdict) = self.check_gate(gate, &p.checks, now, source);
+            sink.event(EngineEvent::Check { at: now, phase, gate: gi, value, limit, requests, verdict });
+            if gate.dry_run {
+                continue;
+            }
+            let c = &mut self.gates[gi];
+            match verdict {
+                Verdict::Pass => c.consecutive_failures = 0,
+                Verdict::Fail => {
+                    c.failures += 1;
+                    c.consecutive_failures += 1;
+                }
+                Verdict::Inconclusive => c.inconclusive += 1,
+            }
+        }
+        if p.checks.mode == EvalMode::Continuous {
+            if let Some((cause, action)) = self.judge(phase) {
+                self.on_failure(phase, now, cause, action, sink);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn check_gate<S>(
+        &self,
+        gate: &Gate,
+        rules: &CheckRules,
+        now: SimTime,
+        source: &mut S,
+    ) -> (Option<f64>, Option<f64>, u64, Verdict)
+    where
+        S: MetricSource + ?Sized,
+    {
+        let window = match gate.window {
+            Window::Fixed(d) => d,
+            Window::Phase => now.since(self.traffic_start),
+        };
+        if window == SimDur::ZERO {
+            return (None, None, 0, Verdict::Inconclusive);
+        }
+        let query = Query { metric: gate.metric, group: gate.group, class: gate.class, window, agg: gate.agg };
+        let sample = if gate.metric == Metric::CriticalAlerts {
+            Sample { value: Some(self.critical_alerts_in(now, window) as f64), requests: 0 }
+        } else {
+            source.query(&query, now)
+        };
+        let enough = |s: &Sample| !gate.metric.needs_requests() || s.requests >= rules.min_requests;
+        let Some(value) = sample.value.filter(|_| enough(&sample)) else {
+            return (sample.value, None, sample.requests, Verdict::Inconclusive);
+        };
+        let limit = match gate.limit {
+            Limit::Absolute(v) => Some(v),
+            Limit::BaselineRelative(_) | Limit::BaselinePlus(_) => {
+                let base = source.query(&Query { group: Group::Stable, ..query }, now);
+                base.value.filter(|_| enough(&base)).map(|b| match gate.limit {
+                    Limit::BaselineRelative(f) => b * (1.0 + f),
+                    Limit::BaselinePlus(a) => b + a,
+                    Limit::Absolute(v) => v,
+                })
+            }
+        };
+        let Some(limit) = limit else {
+            return (Some(value), None, sample.requests, Verdict::Inconclusive);
+        };
+        let verdict = if gate.op.holds(value, limit) { Verdict::Pass } else { Verdict::Fail };
+        (Some(value), Some(limit), sample.requests, verdict)
+    }
+
+    /// The first gate (in policy order) whose counts exceed the phase's limits.
+    fn judge(&self, phase: usize) -> Option<(Cause, FailureAction)> {
+        let p = &self.policy.phases[phase];
+        let rules = &p.checks;
+        for (gate, c) in self.gates.iter().enumerate() {
+            let consecutive = rules.consecutive_failure_limit.is_some_and(|l| c.consecutive_failures > l);
+            if c.failures > rules.failure_limit || consecutive {
+                return Some((Cause::GateFailed { phase, gate }, rules.on_failure));
+            }
+        }
+        for (gate, c) in self.gates.iter().enumerate() {
+            if c.inconclusive > rules.inconclusive_limit {
+                return Some((Cause::GateInconclusive { phase, gate }, rules.on_inconclusive));
+            }
+        }
+        None
+    }
+
+    fn decision_gate<K: EventSink + ?Sized>(&mut self, phase: usize, now: SimTime, sink: &mut K) {
+        if let Some((cause, action)) = self.judge(phase) {
+            self.on_failure(phase, now, cause, action, sink);
+            return;
+        }
+        let cause = Cause::CriteriaMet { phase };
+        match self.policy.phases[phase].approval {
+            Some(delay) if delay > SimDur::ZERO => {
+                let until = now + delay;
+                self.status = Status::AwaitingApproval { phase, until };
+                self.decide(now, DecisionKind::AwaitApproval { until }, cause, sink);
+            }
+            _ => self.promote(phase, now, cause, sink),
+        }
+    }
+
+    fn on_failure<K: EventSink + ?Sized>(
+        &mut self,
+        phase: usize,
+        now: SimTime,
+        cause: Cause,
+        action: FailureAction,
+        sink: &mut K,
+    ) {
+        match action {
+            FailureAction::Rollback => self.start_rollback(now, cause, sink),
+            FailureAction::Hold => {
+                self.status = Status::Held { phase };
+                self.decide(now, DecisionKind::Hold, cause, sink);
+            }
+            FailureAction::Extend { by, max } => {
+                if self.extensions >= max {
+                    self.start_rollback(now, cause, sink);
+                    return;
+                }
+                self.extensions += 1;
+                // An extension is a fresh observation period: counts restart.
+                self.gates.iter_mut().for_each(|g| *g = GateCount::default());
+                self.phase_end = now + by;
+                let every = self.policy.phases[phase].checks.every;
+                self.next_check = if every == SimDur::ZERO { SimTime::NEVER } else { now + every };
+                self.decide(now, DecisionKind::Extend { until: self.phase_end }, cause, sink);
+            }
+        }
+    }
+
+    fn promote<K: EventSink + ?Sized>(&mut self, phase: usize, now: SimTime, cause: Cause, sink: &mut K) {
+        let next = phase + 1;
+        if next >= self.policy.phases.len() {
+            self.status = Status::Completed;
+            self.weight = 1.0;
+            self.decide(now, DecisionKind::Complete, cause, sink);
+            return;
+        }
+        self.decide(now, DecisionKind::Promote { to: next }, cause, sink);
+        self.enter_phase(next, now, sink);
+    }
+
+    fn enter_phase<K: EventSink + ?Sized>(&mut self, phase: usize, now: SimTime, sink: &mut K) {
+        let p = &self.policy.phases[phase];
+        self.status = Status::InPhase { phase };
+        self.phase_start = now;
+        self.traffic_start = now;
+        self.phase_end = now + p.bake;
+        self.extensions = 0;
+        self.next_step = 0;
+        self.next_check = if p.checks.every == SimDur::ZERO || p.checks.every > p.bake {
+            SimTime::NEVER
+        } else {
+            now + p.checks.every
+        };
+        self.gates = vec![GateCount::default(); p.gates.len()];
+        sink.event(EngineEvent::PhaseStarted { at: now, phase });
+        // A phase without a deploy/shift step moves traffic as it starts.
+        if !p.steps.iter().any(|s| s.action.moves_traffic()) {
+            let w = p.weight;
+            self.set_weight(w, now, sink);
+        }
+    }
+
+    fn set_weight<K: EventSink + ?Sized>(&mut self, weight: f64, now: SimTime, sink: &mut K) {
+        if weight != self.weight {
+            self.weight = weight;
+            self.traffic_start = now;
+            sink.event(EngineEvent::WeightChanged { at: now, weight });
+        }
+    }
+
+    fn start_rollback<K: EventSink + ?Sized>(&mut self, now: SimTime, cause: Cause, sink: &mut K) {
+        let from_weight = self.weight;
+        let end = now + self.policy.rollback_duration;
+        self.decide(now, DecisionKind::Rollback, cause, sink);
+        if end == now || from_weight == 0.0 {
+            self.status = Status::RolledBack;
+            self.weight = 0.0;
+            self.decide(now, DecisionKind::RollbackComplete, Cause::RollbackFinished, sink);
+        } else {
+            self.status = Status::RollingBack { start: now, end, from_weight };
+        }
+    }
+
+    fn decide<K: EventSink + ?Sized>(&mut self, at: SimTime, kind: DecisionKind, cause: Cause, sink: &mut K) {
+        sink.event(EngineEvent::Decision(Decision { at, kind, cause }));
+    }
+}
+
+/// Evaluates a firing condition; too little data never fires.
+fn eval_condition<S: MetricSource + ?Sized>(c: &Condition, now: SimTime, source: &mut S) -> (Option<f64>, bool) {
+    let s = source.query(&c.query, now);
+    let enough = !c.query.metric.needs_requests() || s.requests >= c.min_requests;
+    let fired = s.value.is_some_and(|v| enough && c.op.holds(v, c.threshold));
+    (s.value, fired)
+}
+
+struct NoSink;
+impl EventSink for NoSink {
+    fn event(&mut self, _: EngineEvent) {}
+}
+
+#[cfg(test)]
+mod tests;

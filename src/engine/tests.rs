@@ -1,0 +1,381 @@
+//! Table-driven engine tests: a scripted metric series in, the expected
+//! decisions with their times out.
+
+use super::*;
+
+const MIN: u64 = 60;
+
+/// A metric source driven by a function of (query, time).
+struct Script<F: Fn(&Query, SimTime) -> Option<f64>>(F);
+
+impl<F: Fn(&Query, SimTime) -> Option<f64>> MetricSource for Script<F> {
+    fn query(&mut self, q: &Query, now: SimTime) -> Sample {
+        Sample { value: (self.0)(q, now), requests: 10_000 }
+    }
+}
+
+fn rules(mode: EvalMode) -> CheckRules {
+    CheckRules {
+        every: SimDur::mins(15),
+        mode,
+        failure_limit: 0,
+        consecutive_failure_limit: None,
+        inconclusive_limit: 100,
+        min_requests: 100,
+        on_failure: FailureAction::Rollback,
+        on_inconclusive: FailureAction::Hold,
+    }
+}
+
+fn gate(name: &str, metric: Metric, op: Cmp, limit: Limit) -> Gate {
+    Gate {
+        name: name.into(),
+        metric,
+        group: Group::Candidate,
+        class: None,
+        agg: metric.default_agg(),
+        window: Window::Fixed(SimDur::mins(15)),
+        op,
+        limit,
+        dry_run: false,
+    }
+}
+
+fn error_gate(limit: f64) -> Gate {
+    gate("error_rate", Metric::ErrorRate, Cmp::Lt, Limit::Absolute(limit))
+}
+
+fn phase(name: &str, weight: f64, bake_min: u64, gates: Vec<Gate>, mode: EvalMode) -> Phase {
+    Phase {
+        name: name.into(),
+        weight,
+        bake: SimDur::mins(bake_min),
+        steps: vec![],
+        gates,
+        checks: rules(mode),
+        approval: None,
+    }
+}
+
+fn policy(phases: Vec<Phase>) -> Policy {
+    Policy {
+        phases,
+        alerts: vec![],
+        alert_every: SimDur::mins(1),
+        triggers: vec![],
+        rollback_duration: SimDur::mins(5),
+    }
+}
+
+fn cond(metric: Metric, threshold: f64, window_min: u64) -> Condition {
+    Condition {
+        query: Query {
+            metric,
+            group: Group::Candidate,
+            class: None,
+            window: SimDur::mins(window_min),
+            agg: metric.default_agg(),
+        },
+        op: Cmp::Gt,
+        threshold,
+        min_requests: 100,
+    }
+}
+
+/// Drives the engine to the end (or 48 h) and returns every event.
+fn drive<F: Fn(&Query, SimTime) -> Option<f64>>(policy: Policy, f: F) -> (Engine, Vec<EngineEvent>) {
+    let mut engine = Engine::new(Arc::new(policy));
+    let mut source = Script(f);
+    let mut events = Vec::new();
+    while let Some(t) = engine.next_wakeup() {
+        if t > SimTime(48 * 3600) {
+            break;
+        }
+        engine.step(t, &mut source, &mut events);
+    }
+    (engine, events)
+}
+
+/// Decisions as (minutes, kind name, cause) for compact expectations.
+fn decisions(engine: &Engine, events: &[EngineEvent]) -> Vec<(u64, &'static str, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Decision(d) => Some((d.at.0 / MIN, d.kind.name(), d.cause.describe(engine.policy()))),
+            _ => None,
+        })
+        .collect()
+}
+
+fn check(policy: Policy, f: impl Fn(&Query, SimTime) -> Option<f64>, expected: &[(u64, &str, &str)]) {
+    let (engine, events) = drive(policy, f);
+    let got = decisions(&engine, &events);
+    let want: Vec<(u64, &str, String)> = expected.iter().map(|(m, k, c)| (*m, *k, c.to_string())).collect();
+    let got_ref: Vec<(u64, &str, String)> = got.iter().map(|(m, k, c)| (*m, *k, c.clone())).collect();
+    assert_eq!(got_ref, want);
+}
+
+fn after(min: u64, before: f64, then: f64) -> impl Fn(&Query, SimTime) -> Option<f64> {
+    move |_, t| Some(if t.0 >= min * MIN { then } else { before })
+}
+
+#[test]
+fn healthy_candidate_is_promoted_through_every_phase() {
+    let p = policy(vec![
+        phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd),
+        phase("b", 0.5, 30, vec![error_gate(0.01)], EvalMode::PhaseEnd),
+    ]);
+    check(p, after(0, 0.005, 0.005), &[(60, "promote", "criteria-met:a"), (90, "complete", "criteria-met:b")]);
+}
+
+#[test]
+fn phase_end_mode_waits_for_the_decision_gate() {
+    let p = policy(vec![phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd)]);
+    check(
+        p,
+        after(30, 0.005, 0.02),
+        &[(60, "rollback", "gate:a/error_rate"), (65, "rollback-complete", "rollback-finished")],
+    );
+}
+
+#[test]
+fn continuous_mode_fails_at_the_first_check_over_the_limit() {
+    let p = policy(vec![phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::Continuous)]);
+    check(
+        p,
+        after(30, 0.005, 0.02),
+        &[(30, "rollback", "gate:a/error_rate"), (35, "rollback-complete", "rollback-finished")],
+    );
+}
+
+#[test]
+fn failure_limit_is_strictly_exceeded() {
+    let mut ph = phase("a", 0.05, 120, vec![error_gate(0.01)], EvalMode::Continuous);
+    ph.checks.failure_limit = 2;
+    // Failures at 30, 45, 60: the third exceeds a limit of 2.
+    check(
+        policy(vec![ph]),
+        after(30, 0.0, 0.02),
+        &[(60, "rollback", "gate:a/error_rate"), (65, "rollback-complete", "rollback-finished")],
+    );
+}
+
+#[test]
+fn consecutive_failure_limit_counts_runs_only() {
+    let mut ph = phase("a", 0.05, 120, vec![error_gate(0.01)], EvalMode::Continuous);
+    ph.checks.failure_limit = 100;
+    ph.checks.consecutive_failure_limit = Some(1);
+    // Alternating fail/pass every check never makes two in a row.
+    let alternating = |_: &Query, t: SimTime| Some(if (t.0 / (15 * MIN)) % 2 == 1 { 0.02 } else { 0.0 });
+    check(policy(vec![ph.clone()]), alternating, &[(120, "complete", "criteria-met:a")]);
+    // Two in a row (at 60 and 75) exceed the limit of 1.
+    check(
+        policy(vec![ph]),
+        after(60, 0.0, 0.02),
+        &[(75, "rollback", "gate:a/error_rate"), (80, "rollback-complete", "rollback-finished")],
+    );
+}
+
+#[test]
+fn too_few_requests_is_inconclusive_never_pass() {
+    struct Thin;
+    impl MetricSource for Thin {
+        fn query(&mut self, _: &Query, _: SimTime) -> Sample {
+            Sample { value: Some(0.0), requests: 10 }
+        }
+    }
+    let mut ph = phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd);
+    ph.checks.inconclusive_limit = 2;
+    let mut engine = Engine::new(Arc::new(policy(vec![ph])));
+    let mut events = Vec::new();
+    while let Some(t) = engine.next_wakeup() {
+        engine.step(t, &mut Thin, &mut events);
+        if matches!(engine.status(), Status::Held { .. }) {
+            break;
+        }
+    }
+    let verdicts: Vec<Verdict> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Check { verdict, .. } => Some(*verdict),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, vec![Verdict::Inconclusive; 4]);
+    assert_eq!(decisions(&engine, &events), vec![(60, "hold", "inconclusive:a/error_rate".to_string())]);
+    // Held: nothing but alerts and triggers would wake the engine again.
+    assert_eq!(engine.next_wakeup(), Some(SimTime(61 * MIN)));
+}
+
+#[test]
+fn dry_run_gates_are_recorded_but_never_acted_on() {
+    let mut g = error_gate(0.01);
+    g.dry_run = true;
+    let p = policy(vec![phase("a", 0.05, 60, vec![g], EvalMode::Continuous)]);
+    let (engine, events) = drive(p, after(0, 0.5, 0.5));
+    let fails = events.iter().filter(|e| matches!(e, EngineEvent::Check { verdict: Verdict::Fail, .. })).count();
+    assert_eq!(fails, 4);
+    assert_eq!(decisions(&engine, &events), vec![(60, "complete", "criteria-met:a".to_string())]);
+}
+
+#[test]
+fn relative_limits_compare_against_the_stable_group() {
+    let g = gate("p99_vs_baseline", Metric::LatencyP99, Cmp::Le, Limit::BaselineRelative(0.10));
+    let source = |cand: f64| move |q: &Query, _: SimTime| Some(if q.group == Group::Stable { 200.0 } else { cand });
+    let p = || policy(vec![phase("a", 0.25, 30, vec![g.clone()], EvalMode::Continuous)]);
+    check(p(), source(219.0), &[(30, "complete", "criteria-met:a")]);
+    check(
+        p(),
+        source(221.0),
+        &[(15, "rollback", "gate:a/p99_vs_baseline"), (20, "rollback-complete", "rollback-finished")],
+    );
+    // A shared-dependency incident raises both groups: the relative gate does not blame the candidate.
+    let both = |_: &Query, t: SimTime| Some(if t.0 >= 10 * MIN { 900.0 } else { 200.0 });
+    check(p(), both, &[(30, "complete", "criteria-met:a")]);
+}
+
+#[test]
+fn trigger_rolls_back_within_one_interval_and_traffic_drains() {
+    let mut p = policy(vec![phase("a", 0.05, 600, vec![error_gate(0.01)], EvalMode::PhaseEnd)]);
+    p.triggers.push(Trigger {
+        name: "error_rate".into(),
+        condition: cond(Metric::ErrorRate, 0.05, 5),
+        every: SimDur::mins(1),
+    });
+    let (engine, events) = drive(p, |_, t| Some(if t.0 >= 7 * MIN + 30 { 0.06 } else { 0.001 }));
+    assert_eq!(
+        decisions(&engine, &events),
+        vec![
+            (8, "rollback", "trigger:error_rate".to_string()),
+            (13, "rollback-complete", "rollback-finished".to_string())
+        ]
+    );
+    // Linear drain from 5% over 5 minutes, from the rollback at 8 min.
+    let mut e = Engine::new(Arc::clone(engine.policy()));
+    let mut sink = Vec::<Decision>::new();
+    let mut src = Script(|_: &Query, t: SimTime| Some(if t.0 >= 8 * MIN { 0.06 } else { 0.0 }));
+    while let Some(t) = e.next_wakeup() {
+        e.step(t, &mut src, &mut sink);
+        if matches!(e.status(), Status::RollingBack { .. }) {
+            break;
+        }
+    }
+    assert!((e.weight_at(SimTime(8 * MIN)) - 0.05).abs() < 1e-12);
+    assert!((e.weight_at(SimTime(8 * MIN + 150)) - 0.025).abs() < 1e-12);
+    assert_eq!(e.weight_at(SimTime(13 * MIN)), 0.0);
+}
+
+#[test]
+fn alerts_go_pending_then_firing_then_resolved_and_critical_ones_fail_the_phase() {
+    let mut p = policy(vec![phase(
+        "a",
+        0.05,
+        60,
+        vec![gate("critical_alerts", Metric::CriticalAlerts, Cmp::Le, Limit::Absolute(0.0))],
+        EvalMode::PhaseEnd,
+    )]);
+    p.phases[0].gates[0].window = Window::Phase;
+    p.alerts.push(AlertRule {
+        name: "HighErrorRate".into(),
+        condition: cond(Metric::ErrorRate, 0.05, 5),
+        for_: SimDur::mins(5),
+        severity: Severity::Critical,
+        rollback: false,
+    });
+    // Bad between minute 10 and 20 only.
+    let (engine, events) = drive(p, |_, t| Some(if (10 * MIN..20 * MIN).contains(&t.0) { 0.1 } else { 0.0 }));
+    let alerts: Vec<(u64, AlertTransition)> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Alert { at, transition, .. } => Some((at.0 / MIN, *transition)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        alerts,
+        vec![(10, AlertTransition::Pending), (15, AlertTransition::Firing), (20, AlertTransition::Resolved)]
+    );
+    assert_eq!(decisions(&engine, &events)[0], (60, "rollback", "gate:a/critical_alerts".to_string()));
+}
+
+#[test]
+fn an_alert_set_to_roll_back_does_so_when_it_fires() {
+    let mut p = policy(vec![phase("a", 0.05, 600, vec![], EvalMode::PhaseEnd)]);
+    p.alerts.push(AlertRule {
+        name: "RestartLoop".into(),
+        condition: cond(Metric::Restarts, 5.0, 5),
+        for_: SimDur::ZERO,
+        severity: Severity::Critical,
+        rollback: true,
+    });
+    check(
+        p,
+        after(42, 0.0, 6.0),
+        &[(42, "rollback", "alert:RestartLoop"), (47, "rollback-complete", "rollback-finished")],
+    );
+}
+
+#[test]
+fn approval_delay_pauses_before_promotion() {
+    let mut a = phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd);
+    a.approval = Some(SimDur::mins(30));
+    let p = policy(vec![a, phase("b", 1.0, 60, vec![], EvalMode::PhaseEnd)]);
+    check(
+        p,
+        after(0, 0.0, 0.0),
+        &[(60, "await-approval", "criteria-met:a"), (90, "promote", "approved:a"), (150, "complete", "criteria-met:b")],
+    );
+}
+
+#[test]
+fn extend_judges_again_then_rolls_back() {
+    let mut a = phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd);
+    a.checks.on_failure = FailureAction::Extend { by: SimDur::mins(30), max: 1 };
+    // Bad throughout: extended once at 60, rolled back at 90.
+    check(
+        policy(vec![a.clone()]),
+        after(0, 0.02, 0.02),
+        &[
+            (60, "extend", "gate:a/error_rate"),
+            (90, "rollback", "gate:a/error_rate"),
+            (95, "rollback-complete", "rollback-finished"),
+        ],
+    );
+    // Bad only before 50 min: the extension's fresh checks pass.
+    check(
+        policy(vec![a]),
+        |_, t| Some(if t.0 < 50 * MIN { 0.02 } else { 0.0 }),
+        &[(60, "extend", "gate:a/error_rate"), (90, "complete", "criteria-met:a")],
+    );
+}
+
+#[test]
+fn deploy_step_moves_traffic_and_check_steps_count() {
+    let mut a = phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::Continuous);
+    a.steps = vec![
+        Step { at: SimDur::mins(5), action: StepAction::Deploy, label: "deploy".into() },
+        Step { at: SimDur::mins(10), action: StepAction::Check, label: "verify".into() },
+    ];
+    let p = Arc::new(policy(vec![a]));
+    let mut e = Engine::new(Arc::clone(&p));
+    let mut src = Script(|_: &Query, t: SimTime| Some(if t.0 >= 10 * MIN { 0.02 } else { 0.0 }));
+    let mut events = Vec::new();
+    assert_eq!(e.weight_at(SimTime(0)), 0.0);
+    e.step(SimTime(5 * MIN), &mut src, &mut events);
+    assert_eq!(e.weight_at(SimTime(5 * MIN)), 0.05);
+    assert_eq!(e.next_wakeup(), Some(SimTime(6 * MIN)));
+    while let Some(t) = e.next_wakeup() {
+        e.step(t, &mut src, &mut events);
+    }
+    // The check step at 10 min fails before the first cadence check at 15.
+    assert_eq!(decisions(&e, &events)[0], (10, "rollback", "gate:a/error_rate".to_string()));
+}
+
+#[test]
+fn a_rollout_never_wakes_after_it_is_terminal() {
+    let p = policy(vec![phase("a", 1.0, 15, vec![], EvalMode::PhaseEnd)]);
+    let (engine, _) = drive(p, after(0, 0.0, 0.0));
+    assert_eq!(engine.status(), Status::Completed);
+    assert_eq!(engine.next_wakeup(), None);
+    assert_eq!(engine.weight_at(SimTime(10_000)), 1.0);
+}

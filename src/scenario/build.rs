@@ -1,0 +1,935 @@
+//! Validation: the raw file format into domain types, with every error naming
+//! the file, line, column and field path, and saying what was expected.
+//!
+//! Errors are collected rather than returned at the first one, so a user fixes
+//! a file in one pass.
+
+use super::raw::*;
+use super::*;
+use crate::engine::{
+    Agg, AlertRule, CheckRules, Cmp, Condition, EvalMode, FailureAction, Gate, Group, Limit, Metric, Phase, Policy,
+    Query, Severity, Step, StepAction, Trigger, Unit, Window,
+};
+use crate::units::{parse_duration, parse_latency_ms, parse_percent, parse_share};
+use std::ops::Range;
+use toml::Spanned;
+
+/// Documented defaults of every optional field, as (field, default, meaning).
+/// `rollsim scenario --explain` prints this table; README.md shows it too.
+pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
+    ("name", "(required)", "scenario name, used in report paths"),
+    ("description", "\"\"", "free text"),
+    ("fleet.instances", "100", "instances in the fleet; the candidate gets ceil(weight × instances)"),
+    ("fleet.scrape_interval", "15s", "metric scrape interval; every engine duration must be a multiple of it"),
+    ("fleet.restart_time", "2m", "how long a restarted instance is unavailable"),
+    ("traffic.requests_per_second", "200", "mean total request rate over a day"),
+    ("traffic.diurnal_amplitude", "30%", "relative amplitude of the daily cycle"),
+    ("traffic.peak_hour", "14", "hour of day (0-24) of peak traffic"),
+    ("traffic.start_hour", "13.55", "hour of day at which the rollout starts"),
+    ("traffic.noise", "5%", "relative s.d. of per-minute rate noise"),
+    ("traffic.classes", "[]", "request classes {name, share}; the rest of traffic is class `other`"),
+    ("health.error_rate", "0.1%", "stable error rate"),
+    ("health.latency_p50", "80ms", "stable median latency (log-normal latency model)"),
+    ("health.latency_p99", "200ms", "stable p99 latency"),
+    ("health.cpu", "40%", "mean CPU utilisation per instance"),
+    ("health.cpu_spread", "4%", "s.d. of CPU utilisation across instances and scrapes"),
+    ("health.memory", "50%", "mean memory utilisation per instance"),
+    ("health.memory_spread", "2%", "s.d. of memory utilisation"),
+    ("health.db_pool", "40%", "DB connection-pool utilisation at mean load"),
+    ("health.cache_hit_ratio", "95%", "cache hit ratio"),
+    ("health.user_report_probability", "0.1%", "chance that a failed request leads to a user report"),
+    ("health.user_report_delay", "30m", "delay from failure to user report"),
+    ("health.slo_latency", "1s", "requests slower than this are slow (excess-slow counts)"),
+    ("health.slo_target", "99.9%", "30-day availability SLO (error-budget burn)"),
+    ("policy.alert_every", "1m", "evaluation interval of alert rules"),
+    ("policy.checks.every", "15m", "check cadence (0 = only at check steps and phase end)"),
+    ("policy.checks.mode", "phase-end", "`phase-end` (decision gate) or `continuous`"),
+    ("policy.checks.failure_limit", "0", "a gate fails when its failed checks exceed this"),
+    ("policy.checks.consecutive_failure_limit", "(none)", "a gate fails when consecutive failures exceed this"),
+    ("policy.checks.inconclusive_limit", "0", "a gate is inconclusive when inconclusive checks exceed this"),
+    ("policy.checks.min_requests", "100", "fewer requests in a window = inconclusive"),
+    ("policy.checks.on_failure", "rollback", "`rollback`, `hold` or `extend`"),
+    ("policy.checks.on_inconclusive", "hold", "`rollback`, `hold` or `extend`"),
+    ("policy.checks.extend_by", "1h", "extension length for `extend`"),
+    ("policy.checks.max_extensions", "1", "extensions before `extend` rolls back"),
+    ("policy.phases[].checks.*", "policy.checks.*", "per-phase overrides of the check rules"),
+    ("policy.phases[].approval", "(none)", "simulated manual-approval delay before promotion"),
+    ("policy.phases[].steps[].action", "(required)", "`deploy`, `shift`, `check` or `mark`"),
+    ("policy.phases[].gates.NAME.metric", "NAME", "metric the gate reads"),
+    ("policy.phases[].gates.NAME.scope", "candidate", "`candidate` or `stable`"),
+    ("policy.phases[].gates.NAME.class", "(all)", "restrict to one request class"),
+    ("policy.phases[].gates.NAME.agg", "per metric", "`window`, `avg`, `max`, `min`, `last`, `increase`"),
+    ("policy.phases[].gates.NAME.window", "check cadence", "a duration, or `phase` (since traffic moved)"),
+    ("policy.phases[].gates.NAME.op", "<", "comparison that must hold to pass"),
+    ("policy.phases[].gates.NAME.limit", "(required)", "`1%`, `500ms`, `0`, `baseline + 10%`, `baseline + 50ms`"),
+    ("policy.phases[].gates.NAME.dry_run", "false", "record verdicts without acting on them"),
+    ("policy.alerts.NAME.*", "see triggers", "metric, scope, class, agg, window, op, threshold, min_requests"),
+    ("policy.alerts.NAME.for", "0s", "how long the condition holds before firing"),
+    ("policy.alerts.NAME.severity", "warning", "`info`, `warning` or `critical`"),
+    ("policy.alerts.NAME.rollback", "false", "a firing alert rolls back at once"),
+    ("policy.rollback.duration", "5m", "rollback time; candidate traffic drains linearly to 0"),
+    ("policy.rollback.triggers.NAME.metric", "NAME", "metric the trigger reads"),
+    ("policy.rollback.triggers.NAME.op", ">", "comparison that fires"),
+    ("policy.rollback.triggers.NAME.window", "5m", "window of the trigger's query"),
+    ("policy.rollback.triggers.NAME.every", "1m", "evaluation cadence"),
+    ("faults[].kind", "(required)", "none, error-rate, latency, memory-leak, crash-loop, cpu, load-dependent, intermittent, drift, shared-dependency"),
+    ("faults[].weight", "(required)", "relative weight in the mix"),
+    ("faults[].onset", "0s", "delay after the first deployment, `a..b` uniform"),
+    ("faults[].<magnitude>", "per kind", "a value or `lo..hi` (uniform); see README"),
+    ("simulation.time_limit", "72h", "simulated time cap per trial (outcome: held)"),
+    ("simulation.max_events", "10000000", "event cap per trial"),
+    ("simulation.trials", "1000", "default trial count"),
+    ("simulation.seed", "1", "default master seed"),
+];
+
+/// Scalar defaults used by the builder (kept next to [`FIELD_DOCS`]).
+pub struct Defaults {
+    pub instances: u32,
+    pub scrape_interval: SimDur,
+    pub restart_time: SimDur,
+}
+
+pub const DEFAULTS: Defaults =
+    Defaults { instances: 100, scrape_interval: SimDur::secs(15), restart_time: SimDur::mins(2) };
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+    errors: Vec<ScenarioError>,
+}
+
+impl<'a> Ctx<'a> {
+    fn err_at(&mut self, span: Option<Range<usize>>, field: impl Into<String>, message: impl Into<String>) {
+        let (line, column) = span.map(|s| line_col(self.text, s.start)).unwrap_or((0, 0));
+        self.errors.push(ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Parses an optional spanned string with `parse`, or returns `default`.
+    fn opt<T>(&mut self, v: &Option<Text>, field: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+        match v {
+            None => default,
+            Some(s) => self.req(s, field, parse).unwrap_or(default),
+        }
+    }
+
+    fn req<T>(&mut self, v: &Text, field: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        match parse(v.get_ref()) {
+            Ok(x) => Some(x),
+            Err(m) => {
+                self.err_at(Some(v.span()), field, m);
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, v: &Option<Spanned<i64>>, field: &str, default: i64, min: i64, max: i64) -> i64 {
+        match v {
+            None => default,
+            Some(s) if (min..=max).contains(s.get_ref()) => *s.get_ref(),
+            Some(s) => {
+                self.err_at(
+                    Some(s.span()),
+                    field,
+                    format!("expected an integer from {min} to {max}, found {}", s.get_ref()),
+                );
+                default
+            }
+        }
+    }
+
+    fn float(&mut self, v: &Option<Spanned<f64>>, field: &str, default: f64, ok: Range<f64>, what: &str) -> f64 {
+        match v {
+            None => default,
+            Some(s) if s.get_ref().is_finite() && ok.contains(s.get_ref()) => *s.get_ref(),
+            Some(s) => {
+                self.err_at(Some(s.span()), field, format!("expected {what}, found {}", s.get_ref()));
+                default
+            }
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn positive_duration(s: &str) -> Result<SimDur, String> {
+    let d = parse_duration(s)?;
+    if d == SimDur::ZERO {
+        return Err(format!("expected a duration longer than zero, found {s:?}"));
+    }
+    Ok(d)
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    s.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("expected a number, found {s:?}"))
+}
+
+/// Parses a value in a metric's unit.
+fn value_in(unit: Unit) -> impl Fn(&str) -> Result<f64, String> {
+    move |s| match unit {
+        Unit::Fraction => parse_percent(s),
+        Unit::Millis => parse_latency_ms(s),
+        Unit::Number => number(s),
+    }
+}
+
+fn parse_limit(unit: Unit, s: &str) -> Result<Limit, String> {
+    let t = s.trim();
+    let Some(rest) = t.strip_prefix("baseline") else {
+        return value_in(unit)(t).map(Limit::Absolute).map_err(|e| {
+            format!(
+                "{e}; a limit is a value in the metric's unit or `baseline + N%` / `baseline + N{}`",
+                unit_hint(unit)
+            )
+        });
+    };
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Ok(Limit::BaselineRelative(0.0));
+    }
+    let (sign, amount) = if let Some(a) = rest.strip_prefix('+') {
+        (1.0, a)
+    } else if let Some(a) = rest.strip_prefix('-') {
+        (-1.0, a)
+    } else {
+        return Err(format!("expected `baseline + N%` or `baseline + N{}`, found {s:?}", unit_hint(unit)));
+    };
+    let amount = amount.trim();
+    if amount.ends_with('%') {
+        return parse_percent(amount).map(|v| Limit::BaselineRelative(sign * v));
+    }
+    match unit {
+        Unit::Millis => parse_latency_ms(amount).map(|v| Limit::BaselinePlus(sign * v)),
+        Unit::Number => number(amount).map(|v| Limit::BaselinePlus(sign * v)),
+        Unit::Fraction => Err(format!("expected `baseline + N%` or `baseline - N%`, found {s:?}")),
+    }
+}
+
+fn unit_hint(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Fraction => "%",
+        Unit::Millis => "ms",
+        Unit::Number => "",
+    }
+}
+
+/// A magnitude: `v` or `lo..hi`, each parsed with `parse`.
+fn dist(parse: impl Fn(&str) -> Result<f64, String>) -> impl Fn(&str) -> Result<Dist, String> {
+    move |s| {
+        let (lo, hi) = match s.split_once("..") {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => {
+                let v = parse(s)?;
+                (v, v)
+            }
+        };
+        if lo > hi {
+            return Err(format!("expected `lo..hi` with lo <= hi, found {s:?}"));
+        }
+        if lo < 0.0 {
+            return Err(format!("expected a magnitude of at least 0, found {s:?}"));
+        }
+        Ok(Dist { lo, hi })
+    }
+}
+
+fn duration_range(s: &str) -> Result<(SimDur, SimDur), String> {
+    let (lo, hi) = match s.split_once("..") {
+        Some((a, b)) => (parse_duration(a)?, parse_duration(b)?),
+        None => {
+            let d = parse_duration(s)?;
+            (d, d)
+        }
+    };
+    if lo > hi {
+        return Err(format!("expected `lo..hi` with lo <= hi, found {s:?}"));
+    }
+    Ok((lo, hi))
+}
+
+fn one_of<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
+    move |s| {
+        options.iter().find(|(n, _)| *n == s.trim()).map(|(_, v)| *v).ok_or_else(|| {
+            let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+            format!("expected one of {}, found {s:?}", names.join(", "))
+        })
+    }
+}
+
+const MODES: &[(&str, EvalMode)] = &[("phase-end", EvalMode::PhaseEnd), ("continuous", EvalMode::Continuous)];
+const GROUPS: &[(&str, Group)] = &[("candidate", Group::Candidate), ("stable", Group::Stable)];
+const OPS: &[(&str, Cmp)] = &[("<", Cmp::Lt), ("<=", Cmp::Le), (">", Cmp::Gt), (">=", Cmp::Ge)];
+const SEVERITIES: &[(&str, Severity)] =
+    &[("info", Severity::Info), ("warning", Severity::Warning), ("critical", Severity::Critical)];
+const ACTIONS: &[(&str, u8)] = &[("rollback", 0), ("hold", 1), ("extend", 2)];
+
+pub fn build(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
+    let mut cx = Ctx { text, file, errors: Vec::new() };
+    let de = toml::Deserializer::new(text);
+    let raw: RawScenario = match serde_path_to_error::deserialize(de) {
+        Ok(r) => r,
+        Err(e) => {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let field = if field == "." { String::new() } else { field };
+            cx.err_at(inner.span(), field, inner.message().trim().to_string());
+            return Err(ScenarioErrors(cx.errors));
+        }
+    };
+    let scenario = build_raw(&mut cx, raw);
+    if cx.errors.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(ScenarioErrors(cx.errors))
+    }
+}
+
+fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
+    let fleet = Fleet {
+        instances: cx.int(&raw.fleet.instances, "fleet.instances", DEFAULTS.instances as i64, 1, 100_000) as u32,
+        scrape_interval: cx.opt(
+            &raw.fleet.scrape_interval,
+            "fleet.scrape_interval",
+            DEFAULTS.scrape_interval,
+            positive_duration,
+        ),
+        restart_time: cx.opt(&raw.fleet.restart_time, "fleet.restart_time", DEFAULTS.restart_time, parse_duration),
+    };
+    let traffic = build_traffic(cx, &raw.traffic);
+    let health = build_health(cx, &raw.health);
+    let policy = build_policy(cx, &raw.policy, &traffic, fleet.scrape_interval);
+    let faults = build_faults(cx, &raw.faults, &traffic);
+    let s = &raw.simulation;
+    let simulation = SimSettings {
+        time_limit: cx.opt(&s.time_limit, "simulation.time_limit", SimDur::hours(72), positive_duration),
+        max_events: cx.int(&s.max_events, "simulation.max_events", 10_000_000, 1, i64::MAX) as u64,
+        trials: cx.int(&s.trials, "simulation.trials", 1000, 1, 100_000_000) as u64,
+        seed: cx.int(&s.seed, "simulation.seed", 1, 0, i64::MAX) as u64,
+    };
+    let planned = policy.planned_duration();
+    if cx.errors.is_empty() && simulation.time_limit < planned {
+        let span = s.time_limit.as_ref().map(|t| t.span());
+        cx.err_at(
+            span,
+            "simulation.time_limit",
+            format!(
+                "the time limit {} is shorter than the policy's planned duration {}: no trial could complete",
+                simulation.time_limit, planned
+            ),
+        );
+    }
+    Scenario {
+        name: raw.name,
+        description: raw.description,
+        fleet,
+        traffic,
+        health,
+        policy: Arc::new(policy),
+        faults,
+        simulation,
+    }
+}
+
+fn build_traffic(cx: &mut Ctx, t: &RawTraffic) -> Traffic {
+    let mut classes = Vec::new();
+    let mut total = 0.0;
+    for (i, c) in t.classes.iter().enumerate() {
+        let field = format!("traffic.classes[{i}].share");
+        let share = cx.req(&c.share, &field, parse_share).unwrap_or(0.0);
+        if c.name == "other" || classes.iter().any(|k: &RequestClass| k.name == c.name) {
+            cx.err_at(
+                Some(c.share.span()),
+                format!("traffic.classes[{i}].name"),
+                format!("class name {:?} is reserved or used twice", c.name),
+            );
+        }
+        total += share;
+        classes.push(RequestClass { name: c.name.clone(), share });
+    }
+    if total > 1.0 + 1e-9 {
+        cx.err_at(None, "traffic.classes", format!("class shares add up to {:.2}%, more than 100%", total * 100.0));
+    }
+    classes.push(RequestClass { name: "other".into(), share: (1.0 - total).max(0.0) });
+    Traffic {
+        requests_per_second: cx.float(
+            &t.requests_per_second,
+            "traffic.requests_per_second",
+            200.0,
+            0.001..1e9,
+            "a rate above 0",
+        ),
+        diurnal_amplitude: cx.opt(&t.diurnal_amplitude, "traffic.diurnal_amplitude", 0.3, |s| {
+            parse_share(s).and_then(|v| if v < 1.0 { Ok(v) } else { Err("expected less than 100%".into()) })
+        }),
+        peak_hour: cx.float(&t.peak_hour, "traffic.peak_hour", 14.0, 0.0..24.0, "an hour of day from 0 to 24"),
+        start_hour: cx.float(&t.start_hour, "traffic.start_hour", 13.55, 0.0..24.0, "an hour of day from 0 to 24"),
+        noise: cx.opt(&t.noise, "traffic.noise", 0.05, parse_share),
+        classes,
+    }
+}
+
+fn build_health(cx: &mut Ctx, h: &RawHealth) -> Health {
+    let health = Health {
+        error_rate: cx.opt(&h.error_rate, "health.error_rate", 0.001, parse_share),
+        latency_p50_ms: cx.opt(&h.latency_p50, "health.latency_p50", 80.0, parse_latency_ms),
+        latency_p99_ms: cx.opt(&h.latency_p99, "health.latency_p99", 200.0, parse_latency_ms),
+        cpu: cx.opt(&h.cpu, "health.cpu", 0.40, parse_share),
+        cpu_spread: cx.opt(&h.cpu_spread, "health.cpu_spread", 0.04, parse_share),
+        memory: cx.opt(&h.memory, "health.memory", 0.50, parse_share),
+        memory_spread: cx.opt(&h.memory_spread, "health.memory_spread", 0.02, parse_share),
+        db_pool: cx.opt(&h.db_pool, "health.db_pool", 0.40, parse_share),
+        cache_hit_ratio: cx.opt(&h.cache_hit_ratio, "health.cache_hit_ratio", 0.95, parse_share),
+        user_report_probability: cx.opt(
+            &h.user_report_probability,
+            "health.user_report_probability",
+            0.001,
+            parse_share,
+        ),
+        user_report_delay: cx.opt(&h.user_report_delay, "health.user_report_delay", SimDur::mins(30), parse_duration),
+        slo_latency_ms: cx.opt(&h.slo_latency, "health.slo_latency", 1000.0, parse_latency_ms),
+        slo_target: cx.opt(&h.slo_target, "health.slo_target", 0.999, parse_share),
+    };
+    if health.latency_p50_ms <= 0.0 || health.latency_p99_ms <= health.latency_p50_ms {
+        let span = h.latency_p99.as_ref().map(|t| t.span());
+        cx.err_at(span, "health.latency_p99", "expected latency_p99 above latency_p50 and both above 0ms");
+    }
+    if health.slo_target >= 1.0 {
+        cx.err_at(h.slo_target.as_ref().map(|t| t.span()), "health.slo_target", "expected an SLO target below 100%");
+    }
+    health
+}
+
+fn build_checks(cx: &mut Ctx, c: &RawChecks, base: &CheckRules, prefix: &str) -> CheckRules {
+    let f = |n: &str| format!("{prefix}.{n}");
+    let action = |cx: &mut Ctx, v: &Option<Text>, field: &str, default: FailureAction| -> (bool, FailureAction) {
+        match v {
+            None => (false, default),
+            Some(t) => match cx.req(t, field, one_of(ACTIONS)) {
+                Some(0) => (true, FailureAction::Rollback),
+                Some(1) => (true, FailureAction::Hold),
+                Some(_) => (true, FailureAction::Extend { by: SimDur::hours(1), max: 1 }),
+                None => (true, default),
+            },
+        }
+    };
+    let (_, mut on_failure) = action(cx, &c.on_failure, &f("on_failure"), base.on_failure);
+    let (_, mut on_inconclusive) = action(cx, &c.on_inconclusive, &f("on_inconclusive"), base.on_inconclusive);
+    let (base_by, base_max) = [base.on_failure, base.on_inconclusive]
+        .into_iter()
+        .find_map(|a| match a {
+            FailureAction::Extend { by, max } => Some((by, max)),
+            _ => None,
+        })
+        .unwrap_or((SimDur::hours(1), 1));
+    let by = cx.opt(&c.extend_by, &f("extend_by"), base_by, positive_duration);
+    let max = cx.int(&c.max_extensions, &f("max_extensions"), base_max as i64, 0, 1000) as u32;
+    for a in [&mut on_failure, &mut on_inconclusive] {
+        if let FailureAction::Extend { .. } = a {
+            *a = FailureAction::Extend { by, max };
+        }
+    }
+    CheckRules {
+        every: cx.opt(&c.every, &f("every"), base.every, parse_duration),
+        mode: cx.opt(&c.mode, &f("mode"), base.mode, one_of(MODES)),
+        failure_limit: cx.int(&c.failure_limit, &f("failure_limit"), base.failure_limit as i64, 0, 1_000_000) as u32,
+        consecutive_failure_limit: match &c.consecutive_failure_limit {
+            None => base.consecutive_failure_limit,
+            v => Some(cx.int(v, &f("consecutive_failure_limit"), 0, 0, 1_000_000) as u32),
+        },
+        inconclusive_limit: cx.int(
+            &c.inconclusive_limit,
+            &f("inconclusive_limit"),
+            base.inconclusive_limit as i64,
+            0,
+            1_000_000,
+        ) as u32,
+        min_requests: cx.int(&c.min_requests, &f("min_requests"), base.min_requests as i64, 0, i64::MAX) as u64,
+        on_failure,
+        on_inconclusive,
+    }
+}
+
+fn default_checks() -> CheckRules {
+    CheckRules {
+        every: SimDur::mins(15),
+        mode: EvalMode::PhaseEnd,
+        failure_limit: 0,
+        consecutive_failure_limit: None,
+        inconclusive_limit: 0,
+        min_requests: 100,
+        on_failure: FailureAction::Rollback,
+        on_inconclusive: FailureAction::Hold,
+    }
+}
+
+/// Metric, group, class and aggregation of a gate or rule.
+struct Target {
+    metric: Metric,
+    group: Group,
+    class: Option<crate::engine::ClassId>,
+    agg: Agg,
+}
+
+/// The target fields that gates, alerts and triggers share.
+struct TargetFields<'a> {
+    metric: &'a Option<Text>,
+    scope: &'a Option<Text>,
+    class: &'a Option<Text>,
+    agg: &'a Option<Text>,
+}
+
+fn build_target(cx: &mut Ctx, name: &str, f: TargetFields, traffic: &Traffic, prefix: &str) -> Option<Target> {
+    let TargetFields { metric, scope, class, agg } = f;
+    let known = || Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let metric = match metric {
+        Some(m) => match Metric::from_name(m.get_ref().trim()) {
+            Some(x) => x,
+            None => {
+                cx.err_at(
+                    Some(m.span()),
+                    format!("{prefix}.metric"),
+                    format!("unknown metric {:?}; expected one of {}", m.get_ref(), known()),
+                );
+                return None;
+            }
+        },
+        None => match Metric::from_name(name) {
+            Some(x) => x,
+            None => {
+                cx.err_at(
+                    None,
+                    format!("{prefix}.metric"),
+                    format!("`{name}` is not a metric name, so `metric` is required; expected one of {}", known()),
+                );
+                return None;
+            }
+        },
+    };
+    let group = cx.opt(scope, &format!("{prefix}.scope"), Group::Candidate, one_of(GROUPS));
+    let class = class.as_ref().and_then(|c| {
+        let id = traffic.classes.iter().position(|k| k.name == c.get_ref().trim());
+        if id.is_none() {
+            let names: Vec<&str> = traffic.classes.iter().map(|k| k.name.as_str()).collect();
+            cx.err_at(
+                Some(c.span()),
+                format!("{prefix}.class"),
+                format!("unknown request class {:?}; traffic.classes has {}", c.get_ref(), names.join(", ")),
+            );
+        }
+        id.map(|i| i as u8)
+    });
+    if class.is_some() && !metric.needs_requests() && metric != Metric::RequestRate {
+        cx.err_at(None, format!("{prefix}.class"), format!("metric `{metric}` has no per-class values"));
+    }
+    let agg = match agg {
+        None => metric.default_agg(),
+        Some(a) => {
+            let parsed = Agg::from_name(a.get_ref().trim()).filter(|x| metric.allowed_aggs().contains(x));
+            match parsed {
+                Some(x) => x,
+                None => {
+                    let allowed: Vec<&str> = metric.allowed_aggs().iter().map(|a| a.name()).collect();
+                    cx.err_at(
+                        Some(a.span()),
+                        format!("{prefix}.agg"),
+                        format!(
+                            "expected one of {} for metric `{metric}`, found {:?}",
+                            allowed.join(", "),
+                            a.get_ref()
+                        ),
+                    );
+                    metric.default_agg()
+                }
+            }
+        }
+    };
+    Some(Target { metric, group, class, agg })
+}
+
+/// Engine durations must be whole multiples of the scrape interval.
+fn on_grid(cx: &mut Ctx, d: SimDur, scrape: SimDur, span: Option<Range<usize>>, field: &str) {
+    if scrape.0 > 0 && d.0 % scrape.0 != 0 {
+        cx.err_at(span, field, format!("expected a multiple of fleet.scrape_interval ({scrape}), found {d}"));
+    }
+}
+
+fn build_rule(
+    cx: &mut Ctx,
+    name: &str,
+    r: &RawRule,
+    traffic: &Traffic,
+    checks: &CheckRules,
+    scrape: SimDur,
+    prefix: &str,
+) -> Option<Condition> {
+    let target = build_target(
+        cx,
+        name,
+        TargetFields { metric: &r.metric, scope: &r.scope, class: &r.class, agg: &r.agg },
+        traffic,
+        prefix,
+    )?;
+    let window = cx.opt(&r.window, &format!("{prefix}.window"), SimDur::mins(5), positive_duration);
+    on_grid(cx, window, scrape, r.window.as_ref().map(|w| w.span()), &format!("{prefix}.window"));
+    let op = cx.opt(&r.op, &format!("{prefix}.op"), Cmp::Gt, one_of(OPS));
+    let threshold = cx.req(&r.threshold, &format!("{prefix}.threshold"), value_in(target.metric.unit()))?;
+    let min_requests =
+        cx.int(&r.min_requests, &format!("{prefix}.min_requests"), checks.min_requests as i64, 0, i64::MAX) as u64;
+    Some(Condition {
+        query: Query { metric: target.metric, group: target.group, class: target.class, window, agg: target.agg },
+        op,
+        threshold,
+        min_requests,
+    })
+}
+
+fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) -> Policy {
+    let base = build_checks(cx, &p.checks, &default_checks(), "policy.checks");
+    let alert_every = cx.opt(&p.alert_every, "policy.alert_every", SimDur::mins(1), positive_duration);
+    on_grid(cx, alert_every, scrape, p.alert_every.as_ref().map(|t| t.span()), "policy.alert_every");
+
+    let mut alerts = Vec::new();
+    for (name, r) in &p.alerts {
+        let prefix = format!("policy.alerts.{name}");
+        if r.every.is_some() {
+            cx.err_at(
+                None,
+                format!("{prefix}.every"),
+                "alerts are evaluated every policy.alert_every; `every` applies to rollback triggers",
+            );
+        }
+        let for_ = cx.opt(&r.for_, &format!("{prefix}.for"), SimDur::ZERO, parse_duration);
+        let severity = cx.opt(&r.severity, &format!("{prefix}.severity"), Severity::Warning, one_of(SEVERITIES));
+        if let Some(condition) = build_rule(cx, name, r, traffic, &base, scrape, &prefix) {
+            alerts.push(AlertRule {
+                name: name.clone(),
+                condition,
+                for_,
+                severity,
+                rollback: r.rollback.unwrap_or(false),
+            });
+        }
+    }
+
+    let mut triggers = Vec::new();
+    for (name, r) in &p.rollback.triggers {
+        let prefix = format!("policy.rollback.triggers.{name}");
+        for (set, what) in
+            [(r.for_.is_some(), "for"), (r.severity.is_some(), "severity"), (r.rollback.is_some(), "rollback")]
+        {
+            if set {
+                cx.err_at(
+                    None,
+                    format!("{prefix}.{what}"),
+                    format!("`{what}` applies to alert rules, not to rollback triggers"),
+                );
+            }
+        }
+        let every = cx.opt(&r.every, &format!("{prefix}.every"), SimDur::mins(1), positive_duration);
+        on_grid(cx, every, scrape, r.every.as_ref().map(|t| t.span()), &format!("{prefix}.every"));
+        if let Some(condition) = build_rule(cx, name, r, traffic, &base, scrape, &prefix) {
+            triggers.push(Trigger { name: name.clone(), condition, every });
+        }
+    }
+    let rollback_duration = cx.opt(&p.rollback.duration, "policy.rollback.duration", SimDur::mins(5), parse_duration);
+
+    if p.phases.is_empty() {
+        cx.err_at(None, "policy.phases", "expected at least one phase");
+    }
+    let mut phases: Vec<Phase> = Vec::new();
+    for (i, rp) in p.phases.iter().enumerate() {
+        let prefix = format!("policy.phases[{i}]");
+        let weight = cx.req(&rp.weight, &format!("{prefix}.weight"), parse_share).unwrap_or(1.0);
+        if weight <= 0.0 {
+            cx.err_at(Some(rp.weight.span()), format!("{prefix}.weight"), "expected a traffic weight above 0%");
+        }
+        if let Some(prev) = phases.last() {
+            if weight < prev.weight {
+                cx.err_at(
+                    Some(rp.weight.span()),
+                    format!("{prefix}.weight"),
+                    format!(
+                        "traffic decreases from {} in phase {:?} to {}: weights must not decrease",
+                        crate::units::format_percent(prev.weight),
+                        prev.name,
+                        rp.weight.get_ref()
+                    ),
+                );
+            }
+        }
+        if phases.iter().any(|q| q.name == rp.name) {
+            cx.err_at(None, format!("{prefix}.name"), format!("phase name {:?} is used twice", rp.name));
+        }
+        let bake = cx.req(&rp.bake, &format!("{prefix}.bake"), positive_duration).unwrap_or(SimDur::hours(1));
+        on_grid(cx, bake, scrape, Some(rp.bake.span()), &format!("{prefix}.bake"));
+        let approval = rp.approval.as_ref().and_then(|a| cx.req(a, &format!("{prefix}.approval"), parse_duration));
+        let checks = build_checks(cx, &rp.checks, &base, &format!("{prefix}.checks"));
+        if let Some(e) = &rp.checks.every {
+            on_grid(cx, checks.every, scrape, Some(e.span()), &format!("{prefix}.checks.every"));
+        } else {
+            on_grid(cx, checks.every, scrape, p.checks.every.as_ref().map(|t| t.span()), "policy.checks.every");
+        }
+        let mut steps = Vec::new();
+        for (j, s) in rp.steps.iter().enumerate() {
+            let sp = format!("{prefix}.steps[{j}]");
+            let at = cx.req(&s.at, &format!("{sp}.at"), parse_duration).unwrap_or(SimDur::ZERO);
+            on_grid(cx, at, scrape, Some(s.at.span()), &format!("{sp}.at"));
+            if at > bake {
+                cx.err_at(
+                    Some(s.at.span()),
+                    format!("{sp}.at"),
+                    format!("step at {at} is after the phase's bake time {bake}"),
+                );
+            }
+            if steps.last().is_some_and(|p: &Step| p.at > at) {
+                cx.err_at(Some(s.at.span()), format!("{sp}.at"), "steps must be listed in time order");
+            }
+            let action = cx.req(&s.action, &format!("{sp}.action"), |a| {
+                StepAction::from_name(a.trim())
+                    .ok_or_else(|| format!("expected one of `deploy`, `shift`, `check`, `mark`, found {a:?}"))
+            });
+            if let Some(action) = action {
+                steps.push(Step { at, action, label: s.label.clone() });
+            }
+        }
+        let mut gates = Vec::new();
+        for (name, g) in &rp.gates {
+            let gp = format!("{prefix}.gates.{name}");
+            let Some(t) = build_target(
+                cx,
+                name,
+                TargetFields { metric: &g.metric, scope: &g.scope, class: &g.class, agg: &g.agg },
+                traffic,
+                &gp,
+            ) else {
+                continue;
+            };
+            let window = match &g.window {
+                None if checks.every == SimDur::ZERO => Window::Phase,
+                None => Window::Fixed(checks.every),
+                Some(w) if w.get_ref().trim() == "phase" => Window::Phase,
+                Some(w) => {
+                    let d = cx.req(w, &format!("{gp}.window"), |s| {
+                        positive_duration(s).map_err(|e| format!("{e}, or `phase`"))
+                    });
+                    if let Some(d) = d {
+                        on_grid(cx, d, scrape, Some(w.span()), &format!("{gp}.window"));
+                    }
+                    Window::Fixed(d.unwrap_or(SimDur::mins(1)))
+                }
+            };
+            let op = cx.opt(&g.op, &format!("{gp}.op"), Cmp::Lt, one_of(OPS));
+            let Some(limit) = cx.req(&g.limit, &format!("{gp}.limit"), |s| parse_limit(t.metric.unit(), s)) else {
+                continue;
+            };
+            if t.metric == crate::engine::Metric::CriticalAlerts && !matches!(limit, Limit::Absolute(_)) {
+                cx.err_at(
+                    Some(g.limit.span()),
+                    format!("{gp}.limit"),
+                    "critical_alerts has no baseline; expected a count",
+                );
+            }
+            gates.push(Gate {
+                name: name.clone(),
+                metric: t.metric,
+                group: t.group,
+                class: t.class,
+                agg: t.agg,
+                window,
+                op,
+                limit,
+                dry_run: g.dry_run,
+            });
+        }
+        phases.push(Phase { name: rp.name.clone(), weight, bake, steps, gates, checks, approval });
+    }
+    if let Some(last) = phases.last() {
+        if last.weight < 1.0 {
+            cx.err_at(
+                Some(p.phases[phases.len() - 1].weight.span()),
+                format!("policy.phases[{}].weight", phases.len() - 1),
+                "the last phase must take 100% of traffic, or the rollout can never complete",
+            );
+        }
+    }
+    Policy { phases, alerts, alert_every, triggers, rollback_duration }
+}
+
+fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic) -> Vec<FaultSpec> {
+    let mut out = Vec::new();
+    let mut total = 0.0;
+    for (i, f) in faults.iter().enumerate() {
+        let prefix = format!("faults[{i}]");
+        let p = |n: &str| format!("{prefix}.{n}");
+        let weight = *f.weight.get_ref();
+        if !(weight.is_finite() && weight >= 0.0) {
+            cx.err_at(Some(f.weight.span()), p("weight"), format!("expected a weight of at least 0, found {weight}"));
+        } else {
+            total += weight;
+        }
+        let (onset_lo, onset_hi) = cx.opt(&f.onset, &p("onset"), (SimDur::ZERO, SimDur::ZERO), duration_range);
+        let class = f.class.as_ref().and_then(|c| {
+            let id = traffic.classes.iter().position(|k| k.name == c.get_ref().trim());
+            if id.is_none() {
+                cx.err_at(Some(c.span()), p("class"), format!("unknown request class {:?}", c.get_ref()));
+            }
+            id.map(|i| i as u8)
+        });
+        let pct = dist(parse_percent);
+        let ms = dist(parse_latency_ms);
+        let num = dist(number);
+        let kind_name = f.kind.get_ref().trim().to_string();
+        // Which magnitude fields each kind reads; any other set field is an error.
+        let allowed: &[&str] = match kind_name.as_str() {
+            "none" => &[],
+            "error-rate" => &["error_rate", "error_factor"],
+            "latency" => &["latency_shift", "latency_scale", "slow_share", "slow_latency"],
+            "memory-leak" => &["leak_per_hour"],
+            "crash-loop" => &["crashes_per_hour"],
+            "cpu" => &["cpu_added"],
+            "load-dependent" => &["error_rate", "min_weight"],
+            "intermittent" => &["error_rate", "burst_every", "burst_length"],
+            "drift" => &["drift_per_hour"],
+            "shared-dependency" => &["error_rate", "latency_shift", "duration"],
+            _ => {
+                cx.err_at(
+                    Some(f.kind.span()),
+                    p("kind"),
+                    format!("unknown fault kind {:?}; expected one of {}", kind_name, FaultKind::NAMES.join(", ")),
+                );
+                continue;
+            }
+        };
+        let fields: [(&str, &Option<Text>); 13] = [
+            ("error_rate", &f.error_rate),
+            ("error_factor", &f.error_factor),
+            ("latency_shift", &f.latency_shift),
+            ("latency_scale", &f.latency_scale),
+            ("slow_share", &f.slow_share),
+            ("slow_latency", &f.slow_latency),
+            ("leak_per_hour", &f.leak_per_hour),
+            ("crashes_per_hour", &f.crashes_per_hour),
+            ("cpu_added", &f.cpu_added),
+            ("min_weight", &f.min_weight),
+            ("burst_every", &f.burst_every),
+            ("burst_length", &f.burst_length),
+            ("drift_per_hour", &f.drift_per_hour),
+        ];
+        for (n, v) in fields.iter().chain([("duration", &f.duration)].iter()) {
+            if let Some(v) = v {
+                if !allowed.contains(n) {
+                    cx.err_at(
+                        Some(v.span()),
+                        p(n),
+                        format!(
+                            "`{n}` does not apply to fault kind `{kind_name}` (it reads: {})",
+                            if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
+                        ),
+                    );
+                }
+            }
+        }
+        if class.is_some() && !matches!(kind_name.as_str(), "error-rate" | "latency") {
+            cx.err_at(None, p("class"), "only error-rate and latency faults can be restricted to a request class");
+        }
+        let need = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| -> Dist {
+            match v {
+                Some(t) => cx.req(t, &p(n), parse).unwrap_or(Dist::fixed(0.0)),
+                None => {
+                    cx.err_at(Some(f.kind.span()), p(n), format!("fault kind `{kind_name}` needs `{n}`"));
+                    Dist::fixed(0.0)
+                }
+            }
+        };
+        let optional = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| {
+            v.as_ref().and_then(|t| cx.req(t, &p(n), parse))
+        };
+        let kind = match kind_name.as_str() {
+            "none" => FaultKind::None,
+            "error-rate" => {
+                let added = optional(cx, &f.error_rate, "error_rate", &pct);
+                let factor = optional(cx, &f.error_factor, "error_factor", &num);
+                if added.is_none() && factor.is_none() {
+                    cx.err_at(
+                        Some(f.kind.span()),
+                        p("error_rate"),
+                        "fault kind `error-rate` needs `error_rate` (added) or `error_factor`",
+                    );
+                }
+                FaultKind::ErrorRate { added, factor }
+            }
+            "latency" => {
+                let shift_ms = optional(cx, &f.latency_shift, "latency_shift", &ms);
+                let scale = optional(cx, &f.latency_scale, "latency_scale", &num);
+                let slow_share = optional(cx, &f.slow_share, "slow_share", &pct);
+                let slow_ms = cx.opt(&f.slow_latency, &p("slow_latency"), 2500.0, parse_latency_ms);
+                if shift_ms.is_none() && scale.is_none() && slow_share.is_none() {
+                    cx.err_at(
+                        Some(f.kind.span()),
+                        p("latency_shift"),
+                        "fault kind `latency` needs `latency_shift`, `latency_scale` or `slow_share`",
+                    );
+                }
+                FaultKind::Latency { shift_ms, scale, slow_share, slow_ms }
+            }
+            "memory-leak" => FaultKind::MemoryLeak { per_hour: need(cx, &f.leak_per_hour, "leak_per_hour", &pct) },
+            "crash-loop" => FaultKind::CrashLoop { per_hour: need(cx, &f.crashes_per_hour, "crashes_per_hour", &num) },
+            "cpu" => FaultKind::Cpu { added: need(cx, &f.cpu_added, "cpu_added", &pct) },
+            "load-dependent" => FaultKind::LoadDependent {
+                added: need(cx, &f.error_rate, "error_rate", &pct),
+                min_weight: cx.opt(&f.min_weight, &p("min_weight"), 0.25, parse_share),
+            },
+            "intermittent" => FaultKind::Intermittent {
+                added: need(cx, &f.error_rate, "error_rate", &pct),
+                every: cx.opt(&f.burst_every, &p("burst_every"), SimDur::hours(1), positive_duration),
+                length: cx.opt(&f.burst_length, &p("burst_length"), SimDur::mins(5), positive_duration),
+            },
+            "drift" => FaultKind::Drift { per_hour: need(cx, &f.drift_per_hour, "drift_per_hour", &pct) },
+            _ => FaultKind::SharedDependency {
+                added: need(cx, &f.error_rate, "error_rate", &pct),
+                shift_ms: optional(cx, &f.latency_shift, "latency_shift", &ms),
+                duration: cx.opt(&f.duration, &p("duration"), Dist::fixed(3600.0), |s| {
+                    duration_range(s).map(|(a, b)| Dist { lo: a.0 as f64, hi: b.0 as f64 })
+                }),
+            },
+        };
+        out.push(FaultSpec {
+            name: f.name.clone().unwrap_or_else(|| kind_name.clone()),
+            kind,
+            weight,
+            onset_lo,
+            onset_hi,
+            class,
+        });
+    }
+    if !faults.is_empty() && total <= 0.0 {
+        cx.err_at(None, "faults", "fault-mix weights are all zero: expected at least one positive weight");
+    }
+    if faults.is_empty() {
+        out.push(FaultSpec {
+            name: "none".into(),
+            kind: FaultKind::None,
+            weight: 1.0,
+            onset_lo: SimDur::ZERO,
+            onset_hi: SimDur::ZERO,
+            class: None,
+        });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for f in &out {
+        if !names.insert(f.name.clone()) {
+            cx.err_at(None, "faults", format!("fault name {:?} is used twice; give entries distinct `name`s", f.name));
+        }
+    }
+    out
+}

@@ -1,0 +1,272 @@
+//! Scenarios: fleet + traffic + health model + policy + fault mix + simulation
+//! settings, loaded from TOML files under `scenarios/` or the built-in seed.
+//!
+//! [`raw`] is the file format; [`build`] validates it into the domain types
+//! below (errors name file, line, column and field path); [`print`] writes a
+//! scenario back as canonical TOML and describes its policy for humans.
+
+mod build;
+pub mod print;
+pub mod raw;
+
+use crate::engine::{ClassId, Policy};
+use crate::time::SimDur;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use build::{DEFAULTS, FIELD_DOCS};
+
+/// The reference runbook's policy (../shared/seed), built into the binary.
+pub const SEED_TOML: &str = include_str!("../../scenarios/seed-canary.toml");
+/// The name under which the built-in scenario is reported.
+pub const SEED_NAME: &str = "seed-canary";
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub fleet: Fleet,
+    pub traffic: Traffic,
+    pub health: Health,
+    pub policy: Arc<Policy>,
+    pub faults: Vec<FaultSpec>,
+    pub simulation: SimSettings,
+}
+
+/// The service's instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fleet {
+    /// Instances in the fleet; the candidate gets `ceil(weight × instances)`.
+    pub instances: u32,
+    /// How often metrics are scraped.
+    pub scrape_interval: SimDur,
+    /// How long a restarted instance is unavailable.
+    pub restart_time: SimDur,
+}
+
+/// The request load and its shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traffic {
+    /// Mean total requests per second over a day.
+    pub requests_per_second: f64,
+    /// Relative amplitude of the daily cycle (0.3 = ±30%).
+    pub diurnal_amplitude: f64,
+    /// Hour of day (0–24) of peak traffic.
+    pub peak_hour: f64,
+    /// Hour of day at which the rollout starts.
+    pub start_hour: f64,
+    /// Relative standard deviation of per-minute rate noise (shared by both versions).
+    pub noise: f64,
+    /// Request classes; the last one is always the remainder, `other`.
+    pub classes: Vec<RequestClass>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestClass {
+    pub name: String,
+    /// Share of all requests, 0..=1.
+    pub share: f64,
+}
+
+/// The stable version's health: what a good candidate also looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub error_rate: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub cpu: f64,
+    /// Standard deviation of CPU utilisation across instances.
+    pub cpu_spread: f64,
+    pub memory: f64,
+    pub memory_spread: f64,
+    pub db_pool: f64,
+    pub cache_hit_ratio: f64,
+    /// Probability that a failed request produces a user report.
+    pub user_report_probability: f64,
+    /// Delay between a failure and its user report.
+    pub user_report_delay: SimDur,
+    /// Requests slower than this count as slow (for excess-slow and SLO burn).
+    pub slo_latency_ms: f64,
+    /// Availability SLO target over 30 days (0.999 = 99.9%).
+    pub slo_target: f64,
+}
+
+/// A magnitude drawn uniformly from `[lo, hi]` per trial (fixed when equal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dist {
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Dist {
+    pub fn fixed(v: f64) -> Dist {
+        Dist { lo: v, hi: v }
+    }
+    /// The value at `u` in [0, 1).
+    pub fn at(&self, u: f64) -> f64 {
+        self.lo + (self.hi - self.lo) * u
+    }
+}
+
+/// What is wrong with a candidate version (or with the world).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// A good version.
+    None,
+    /// Error rate raised by an absolute amount and/or multiplied by a factor.
+    ErrorRate { added: Option<Dist>, factor: Option<Dist> },
+    /// Latency shifted, scaled, and/or a share of requests made slow (heavier tail).
+    Latency { shift_ms: Option<Dist>, scale: Option<Dist>, slow_share: Option<Dist>, slow_ms: f64 },
+    /// Memory grows per hour until the instance is OOM-killed at 100% and restarts.
+    MemoryLeak { per_hour: Dist },
+    /// Each candidate instance crashes this often per hour.
+    CrashLoop { per_hour: Dist },
+    /// CPU utilisation raised by an absolute amount.
+    Cpu { added: Dist },
+    /// Errors appear only while the candidate's traffic share is at least `min_weight`.
+    LoadDependent { added: Dist, min_weight: f64 },
+    /// Error bursts of `length` every `every`.
+    Intermittent { added: Dist, every: SimDur, length: SimDur },
+    /// Error rate grows linearly after onset.
+    Drift { per_hour: Dist },
+    /// A dependency incident that hurts stable and candidate alike (the candidate is good).
+    SharedDependency { added: Dist, shift_ms: Option<Dist>, duration: Dist },
+}
+
+impl FaultKind {
+    pub const NAMES: [&'static str; 10] = [
+        "none",
+        "error-rate",
+        "latency",
+        "memory-leak",
+        "crash-loop",
+        "cpu",
+        "load-dependent",
+        "intermittent",
+        "drift",
+        "shared-dependency",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::None => "none",
+            FaultKind::ErrorRate { .. } => "error-rate",
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::MemoryLeak { .. } => "memory-leak",
+            FaultKind::CrashLoop { .. } => "crash-loop",
+            FaultKind::Cpu { .. } => "cpu",
+            FaultKind::LoadDependent { .. } => "load-dependent",
+            FaultKind::Intermittent { .. } => "intermittent",
+            FaultKind::Drift { .. } => "drift",
+            FaultKind::SharedDependency { .. } => "shared-dependency",
+        }
+    }
+
+    /// True when the candidate version itself is bad.
+    pub fn candidate_is_bad(&self) -> bool {
+        !matches!(self, FaultKind::None | FaultKind::SharedDependency { .. })
+    }
+}
+
+/// One entry of the fault mix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpec {
+    /// Label in reports (defaults to the kind).
+    pub name: String,
+    pub kind: FaultKind,
+    /// Relative weight in the mix.
+    pub weight: f64,
+    /// Delay from the first candidate deployment to the fault's onset, drawn uniformly.
+    pub onset_lo: SimDur,
+    pub onset_hi: SimDur,
+    /// Restrict request-level effects to one class (a partial fault).
+    pub class: Option<ClassId>,
+}
+
+/// Limits and defaults for runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimSettings {
+    /// Simulated time after which a trial stops (outcome: held at the time limit).
+    pub time_limit: SimDur,
+    /// Cap on simulated events per trial.
+    pub max_events: u64,
+    /// Default trial count for `rollsim run`.
+    pub trials: u64,
+    /// Default master seed.
+    pub seed: u64,
+}
+
+/// An error in a scenario file, pointing at the offending value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based; 0 when unknown.
+    pub line: usize,
+    pub column: usize,
+    /// Field path, e.g. `policy.phases[1].gates.error_rate.limit`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// All errors found in one scenario file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Scenario {
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
+        build::build(text, file)
+    }
+
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioErrors(vec![ScenarioError {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read the file: {e}"),
+            }])
+        })?;
+        Scenario::from_toml(&text, &file)
+    }
+
+    /// The built-in seed scenario (the reference runbook).
+    pub fn seed() -> Scenario {
+        Scenario::from_toml(SEED_TOML, "<built-in seed-canary.toml>").expect("the built-in scenario is valid")
+    }
+
+    /// Index of a request class by name.
+    pub fn class_id(&self, name: &str) -> Option<ClassId> {
+        self.traffic.classes.iter().position(|c| c.name == name).map(|i| i as ClassId)
+    }
+}

@@ -1,0 +1,126 @@
+//! Parsing and printing of the human units used in scenario files:
+//! durations (`15m`, `12h`), percentages (`1%`, `0.1%`), latencies (`500ms`, `2s`).
+//!
+//! Every parser returns a message that says what was expected, so the scenario
+//! loader can attach the file, line and field to it.
+
+use crate::time::SimDur;
+
+/// Parses a human duration such as `15s`, `15m`, `12h`, `1h 30m` into whole seconds.
+pub fn parse_duration(text: &str) -> Result<SimDur, String> {
+    let t = text.trim();
+    if t == "0" {
+        return Ok(SimDur::ZERO);
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("expected a duration such as \"15s\", \"15m\" or \"12h\", found {text:?} ({e})"))?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("expected a whole number of seconds, found {text:?}"));
+    }
+    Ok(SimDur(d.as_secs()))
+}
+
+/// Prints a duration so that [`parse_duration`] reads it back unchanged.
+pub fn format_duration(d: SimDur) -> String {
+    d.to_string()
+}
+
+/// Parses a percentage written with `%` (`1%`, `0.1%`, `+10%`) into a fraction (0.01).
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let Some(num) = t.strip_suffix('%') else {
+        return Err(format!("expected a percentage such as \"1%\", found {text:?}"));
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("expected a percentage such as \"1%\", found {text:?}"))?;
+    if !v.is_finite() {
+        return Err(format!("expected a finite percentage, found {text:?}"));
+    }
+    Ok(v / 100.0)
+}
+
+/// Parses a percentage that must lie in 0%..=100%.
+pub fn parse_share(text: &str) -> Result<f64, String> {
+    let v = parse_percent(text)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("expected a percentage between 0% and 100%, found {text:?}"));
+    }
+    Ok(v)
+}
+
+/// Prints a fraction as a percentage that [`parse_percent`] reads back exactly.
+pub fn format_percent(fraction: f64) -> String {
+    format!("{}%", trim_float(fraction * 100.0))
+}
+
+/// Parses a latency (`500ms`, `2s`, `1.5s`) into milliseconds.
+pub fn parse_latency_ms(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let err = || format!("expected a latency such as \"500ms\" or \"2s\", found {text:?}");
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return Err(err());
+    };
+    let v: f64 = num.trim().parse().map_err(|_| err())?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(err());
+    }
+    Ok(v * scale)
+}
+
+/// Prints milliseconds so that [`parse_latency_ms`] reads them back exactly.
+pub fn format_latency_ms(ms: f64) -> String {
+    format!("{}ms", trim_float(ms))
+}
+
+/// Shortest decimal text for `v` (Rust's `Display` already round-trips f64),
+/// after removing binary noise from the percent/ms scaling (1e-12 relative).
+fn trim_float(v: f64) -> String {
+    let rounded = (v * 1e9).round() / 1e9;
+    let r = if (rounded - v).abs() <= 1e-12 * v.abs().max(1.0) { rounded } else { v };
+    format!("{r}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let cases = [("15s", 15), ("15m", 900), ("12h", 43_200), ("1h 30m", 5_400), ("0", 0)];
+        for (text, secs) in cases {
+            assert_eq!(parse_duration(text), Ok(SimDur(secs)), "{text}");
+            assert_eq!(parse_duration(&format_duration(SimDur(secs))), Ok(SimDur(secs)));
+        }
+        for bad in ["5 parsecs", "", "12", "1.5ms", "-3m"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("expected"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("1%"), Ok(0.01));
+        assert_eq!(parse_percent("0.1%"), Ok(0.001));
+        assert_eq!(parse_percent("+10%"), Ok(0.1));
+        assert!(parse_percent("1").is_err());
+        assert!(parse_share("150%").unwrap_err().contains("between 0% and 100%"));
+        for v in [0.001, 0.01, 0.05, 0.7, 0.0003, 1.0] {
+            assert_eq!(parse_percent(&format_percent(v)), Ok(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn latencies() {
+        assert_eq!(parse_latency_ms("500ms"), Ok(500.0));
+        assert_eq!(parse_latency_ms("2s"), Ok(2000.0));
+        assert_eq!(parse_latency_ms("1.5s"), Ok(1500.0));
+        assert!(parse_latency_ms("5 parsecs").is_err());
+        assert!(parse_latency_ms("500").is_err());
+        assert_eq!(parse_latency_ms(&format_latency_ms(212.5)), Ok(212.5));
+    }
+}

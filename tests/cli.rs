@@ -1,0 +1,42 @@
+//! The command line as a user runs it: exit codes and messages.
+
+use assert_cmd::Command;
+
+fn rollsim() -> Command {
+    Command::cargo_bin("rollsim").unwrap()
+}
+
+#[test]
+fn validate_exit_codes() {
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-canary.toml");
+    let out = rollsim().args(["validate", seed]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("valid") && stdout.contains("phase 1 \"canary\": 5% for 12h"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[[policy.phases]]\nname = \"a\"\nweight = \"5 parsecs\"\nbake = \"1h\"\n")
+        .unwrap();
+    let out = rollsim().arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("bad.toml:4:10: policy.phases[0].weight: expected a percentage"), "{stderr}");
+
+    let out = rollsim().args(["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = rollsim().args(["validate", "/nonexistent/x.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("/nonexistent/x.toml: cannot read the file"));
+}
+
+#[test]
+fn scenario_prints_the_builtin_seed_and_explains_fields() {
+    let out = rollsim().arg("scenario").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("name = \"seed-canary\""));
+    let out = rollsim().args(["scenario", "--explain"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("policy.checks.failure_limit") && text.contains("simulation.time_limit"));
+}
