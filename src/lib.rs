@@ -2,9 +2,16 @@
 //!
 //! * [`engine`] — the phase-and-rollback state machine (pure; usable by a real controller).
 //! * [`scenario`] — scenario files: parsing, validation, the built-in seed scenario.
+//! * [`sim`] — the discrete-event fleet simulator and the fault library.
+//! * [`runner`] — parallel runs over trials (rayon).
+//! * [`summary`], [`stats`] — per-fault-kind aggregates with confidence intervals.
 //! * [`time`], [`units`] — simulated time and the human units of scenario files.
 
 pub mod engine;
+pub mod runner;
 pub mod scenario;
+pub mod sim;
+pub mod stats;
+pub mod summary;
 pub mod time;
 pub mod units;

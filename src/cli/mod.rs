@@ -21,6 +21,31 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run many trials of a scenario in parallel and summarise the outcomes.
+    Run {
+        /// Scenario file; the built-in seed scenario when omitted.
+        scenario: Option<PathBuf>,
+        /// Number of trials (default: the scenario's simulation.trials).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        trials: Option<u64>,
+        /// Master seed (default: the scenario's simulation.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Re-run one trial alone and print its full event log.
+    Trace {
+        /// Scenario file; the built-in seed scenario when omitted.
+        scenario: Option<PathBuf>,
+        /// The trial index, as listed by `run`.
+        #[arg(long)]
+        trial: u64,
+        /// Master seed (default: the scenario's simulation.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Print a scenario as canonical TOML, or document every scenario field.
     Scenario {
         /// Scenario file; the built-in seed scenario when omitted.
@@ -45,8 +70,12 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Scenario { file, explain } => scenario(file, explain),
+        Command::Run { scenario, trials, seed, threads } => run::run(scenario, trials, seed, threads),
+        Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
     }
 }
+
+mod run;
 
 fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {
     match file {

@@ -528,8 +528,12 @@ fn build_target(cx: &mut Ctx, name: &str, f: TargetFields, traffic: &Traffic, pr
         }
         id.map(|i| i as u8)
     });
-    if class.is_some() && !metric.needs_requests() && metric != Metric::RequestRate {
-        cx.err_at(None, format!("{prefix}.class"), format!("metric `{metric}` has no per-class values"));
+    if class.is_some() && !matches!(metric, Metric::ErrorRate | Metric::RequestRate) {
+        cx.err_at(
+            None,
+            format!("{prefix}.class"),
+            format!("metric `{metric}` has no per-class values; classes apply to error_rate and request_rate"),
+        );
     }
     let agg = match agg {
         None => metric.default_agg(),
@@ -839,8 +843,8 @@ fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic) -> Vec<Fau
                 }
             }
         }
-        if class.is_some() && !matches!(kind_name.as_str(), "error-rate" | "latency") {
-            cx.err_at(None, p("class"), "only error-rate and latency faults can be restricted to a request class");
+        if class.is_some() && kind_name != "error-rate" {
+            cx.err_at(None, p("class"), "only error-rate faults can be restricted to a request class");
         }
         let need = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| -> Dist {
             match v {

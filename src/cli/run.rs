@@ -1,0 +1,192 @@
+//! `rollsim run` and `rollsim trace`.
+
+use super::load;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rollsim::engine::{EngineEvent, Policy};
+use rollsim::runner;
+use rollsim::scenario::Scenario;
+use rollsim::sim::TrialRecord;
+use rollsim::summary::{render_text, Summary};
+use rollsim::units::format_percent;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The command that re-runs trial `k` alone.
+pub fn reproduce(scenario: &Option<PathBuf>, seed: u64, k: u64) -> String {
+    match scenario {
+        Some(p) => format!("rollsim trace {} --trial {k} --seed {seed}", p.display()),
+        None => format!("rollsim trace --trial {k} --seed {seed}"),
+    }
+}
+
+pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, threads: usize) -> i32 {
+    let sc = match load(&path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let trials = trials.unwrap_or(sc.simulation.trials);
+    let seed = seed.unwrap_or(sc.simulation.seed);
+    let bar = ProgressBar::with_draw_target(Some(trials), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} trials  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let records = match runner::run(&sc, seed, 0..trials, threads, &|| bar.inc(1)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start {threads} worker threads: {e}");
+            return 1;
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let summary = Summary::new(&sc, seed, &records);
+    println!("scenario {} — {trials} trials, seed {seed}", sc.name);
+    print!("{}", render_text(&summary));
+    let sim_hours: f64 = records.iter().map(|r| r.end.hours()).sum();
+    println!(
+        "throughput: {:.0} trials/s, {:.0} simulated hours per wall second ({wall:.2} s wall, {} threads)",
+        trials as f64 / wall,
+        sim_hours / wall,
+        rayon_threads(threads)
+    );
+    print_rules(&records, &sc);
+    print_examples(&path, seed, &records, &sc);
+    0
+}
+
+/// Which rules rolled back good versions, and which caught bad ones.
+fn print_rules(records: &[TrialRecord], sc: &Scenario) {
+    for (label, bad) in [("false rollbacks by rule", false), ("detections by rule", true)] {
+        let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+        for r in records.iter().filter(|r| r.bad == bad) {
+            if let (Some(c), true) = (r.rollback_cause, !bad || r.detected()) {
+                *counts.entry(c.describe(&sc.policy)).or_default() += 1;
+            }
+        }
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let parts: Vec<String> = v.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        if !parts.is_empty() {
+            println!("{label}: {}", parts.join(", "));
+        }
+    }
+}
+
+fn rayon_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+}
+
+fn print_examples(path: &Option<PathBuf>, seed: u64, records: &[TrialRecord], sc: &Scenario) {
+    let slowest =
+        records.iter().filter(|r| r.detection.is_some()).max_by_key(|r| (r.detection, std::cmp::Reverse(r.trial)));
+    let widest = records
+        .iter()
+        .filter(|r| r.bad)
+        .max_by(|a, b| a.excess_failed.total_cmp(&b.excess_failed).then(b.trial.cmp(&a.trial)));
+    let false_rb = records.iter().find(|r| r.false_rollback());
+    let escape = records.iter().find(|r| r.escape());
+    for (what, r) in [
+        ("slowest detection", slowest),
+        ("largest excess failures", widest),
+        ("a false rollback", false_rb),
+        ("an escape", escape),
+    ] {
+        if let Some(r) = r {
+            println!("{what}: trial {} ({}) — {}", r.trial, sc.faults[r.fault].name, reproduce(path, seed, r.trial));
+        }
+    }
+}
+
+fn describe_event(e: &EngineEvent, p: &Policy, sc: &Scenario) -> Option<String> {
+    let fmt_val = |metric: rollsim::engine::Metric, v: Option<f64>| match v {
+        None => "no data".to_string(),
+        Some(v) => match metric.unit() {
+            rollsim::engine::Unit::Fraction => format!("{:.3}%", v * 100.0),
+            rollsim::engine::Unit::Millis => format!("{v:.1}ms"),
+            rollsim::engine::Unit::Number => format!("{v}"),
+        },
+    };
+    Some(match *e {
+        EngineEvent::PhaseStarted { at, phase } => {
+            format!("{at}  phase {} {:?} starts", phase + 1, p.phases[phase].name)
+        }
+        EngineEvent::Step { at, phase, step, action } => {
+            format!("{at}  step {:<6} {}", action.name(), p.phases[phase].steps[step].label)
+        }
+        EngineEvent::WeightChanged { at, weight } => format!("{at}  candidate traffic → {}", format_percent(weight)),
+        EngineEvent::Check { at, phase, gate, value, limit, requests, verdict } => {
+            let g = &p.phases[phase].gates[gate];
+            format!(
+                "{at}  check {:<20} {} {} {} ({} requests) → {}{}",
+                g.name,
+                fmt_val(g.metric, value),
+                g.op.symbol(),
+                fmt_val(g.metric, limit),
+                requests,
+                verdict.name(),
+                if g.dry_run { " [dry run]" } else { "" }
+            )
+        }
+        EngineEvent::Alert { at, alert, transition, value } => {
+            let a = &p.alerts[alert];
+            format!(
+                "{at}  alert {} {:?} ({}, {})",
+                a.name,
+                transition,
+                a.severity.name(),
+                fmt_val(a.condition.query.metric, value)
+            )
+        }
+        EngineEvent::TriggerEvaluated { at, trigger, value, fired } => {
+            if !fired {
+                return None;
+            }
+            let t = &p.triggers[trigger];
+            format!("{at}  trigger {} fired at {}", t.name, fmt_val(t.condition.query.metric, value))
+        }
+        EngineEvent::Decision(d) => {
+            let _ = sc;
+            format!("{}  DECISION {} (cause: {})", d.at, d.kind.name(), d.cause.describe(p))
+        }
+    })
+}
+
+pub fn trace(path: Option<PathBuf>, trial: u64, seed: Option<u64>) -> i32 {
+    let sc = match load(&path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(sc.simulation.seed);
+    let (r, tr) = runner::trace(&sc, seed, trial);
+    let f = &sc.faults[r.fault];
+    println!("scenario {} trial {trial} seed {seed} (trial seed {:#018x})", sc.name, r.seed);
+    println!(
+        "candidate: {} ({}), magnitude {}, onset {}",
+        f.name,
+        if r.bad { "bad" } else { "good" },
+        r.magnitude,
+        r.onset
+    );
+    for e in &tr.engine {
+        if let Some(line) = describe_event(e, &sc.policy, &sc) {
+            println!("{line}");
+        }
+    }
+    println!(
+        "outcome: {} at {}; detection {}; peak share {}; candidate requests {}; excess failed {:.0}; reproduce: {}",
+        r.outcome.name(),
+        r.end,
+        r.detection.map_or("—".into(), |d| d.to_string()),
+        format_percent(r.peak_weight),
+        r.candidate_requests,
+        r.excess_failed,
+        reproduce(&path, seed, trial)
+    );
+    0
+}

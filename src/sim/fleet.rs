@@ -1,0 +1,423 @@
+//! The fleet and traffic model: for each tick, the requests, errors, latency
+//! histogram, gauges, restarts and user reports of the candidate and stable
+//! groups, drawn exactly at the granularity the engine can observe.
+//!
+//! Exactness notes (see DESIGN.md "The simulator"):
+//! * requests per (group, class, tick) are Poisson: the sum of the per-scrape,
+//!   per-instance Poisson counts of identical instances;
+//! * errors are Binomial given requests; the histogram is a multinomial draw
+//!   (conditional binomials) of the group's requests;
+//! * a group's CPU/memory/DB-pool maximum over its instances and the tick's
+//!   scrapes is one draw, Φ⁻¹(U^(1/n)); its mean is one normal draw. Each is
+//!   exact in distribution; their dependence within a tick is not modelled;
+//! * leaking or crashing candidate instances are tracked one by one, since
+//!   restarts and OOM kills are per pod.
+
+use super::fault::{DrawnFault, Effect, GroupState};
+use super::rng::{binomial, max_of_normals, normal, normal_cdf, poisson, uniform, SimRng};
+use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
+use crate::engine::{Group, Metric, Policy};
+use crate::scenario::Scenario;
+use crate::time::{SimDur, SimTime};
+
+const Z99: f64 = 2.326_347_874_040_841;
+
+/// Which optional signals some rule of the policy reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observed {
+    pub stable_latency: bool,
+    pub cache: bool,
+    pub reports: bool,
+}
+
+impl Observed {
+    pub fn of(policy: &Policy) -> Observed {
+        let mut o = Observed::default();
+        for q in policy.queries(true) {
+            match q.metric {
+                Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
+                    o.stable_latency |= q.group == Group::Stable
+                }
+                Metric::CacheHitRatio => o.cache = true,
+                Metric::UserReports => o.reports = true,
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
+/// Outcome accumulators of the candidate over a trial.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Accum {
+    pub requests: u64,
+    pub errors: u64,
+    pub expected_errors: f64,
+    pub slow: u64,
+    pub expected_slow: f64,
+    pub instance_seconds: f64,
+    pub peak_weight: f64,
+}
+
+/// One tick of the candidate, for traces and timelines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TickSample {
+    pub t: SimTime,
+    pub weight: f64,
+    pub candidate_instances: u32,
+    pub candidate_requests: u64,
+    pub candidate_errors: u64,
+    pub stable_requests: u64,
+    pub stable_errors: u64,
+    pub candidate_p99_ms: Option<f64>,
+    pub candidate_cpu_max: f64,
+    pub candidate_mem_max: f64,
+    pub candidate_restarts: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    up_at: SimTime,
+    /// When the current process started (memory resets on restart).
+    born: SimTime,
+    mem0: f64,
+    next_fail: SimTime,
+}
+
+/// Per-worker model state; reused across trials.
+pub struct Fleet {
+    n: u32,
+    classes: Vec<f64>,
+    tick: SimDur,
+    scrapes_per_tick: u64,
+    rps: f64,
+    amp: f64,
+    peak_hour: f64,
+    start_hour: f64,
+    noise: f64,
+    base_error: f64,
+    mu: f64,
+    sigma: f64,
+    cpu: f64,
+    cpu_spread: f64,
+    mem: f64,
+    mem_spread: f64,
+    db: f64,
+    cache_hit: f64,
+    report_p: f64,
+    report_delay_ticks: usize,
+    restart_time: SimDur,
+    slo_bucket: usize,
+    p_slow_base: f64,
+    observed: Observed,
+    // Per-trial state.
+    latency_cache: [(GroupState, [f64; NB]); 2],
+    instances: Vec<Instance>,
+    active: usize,
+    reports_due: [Vec<u64>; 2],
+    delta: [Vec<u64>; 2],
+}
+
+impl Fleet {
+    pub fn new(sc: &Scenario, tick: SimDur) -> Fleet {
+        let h = &sc.health;
+        let tr = &sc.traffic;
+        let mu = h.latency_p50_ms.ln();
+        let sigma = (h.latency_p99_ms / h.latency_p50_ms).ln() / Z99;
+        // Requests slower than the SLO latency: buckets whose lower bound is at or above it.
+        let slo_bucket = (1..NB).find(|&b| BUCKETS_MS[b - 1] >= h.slo_latency_ms).unwrap_or(NB - 1);
+        let p_slow_base = 1.0 - normal_cdf((BUCKETS_MS[slo_bucket - 1].ln() - mu) / sigma);
+        let width = Store::new(tr.classes.len(), tick, 0).layout.width();
+        let delay_ticks = (h.user_report_delay.0 / tick.0.max(1)) as usize;
+        let mut f = Fleet {
+            n: sc.fleet.instances,
+            classes: tr.classes.iter().map(|c| c.share).collect(),
+            tick,
+            scrapes_per_tick: (tick.0 / sc.fleet.scrape_interval.0.max(1)).max(1),
+            rps: tr.requests_per_second,
+            amp: tr.diurnal_amplitude,
+            peak_hour: tr.peak_hour,
+            start_hour: tr.start_hour,
+            noise: tr.noise,
+            base_error: h.error_rate,
+            mu,
+            sigma,
+            cpu: h.cpu,
+            cpu_spread: h.cpu_spread,
+            mem: h.memory,
+            mem_spread: h.memory_spread,
+            db: h.db_pool,
+            cache_hit: h.cache_hit_ratio,
+            report_p: h.user_report_probability,
+            report_delay_ticks: delay_ticks,
+            restart_time: sc.fleet.restart_time,
+            slo_bucket,
+            p_slow_base,
+            observed: Observed::of(&sc.policy),
+            latency_cache: [(GroupState::HEALTHY, [0.0; NB]), (GroupState::HEALTHY, [0.0; NB])],
+            instances: Vec::with_capacity(sc.fleet.instances as usize),
+            active: 0,
+            reports_due: [vec![0; delay_ticks + 1], vec![0; delay_ticks + 1]],
+            delta: [vec![0; width], vec![0; width]],
+        };
+        let healthy = f.conditional_bucket_probs(&GroupState::HEALTHY);
+        f.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
+        f
+    }
+
+    /// Starts a new trial.
+    pub fn reset(&mut self) {
+        self.instances.clear();
+        self.active = 0;
+        for r in &mut self.reports_due {
+            r.fill(0);
+        }
+    }
+
+    /// Mean request rate (per second) at `t`, before noise.
+    pub fn rate_at(&self, t: SimTime) -> f64 {
+        let hour = (self.start_hour + t.0 as f64 / 3600.0) % 24.0;
+        let phase = 2.0 * std::f64::consts::PI * (hour - self.peak_hour) / 24.0;
+        self.rps * (1.0 + self.amp * phase.cos())
+    }
+
+    fn latency_cdf(&self, s: &GroupState, b: f64) -> f64 {
+        let main = if b <= s.latency_shift_ms {
+            0.0
+        } else {
+            normal_cdf((((b - s.latency_shift_ms) / s.latency_scale).ln() - self.mu) / self.sigma)
+        };
+        if s.slow_share > 0.0 {
+            let slow = normal_cdf(((b / s.slow_ms).ln()) / self.sigma);
+            (1.0 - s.slow_share) * main + s.slow_share * slow
+        } else {
+            main
+        }
+    }
+
+    /// For the sequential multinomial: P(bucket k | not in buckets < k).
+    fn conditional_bucket_probs(&self, s: &GroupState) -> [f64; NB] {
+        let mut out = [1.0; NB];
+        let mut prev = 0.0;
+        for (k, o) in out.iter_mut().enumerate().take(NB - 1) {
+            let c = self.latency_cdf(s, BUCKETS_MS[k]).max(prev);
+            let rest = 1.0 - prev;
+            *o = if rest <= 0.0 { 1.0 } else { ((c - prev) / rest).clamp(0.0, 1.0) };
+            prev = c;
+        }
+        out
+    }
+
+    fn ensure_instances(&mut self, want: usize, t: SimTime, fault: &DrawnFault, rng: &mut SimRng) {
+        while self.instances.len() < want {
+            self.instances.push(Instance { up_at: t, born: t, mem0: 0.0, next_fail: SimTime::NEVER });
+        }
+        for i in self.active..want {
+            self.start_process(i, t, fault, rng);
+        }
+        self.active = want;
+    }
+
+    fn start_process(&mut self, i: usize, t: SimTime, fault: &DrawnFault, rng: &mut SimRng) {
+        let mem0 = (self.mem + self.mem_spread * normal(rng)).clamp(0.0, 0.99);
+        let from = t.max(fault.onset);
+        let next_fail = match fault.effect {
+            Effect::Leak { per_hour } if per_hour > 0.0 => {
+                from + SimDur(((1.0 - mem0) / per_hour * 3600.0).ceil() as u64)
+            }
+            Effect::Crash { per_hour } if per_hour > 0.0 => {
+                let u = uniform(rng).max(f64::MIN_POSITIVE);
+                from + SimDur((-u.ln() / per_hour * 3600.0).ceil() as u64)
+            }
+            _ => SimTime::NEVER,
+        };
+        self.instances[i] = Instance { up_at: t, born: t, mem0, next_fail };
+    }
+
+    /// Generates the tick `(t0, t0 + tick]` at candidate weight `weight` and appends it to `store`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tick(
+        &mut self,
+        t0: SimTime,
+        weight: f64,
+        fault: &DrawnFault,
+        rng: &mut SimRng,
+        store: &mut Store,
+        acc: &mut Accum,
+        trace: Option<&mut Vec<TickSample>>,
+    ) {
+        let t1 = t0 + self.tick;
+        let dt = self.tick.as_secs_f64();
+        let row = store.len;
+        let per_instance = matches!(fault.effect, Effect::Leak { .. } | Effect::Crash { .. });
+        let n_c = if weight > 0.0 { ((weight * self.n as f64) - 1e-9).ceil().max(1.0) as usize } else { 0 };
+        let n_c = n_c.min(self.n as usize);
+        let n_s = self.n as usize - n_c;
+
+        // Candidate instances: restarts and availability.
+        let mut restarts = 0u64;
+        let mut avail_c = n_c as f64;
+        if per_instance {
+            if n_c < self.active {
+                self.active = n_c;
+            }
+            self.ensure_instances(n_c, t0, fault, rng);
+            avail_c = 0.0;
+            for i in 0..n_c {
+                while self.instances[i].next_fail <= t1 {
+                    let fail = self.instances[i].next_fail;
+                    restarts += 1;
+                    let up = fail + self.restart_time;
+                    self.start_process(i, up, fault, rng);
+                }
+                let inst = &self.instances[i];
+                let up_from = inst.up_at.max(t0);
+                avail_c += if up_from >= t1 { 0.0 } else { t1.since(up_from).as_secs_f64() / dt };
+            }
+        }
+
+        // Traffic.
+        let z = normal(rng);
+        let noise = (self.noise * z - 0.5 * self.noise * self.noise).exp();
+        let mid = t0 + SimDur(self.tick.0 / 2);
+        let lambda = self.rate_at(mid) * noise * dt;
+        let mean_per_instance = self.rps * dt / self.n as f64;
+
+        let mut sample = TickSample {
+            t: t1,
+            weight,
+            candidate_instances: n_c as u32,
+            candidate_requests: 0,
+            candidate_errors: 0,
+            stable_requests: 0,
+            stable_errors: 0,
+            candidate_p99_ms: None,
+            candidate_cpu_max: f64::NAN,
+            candidate_mem_max: f64::NAN,
+            candidate_restarts: restarts,
+        };
+        let mut gauges = [[f64::NAN; NG]; 2];
+        let layout = store.layout;
+        for (g, gauge) in gauges.iter_mut().enumerate() {
+            let candidate = g == 0;
+            let share = if candidate { weight } else { 1.0 - weight };
+            let instances = if candidate { n_c } else { n_s };
+            let avail = if candidate { avail_c } else { n_s as f64 };
+            let state = fault.state(t0, candidate, weight);
+            if (candidate || self.observed.stable_latency) && !self.latency_cache[g].0.same_latency(&state) {
+                let probs = self.conditional_bucket_probs(&state);
+                self.latency_cache[g] = (state, probs);
+            }
+            let d = &mut self.delta[g];
+            d.fill(0);
+            // Requests and errors per class.
+            let mut total = 0u64;
+            let mut errors = 0u64;
+            if share > 0.0 {
+                for (c, &cs) in self.classes.iter().enumerate() {
+                    let n = poisson(rng, lambda * share * cs);
+                    let p = if candidate && avail <= 0.0 { 1.0 } else { state.error_p(c as u8, self.base_error) };
+                    let e = binomial(rng, n, p);
+                    d[layout.req(c)] = n;
+                    d[layout.err(c)] = e;
+                    total += n;
+                    errors += e;
+                }
+            }
+            // Latency histogram (multinomial by conditional binomials).
+            if total > 0 && (candidate || self.observed.stable_latency) {
+                let probs = &self.latency_cache[g].1;
+                let mut left = total;
+                for (b, &p) in probs.iter().enumerate() {
+                    if left == 0 {
+                        break;
+                    }
+                    let x = if b == NB - 1 { left } else { binomial(rng, left, p) };
+                    d[layout.hist(b)] = x;
+                    left -= x;
+                }
+            }
+            if self.observed.cache && total > 0 {
+                d[layout.cache_hits()] = binomial(rng, total, self.cache_hit);
+            }
+            // User reports: failures now, reported after the delay.
+            if self.observed.reports {
+                let ring = &mut self.reports_due[g];
+                let len = ring.len();
+                let now_slot = row % len;
+                d[layout.reports()] = ring[now_slot];
+                ring[now_slot] = 0;
+                if errors > 0 {
+                    let later = binomial(rng, errors, self.report_p);
+                    ring[(row + self.report_delay_ticks) % len] += later;
+                }
+            }
+            if candidate {
+                d[layout.restarts()] = restarts;
+            }
+            // Gauges.
+            if instances > 0 && avail > 0.0 {
+                let load = (lambda * share / avail) / mean_per_instance;
+                let draws = self.scrapes_per_tick * instances as u64;
+                let sd_mean = 1.0 / (draws as f64).sqrt();
+                let cpu = (self.cpu * load + state.cpu_added).min(1.0);
+                gauge[CPU_MAX] = max_of_normals(rng, draws, cpu, self.cpu_spread).clamp(0.0, 1.0);
+                gauge[CPU_MEAN] = (cpu + self.cpu_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
+                let db = (self.db * load).min(1.0);
+                gauge[DB_MAX] = max_of_normals(rng, draws, db, 0.02).clamp(0.0, 1.0);
+                gauge[DB_MEAN] = (db + 0.02 * sd_mean * normal(rng)).clamp(0.0, 1.0);
+                let leaking = candidate && matches!(fault.effect, Effect::Leak { .. }) && t1 > fault.onset;
+                if let (true, Effect::Leak { per_hour }) = (leaking, fault.effect) {
+                    let mut mem_levels_sum = 0.0;
+                    let mut mem_max = f64::NEG_INFINITY;
+                    for inst in &self.instances[..n_c] {
+                        let since = t1.since(inst.born.max(fault.onset)).as_secs_f64() / 3600.0;
+                        let level = (inst.mem0 + per_hour * since).min(1.0);
+                        mem_levels_sum += level;
+                        let mut zmax = f64::NEG_INFINITY;
+                        for _ in 0..self.scrapes_per_tick {
+                            zmax = zmax.max(normal(rng));
+                        }
+                        mem_max = mem_max.max(level + self.mem_spread * zmax);
+                    }
+                    gauge[MEM_MAX] = mem_max.clamp(0.0, 1.0);
+                    gauge[MEM_MEAN] =
+                        (mem_levels_sum / n_c as f64 + self.mem_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
+                } else {
+                    gauge[MEM_MAX] = max_of_normals(rng, draws, self.mem, self.mem_spread).clamp(0.0, 1.0);
+                    gauge[MEM_MEAN] = (self.mem + self.mem_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
+                }
+            }
+            if candidate {
+                let slow: u64 = (self.slo_bucket..NB).map(|b| d[layout.hist(b)]).sum();
+                acc.requests += total;
+                acc.errors += errors;
+                acc.expected_errors += total as f64 * self.base_error;
+                acc.slow += slow;
+                acc.expected_slow += total as f64 * self.p_slow_base;
+                acc.instance_seconds += n_c as f64 * dt;
+                if n_c > 0 {
+                    acc.peak_weight = acc.peak_weight.max(weight);
+                }
+                sample.candidate_requests = total;
+                sample.candidate_errors = errors;
+                if trace.is_some() {
+                    let mut counts = [0u64; NB];
+                    for (b, c) in counts.iter_mut().enumerate() {
+                        *c = d[layout.hist(b)];
+                    }
+                    sample.candidate_p99_ms = super::store::histogram_quantile(0.99, &counts);
+                }
+                sample.candidate_cpu_max = gauge[CPU_MAX];
+                sample.candidate_mem_max = gauge[MEM_MAX];
+            } else {
+                sample.stable_requests = total;
+                sample.stable_errors = errors;
+            }
+        }
+        store.push([&self.delta[0], &self.delta[1]], [&gauges[0], &gauges[1]]);
+        if let Some(tr) = trace {
+            tr.push(sample);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Per-tick metric series of one trial, stored as Prometheus does: cumulative
+//! counters (so a window is a difference of two rows) and per-tick gauges.
+//! Implements [`MetricSource`] for the engine, including `histogram_quantile`.
+//!
+//! The buffers are reused across trials by one worker; nothing is allocated
+//! per tick.
+
+use crate::engine::{Agg, Group, Metric, MetricSource, Query, Sample};
+use crate::time::{SimDur, SimTime};
+
+/// Upper bounds (ms) of the latency histogram buckets; the last is +Inf.
+pub const BUCKETS_MS: [f64; 22] = [
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    75.0,
+    100.0,
+    150.0,
+    200.0,
+    250.0,
+    300.0,
+    400.0,
+    500.0,
+    600.0,
+    700.0,
+    800.0,
+    1000.0,
+    1500.0,
+    2000.0,
+    2500.0,
+    5000.0,
+    10000.0,
+    f64::INFINITY,
+];
+pub const NB: usize = BUCKETS_MS.len();
+
+/// Gauge columns.
+pub const CPU_MEAN: usize = 0;
+pub const CPU_MAX: usize = 1;
+pub const MEM_MEAN: usize = 2;
+pub const MEM_MAX: usize = 3;
+pub const DB_MEAN: usize = 4;
+pub const DB_MAX: usize = 5;
+pub const NG: usize = 6;
+
+/// Counter layout of one group: requests and errors per class, histogram buckets, then scalars.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub classes: usize,
+}
+
+impl Layout {
+    pub fn req(&self, c: usize) -> usize {
+        c
+    }
+    pub fn err(&self, c: usize) -> usize {
+        self.classes + c
+    }
+    pub fn hist(&self, b: usize) -> usize {
+        2 * self.classes + b
+    }
+    pub fn restarts(&self) -> usize {
+        2 * self.classes + NB
+    }
+    pub fn reports(&self) -> usize {
+        2 * self.classes + NB + 1
+    }
+    pub fn cache_hits(&self) -> usize {
+        2 * self.classes + NB + 2
+    }
+    pub fn width(&self) -> usize {
+        2 * self.classes + NB + 3
+    }
+}
+
+/// The series of both groups for one trial.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub layout: Layout,
+    pub tick: SimDur,
+    /// Ticks written so far (row 0 is the zero row at time 0).
+    pub len: usize,
+    counters: [Vec<u64>; 2],
+    gauges: [Vec<f64>; 2],
+}
+
+fn gi(g: Group) -> usize {
+    match g {
+        Group::Candidate => 0,
+        Group::Stable => 1,
+    }
+}
+
+impl Store {
+    pub fn new(classes: usize, tick: SimDur, max_ticks: usize) -> Store {
+        let layout = Layout { classes };
+        let w = layout.width();
+        Store {
+            layout,
+            tick,
+            len: 0,
+            counters: [vec![0; (max_ticks + 1) * w], vec![0; (max_ticks + 1) * w]],
+            gauges: [vec![f64::NAN; (max_ticks + 1) * NG], vec![f64::NAN; (max_ticks + 1) * NG]],
+        }
+    }
+
+    /// Starts a new trial (row 0 = zeros).
+    pub fn reset(&mut self) {
+        let w = self.layout.width();
+        for g in 0..2 {
+            self.counters[g][..w].fill(0);
+            self.gauges[g][..NG].fill(f64::NAN);
+        }
+        self.len = 1;
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.counters[0].len() / self.layout.width() - 1
+    }
+
+    /// Appends a row per group: counters are `previous + delta`, gauges as given.
+    pub fn push(&mut self, delta: [&[u64]; 2], gauges: [&[f64; NG]; 2]) {
+        let w = self.layout.width();
+        let row = self.len;
+        for g in 0..2 {
+            let c = &mut self.counters[g];
+            let (prev, cur) = c.split_at_mut(row * w);
+            let prev = &prev[(row - 1) * w..];
+            for i in 0..w {
+                cur[i] = prev[i] + delta[g][i];
+            }
+            self.gauges[g][row * NG..(row + 1) * NG].copy_from_slice(gauges[g]);
+        }
+        self.len += 1;
+    }
+
+    /// Adds to a counter of the latest row (used for delayed signals landing now).
+    pub fn counter(&self, g: Group, row: usize, col: usize) -> u64 {
+        self.counters[gi(g)][row * self.layout.width() + col]
+    }
+
+    pub fn gauge(&self, g: Group, row: usize, col: usize) -> f64 {
+        self.gauges[gi(g)][row * NG + col]
+    }
+
+    /// Row index of time `t` (rows are tick ends).
+    fn row_of(&self, t: SimTime) -> usize {
+        ((t.0 / self.tick.0) as usize).min(self.len - 1)
+    }
+
+    fn delta(&self, g: Group, from: usize, to: usize, col: usize) -> u64 {
+        self.counter(g, to, col) - self.counter(g, from, col)
+    }
+
+    fn requests(&self, q: &Query, from: usize, to: usize) -> u64 {
+        match q.class {
+            Some(c) => self.delta(q.group, from, to, self.layout.req(c as usize)),
+            None => (0..self.layout.classes).map(|c| self.delta(q.group, from, to, self.layout.req(c))).sum(),
+        }
+    }
+
+    fn gauge_agg(&self, g: Group, from: usize, to: usize, metric: Metric, agg: Agg) -> Option<f64> {
+        let (mean_col, max_col) = match metric {
+            Metric::Cpu => (CPU_MEAN, CPU_MAX),
+            Metric::Memory => (MEM_MEAN, MEM_MAX),
+            _ => (DB_MEAN, DB_MAX),
+        };
+        let rows = (from + 1)..=to;
+        let vals = |col: usize| rows.clone().map(move |r| self.gauge(g, r, col)).filter(|v| !v.is_nan());
+        match agg {
+            Agg::Max | Agg::Window => vals(max_col).reduce(f64::max),
+            Agg::Min => vals(mean_col).reduce(f64::min),
+            Agg::Last => vals(max_col).next_back(),
+            Agg::Avg | Agg::Increase => {
+                let (s, n) = vals(mean_col).fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
+                (n > 0).then(|| s / n as f64)
+            }
+        }
+    }
+}
+
+/// Prometheus `histogram_quantile`: linear interpolation inside the bucket
+/// that holds rank `q × total`; the lowest bucket starts at 0; a rank in the
+/// +Inf bucket returns the highest finite bound.
+pub fn histogram_quantile(q: f64, counts: &[u64; NB]) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut cum = 0u64;
+    for (b, &c) in counts.iter().enumerate() {
+        let next = cum + c;
+        if next as f64 >= rank && c > 0 {
+            if b == NB - 1 {
+                return Some(BUCKETS_MS[NB - 2]);
+            }
+            let lo = if b == 0 { 0.0 } else { BUCKETS_MS[b - 1] };
+            let hi = BUCKETS_MS[b];
+            return Some(lo + (hi - lo) * (rank - cum as f64) / c as f64);
+        }
+        cum = next;
+    }
+    Some(BUCKETS_MS[NB - 2])
+}
+
+impl MetricSource for Store {
+    fn query(&mut self, q: &Query, now: SimTime) -> Sample {
+        let to = self.row_of(now);
+        let k = (q.window.0 / self.tick.0).max(1) as usize;
+        let from = to.saturating_sub(k);
+        let g = q.group;
+        let l = self.layout;
+        match q.metric {
+            Metric::ErrorRate => {
+                let req = self.requests(q, from, to);
+                let err = match q.class {
+                    Some(c) => self.delta(g, from, to, l.err(c as usize)),
+                    None => (0..l.classes).map(|c| self.delta(g, from, to, l.err(c))).sum(),
+                };
+                Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: req }
+            }
+            Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
+                let mut counts = [0u64; NB];
+                for (b, c) in counts.iter_mut().enumerate() {
+                    *c = self.delta(g, from, to, l.hist(b));
+                }
+                let total = counts.iter().sum();
+                let quantile = q.metric.latency_quantile().unwrap_or(0.99);
+                Sample { value: histogram_quantile(quantile, &counts), requests: total }
+            }
+            Metric::RequestRate => {
+                let req = self.requests(q, from, to);
+                let secs = ((to - from) as u64 * self.tick.0) as f64;
+                Sample { value: (secs > 0.0).then(|| req as f64 / secs), requests: req }
+            }
+            Metric::CacheHitRatio => {
+                let req = self.requests(&Query { class: None, ..*q }, from, to);
+                let hits = self.delta(g, from, to, l.cache_hits());
+                Sample { value: (req > 0).then(|| hits as f64 / req as f64), requests: req }
+            }
+            Metric::Restarts => Sample { value: Some(self.delta(g, from, to, l.restarts()) as f64), requests: 0 },
+            Metric::UserReports => Sample { value: Some(self.delta(g, from, to, l.reports()) as f64), requests: 0 },
+            Metric::Cpu | Metric::Memory | Metric::DbPool => {
+                Sample { value: self.gauge_agg(g, from, to, q.metric, q.agg), requests: 0 }
+            }
+            Metric::CriticalAlerts => Sample::NO_DATA,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantile_interpolates_like_prometheus() {
+        let mut c = [0u64; NB];
+        c[5] = 50; // (75, 100]
+        c[6] = 50; // (100, 150]
+        assert_eq!(histogram_quantile(0.5, &c), Some(100.0));
+        assert_eq!(histogram_quantile(0.75, &c), Some(125.0));
+        assert_eq!(histogram_quantile(0.25, &c), Some(87.5));
+        let mut inf = [0u64; NB];
+        inf[NB - 1] = 10;
+        assert_eq!(histogram_quantile(0.99, &inf), Some(10000.0));
+        assert_eq!(histogram_quantile(0.99, &[0; NB]), None);
+    }
+}

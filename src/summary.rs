@@ -1,0 +1,157 @@
+//! Run-level aggregates per fault entry and overall, with 95% confidence
+//! intervals (Wilson for rates, order statistics for quantiles). Everything is
+//! reduced in trial order, so the summary is identical for any thread count.
+
+use crate::scenario::Scenario;
+use crate::sim::{Outcome, TrialRecord};
+use crate::stats::{mean, quantile, sorted, wilson, Quantile, Rate};
+use std::fmt::Write;
+
+/// Aggregates of one group of trials (one fault entry, or all bad / all good).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSummary {
+    /// Fault entry name, or `all bad` / `all good`.
+    pub name: String,
+    /// Fault kind (`none` for good versions; `*` for the overall rows).
+    pub kind: String,
+    pub trials: u64,
+    /// True when the candidates of this group are bad versions.
+    pub bad: bool,
+    /// Bad versions rolled back after onset.
+    pub detected: Rate,
+    /// Detection time in minutes (undetected = +inf).
+    pub detection_p50_min: Quantile,
+    pub detection_p90_min: Quantile,
+    /// Peak traffic share reached by the candidate.
+    pub peak_share_mean: f64,
+    pub peak_share_p90: Quantile,
+    /// Excess failed requests attributable to the candidate.
+    pub excess_failed_mean: f64,
+    pub excess_failed_p90: Quantile,
+    /// Bad versions that completed the rollout.
+    pub escape: Rate,
+    /// Good versions rolled back.
+    pub false_rollback: Rate,
+    /// Trials held at the time limit.
+    pub held: Rate,
+    /// Rollout duration in hours (end of the rollout), all trials of the group.
+    pub duration_p50_h: Quantile,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub trials: u64,
+    /// One row per fault entry, in scenario order, then `all bad` and `all good`.
+    pub groups: Vec<GroupSummary>,
+}
+
+fn group(name: &str, kind: &str, bad: bool, rs: &[&TrialRecord]) -> GroupSummary {
+    let n = rs.len() as u64;
+    let count = |f: &dyn Fn(&TrialRecord) -> bool| rs.iter().filter(|r| f(r)).count() as u64;
+    let det: Vec<f64> = sorted(rs.iter().map(|r| r.detection.map_or(f64::INFINITY, |d| d.as_mins_f64())).collect());
+    let peak: Vec<f64> = rs.iter().map(|r| r.peak_weight).collect();
+    let excess: Vec<f64> = rs.iter().map(|r| r.excess_failed).collect();
+    let dur: Vec<f64> = sorted(rs.iter().map(|r| r.end.hours()).collect());
+    GroupSummary {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        trials: n,
+        bad,
+        detected: wilson(count(&|r| r.detected()), n),
+        detection_p50_min: quantile(&det, 0.5),
+        detection_p90_min: quantile(&det, 0.9),
+        peak_share_mean: mean(&peak),
+        peak_share_p90: quantile(&sorted(peak.clone()), 0.9),
+        excess_failed_mean: mean(&excess),
+        excess_failed_p90: quantile(&sorted(excess.clone()), 0.9),
+        escape: wilson(count(&|r| r.escape()), n),
+        false_rollback: wilson(count(&|r| r.false_rollback()), n),
+        held: wilson(count(&|r| r.outcome == Outcome::HeldAtTimeLimit), n),
+        duration_p50_h: quantile(&dur, 0.5),
+    }
+}
+
+impl Summary {
+    pub fn new(sc: &Scenario, seed: u64, records: &[TrialRecord]) -> Summary {
+        let mut groups = Vec::new();
+        for (i, f) in sc.faults.iter().enumerate() {
+            let rs: Vec<&TrialRecord> = records.iter().filter(|r| r.fault == i).collect();
+            groups.push(group(&f.name, f.kind.name(), f.kind.candidate_is_bad(), &rs));
+        }
+        let bad: Vec<&TrialRecord> = records.iter().filter(|r| r.bad).collect();
+        let good: Vec<&TrialRecord> = records.iter().filter(|r| !r.bad).collect();
+        groups.push(group("all bad", "*", true, &bad));
+        groups.push(group("all good", "*", false, &good));
+        Summary { scenario: sc.name.clone(), seed, trials: records.len() as u64, groups }
+    }
+
+    pub fn overall_bad(&self) -> &GroupSummary {
+        &self.groups[self.groups.len() - 2]
+    }
+
+    pub fn overall_good(&self) -> &GroupSummary {
+        &self.groups[self.groups.len() - 1]
+    }
+}
+
+pub fn pct(r: &Rate) -> String {
+    if r.n == 0 {
+        return "—".into();
+    }
+    format!("{:.1}% [{:.1}, {:.1}]", 100.0 * r.value, 100.0 * r.lo, 100.0 * r.hi)
+}
+
+pub fn minutes(q: &Quantile) -> String {
+    let f = |v: f64| if v.is_infinite() { "∞".to_string() } else { format!("{v:.0}") };
+    if q.n == 0 || q.value.is_nan() {
+        return "—".into();
+    }
+    format!("{} [{}, {}]", f(q.value), f(q.lo), f(q.hi))
+}
+
+/// The per-fault table as plain text for the terminal.
+pub fn render_text(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<18} {:>6} {:>22} {:>20} {:>20} {:>8} {:>11} {:>20} {:>20}",
+        "fault",
+        "trials",
+        "detected",
+        "detect p50 (min)",
+        "detect p90 (min)",
+        "peak",
+        "excess fail",
+        "escaped",
+        "false rollback"
+    );
+    for g in &s.groups {
+        let (det, p50, p90, esc, fr) = if g.bad {
+            (pct(&g.detected), minutes(&g.detection_p50_min), minutes(&g.detection_p90_min), pct(&g.escape), "—".into())
+        } else {
+            ("—".into(), "—".into(), "—".into(), "—".into(), pct(&g.false_rollback))
+        };
+        let _ = writeln!(
+            o,
+            "{:<18} {:>6} {:>22} {:>20} {:>20} {:>7.1}% {:>11.0} {:>20} {:>20}",
+            g.name,
+            g.trials,
+            det,
+            p50,
+            p90,
+            100.0 * g.peak_share_mean,
+            g.excess_failed_mean,
+            esc,
+            fr
+        );
+    }
+    let good = s.overall_good();
+    let _ = writeln!(
+        o,
+        "good versions: rollout duration p50 {:.1} h [{:.1}, {:.1}]",
+        good.duration_p50_h.value, good.duration_p50_h.lo, good.duration_p50_h.hi
+    );
+    o
+}
