@@ -86,6 +86,9 @@ pub struct Engine {
     extensions: u32,
     next_step: usize,
     next_check: SimTime,
+    /// When the last check round ran: a check step and a cadence check at the
+    /// same instant make one round, not two.
+    last_round: Option<SimTime>,
     gates: Vec<GateCount>,
     alerts: Vec<AlertRuntime>,
     next_alert_eval: SimTime,
@@ -110,6 +113,7 @@ impl Engine {
             extensions: 0,
             next_step: 0,
             next_check: SimTime::NEVER,
+            last_round: None,
             gates: Vec::new(),
             alerts,
             next_alert_eval,
@@ -359,6 +363,10 @@ impl Engine {
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
     {
+        if self.last_round == Some(now) {
+            return false;
+        }
+        self.last_round = Some(now);
         let policy = Arc::clone(&self.policy);
         let p = &policy.phases[phase];
         for (gi, gate) in p.gates.iter().enumerate() {

@@ -379,3 +379,12 @@ fn a_rollout_never_wakes_after_it_is_terminal() {
     assert_eq!(engine.next_wakeup(), None);
     assert_eq!(engine.weight_at(SimTime(10_000)), 1.0);
 }
+
+#[test]
+fn a_check_step_at_a_cadence_instant_is_one_check() {
+    let mut a = phase("a", 0.05, 30, vec![error_gate(0.01)], EvalMode::PhaseEnd);
+    a.steps = vec![Step { at: SimDur::mins(15), action: StepAction::Check, label: "verify".into() }];
+    let (_, events) = drive(policy(vec![a]), after(0, 0.0, 0.0));
+    let checks = events.iter().filter(|e| matches!(e, EngineEvent::Check { .. })).count();
+    assert_eq!(checks, 2); // at 15 and 30 minutes
+}

@@ -217,13 +217,7 @@ impl EventSink for Recorder<'_> {
 }
 
 /// Runs trial `k` of `model` under master seed `master`.
-pub fn run_trial(
-    model: &Model,
-    worker: &mut Worker,
-    master: u64,
-    k: u64,
-    trace: Option<&mut Trace>,
-) -> TrialRecord {
+pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace: Option<&mut Trace>) -> TrialRecord {
     let sc = model.scenario;
     let seed = trial_seed(master, k);
     let mut fault_rng = stream(seed, Stream::Fault);
@@ -354,6 +348,3 @@ pub fn run_trial(
         events,
     }
 }
-
-#[cfg(test)]
-mod tests;
