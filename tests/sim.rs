@@ -60,7 +60,7 @@ fn calibration_without_fault_matches_the_baseline() {
     let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0 };
     let mut acc = Accum::default();
     store.reset();
-    fleet.reset();
+    fleet.reset_for(&mut store, 5);
     for i in 0..day as u64 {
         fleet.tick(SimTime(i * 60), 0.25, &none, &mut rng, &mut store, &mut acc, None);
     }

@@ -14,7 +14,7 @@
 //!   restarts and OOM kills are per pod.
 
 use super::fault::{DrawnFault, Effect, GroupState};
-use super::rng::{binomial, max_of_normals, normal, normal_cdf, poisson, uniform, SimRng};
+use super::rng::{binomial, max_of_normals, multinomial, normal, normal_cdf, poisson, uniform, SimRng};
 use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
 use crate::engine::{Group, Metric, Policy};
 use crate::scenario::Scenario;
@@ -165,6 +165,16 @@ impl Fleet {
         f
     }
 
+    /// Starts a new trial whose lazily drawn rows derive from `seed`.
+    pub fn reset_for(&mut self, store: &mut Store, seed: u64) {
+        self.reset();
+        let healthy = self.conditional_bucket_probs(&GroupState::HEALTHY);
+        self.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
+        store.lazy.seed = seed;
+        store.lazy.states.clear();
+        store.lazy.states.push(healthy);
+    }
+
     /// Starts a new trial.
     pub fn reset(&mut self) {
         self.instances.clear();
@@ -304,9 +314,12 @@ impl Fleet {
             let instances = if candidate { n_c } else { n_s };
             let avail = if candidate { avail_c } else { n_s as f64 };
             let state = fault.state(t0, candidate, weight);
-            if (candidate || self.observed.stable_latency) && !self.latency_cache[g].0.same_latency(&state) {
+            if !self.latency_cache[g].0.same_latency(&state) {
                 let probs = self.conditional_bucket_probs(&state);
                 self.latency_cache[g] = (state, probs);
+                if !candidate {
+                    store.lazy.states.push(probs);
+                }
             }
             let d = &mut self.delta[g];
             d.fill(0);
@@ -324,18 +337,15 @@ impl Fleet {
                     errors += e;
                 }
             }
-            // Latency histogram (multinomial by conditional binomials).
-            if total > 0 && (candidate || self.observed.stable_latency) {
-                let probs = &self.latency_cache[g].1;
-                let mut left = total;
-                for (b, &p) in probs.iter().enumerate() {
-                    if left == 0 {
-                        break;
-                    }
-                    let x = if b == NB - 1 { left } else { binomial(rng, left, p) };
-                    d[layout.hist(b)] = x;
-                    left -= x;
+            // Latency histogram (multinomial by conditional binomials); the
+            // stable group's is drawn lazily, for the rows a query reads.
+            if candidate {
+                if total > 0 {
+                    let probs = &self.latency_cache[g].1;
+                    multinomial(rng, total, probs, &mut d[layout.hist(0)..layout.hist(0) + NB]);
                 }
+            } else if self.observed.stable_latency {
+                store.lazy.record(row, total, (store.lazy.states.len() - 1) as u8);
             }
             if self.observed.cache && total > 0 {
                 d[layout.cache_hits()] = binomial(rng, total, self.cache_hit);

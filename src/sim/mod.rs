@@ -227,7 +227,7 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
 
     let Worker { store, fleet, queue } = worker;
     store.reset();
-    fleet.reset();
+    fleet.reset_for(store, seed);
     queue.clear();
     let mut engine = Engine::new(sc.policy.clone());
     let (engine_trace, mut tick_trace) = match trace {

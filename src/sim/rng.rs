@@ -38,6 +38,28 @@ pub fn stream(trial_seed: u64, s: Stream) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ (s as u64).wrapping_mul(0xA076_1D64_78BD_642F)))
 }
 
+/// The generator of one row's lazily drawn values (see `store::LazyHistogram`).
+pub fn row_stream(trial_seed: u64, row: u64) -> SimRng {
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x5EED_0F_1A7E)))
+}
+
+/// A multinomial draw of `n` over buckets given conditional probabilities
+/// `cond[k]` = P(bucket k | not in a lower bucket); the last bucket takes the rest.
+#[inline]
+pub fn multinomial(rng: &mut SimRng, n: u64, cond: &[f64], out: &mut [u64]) {
+    let mut left = n;
+    let last = out.len() - 1;
+    for (k, o) in out.iter_mut().enumerate() {
+        if left == 0 {
+            *o = 0;
+            continue;
+        }
+        let x = if k == last { left } else { binomial(rng, left, cond[k]) };
+        *o = x;
+        left -= x;
+    }
+}
+
 /// A uniform draw in [0, 1).
 #[inline]
 pub fn uniform(rng: &mut SimRng) -> f64 {
@@ -104,7 +126,7 @@ pub fn normal(rng: &mut SimRng) -> f64 {
 }
 
 /// Φ⁻¹(p): the standard normal quantile (Acklam's rational approximation,
-/// refined by one Halley step; relative error below 1e-12 on (0, 1)).
+/// relative error below 1.15e-9 on (0, 1)).
 pub fn normal_quantile(p: f64) -> f64 {
     if p <= 0.0 {
         return f64::NEG_INFINITY;
@@ -151,10 +173,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     };
-    // One Halley refinement against the complementary error function.
-    let e = 0.5 * erfc(-x / std::f64::consts::SQRT_2) - p;
-    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
-    x - u / (1.0 + x * u / 2.0)
+    x
 }
 
 /// Φ(x), the standard normal CDF.
@@ -162,8 +181,8 @@ pub fn normal_cdf(x: f64) -> f64 {
     0.5 * erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// Complementary error function (Numerical Recipes' erfcc, |rel. err| < 1.2e-7),
-/// then polished: adequate for bucket probabilities and the Halley step above.
+/// Complementary error function (Numerical Recipes' erfcc, |rel. err| < 1.2e-7):
+/// used for bucket probabilities, computed once per latency state.
 pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);

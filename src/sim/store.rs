@@ -83,6 +83,61 @@ pub struct Store {
     pub len: usize,
     counters: [Vec<u64>; 2],
     gauges: [Vec<f64>; 2],
+    /// The stable group's latency histogram, drawn only for rows a query reads.
+    pub lazy: LazyHistogram,
+}
+
+/// Stable-group latency histograms drawn on demand.
+///
+/// The stable group's histogram is read only by relative gates at check
+/// times, so most of its rows are never observed. Each row keeps its request
+/// count and latency state; the first query that covers a row draws its
+/// multinomial from a generator seeded by (trial seed, row), so the result does
+/// not depend on which query came first. Rows no query reads are never drawn.
+#[derive(Debug, Clone, Default)]
+pub struct LazyHistogram {
+    pub seed: u64,
+    /// Conditional bucket probabilities of each latency state seen this trial.
+    pub states: Vec<[f64; NB]>,
+    total: Vec<u64>,
+    state: Vec<u8>,
+    drawn: Vec<bool>,
+    hist: Vec<[u64; NB]>,
+}
+
+impl LazyHistogram {
+    fn ensure(&mut self, rows: usize) {
+        if self.total.len() < rows {
+            self.total.resize(rows, 0);
+            self.state.resize(rows, 0);
+            self.drawn.resize(rows, false);
+            self.hist.resize(rows, [0; NB]);
+        }
+    }
+
+    /// Records row `row`: `total` requests in latency state `state`.
+    pub fn record(&mut self, row: usize, total: u64, state: u8) {
+        self.ensure(row + 1);
+        self.total[row] = total;
+        self.state[row] = state;
+        self.drawn[row] = false;
+    }
+
+    /// The summed histogram of rows `(from, to]`.
+    fn window(&mut self, from: usize, to: usize) -> [u64; NB] {
+        let mut out = [0u64; NB];
+        for row in (from + 1)..=to.min(self.total.len().saturating_sub(1)) {
+            if !self.drawn[row] {
+                let mut rng = super::rng::row_stream(self.seed, row as u64);
+                super::rng::multinomial(&mut rng, self.total[row], &self.states[self.state[row] as usize], &mut self.hist[row]);
+                self.drawn[row] = true;
+            }
+            for (o, h) in out.iter_mut().zip(&self.hist[row]) {
+                *o += h;
+            }
+        }
+        out
+    }
 }
 
 fn gi(g: Group) -> usize {
@@ -102,6 +157,7 @@ impl Store {
             len: 0,
             counters: [vec![0; (max_ticks + 1) * w], vec![0; (max_ticks + 1) * w]],
             gauges: [vec![f64::NAN; (max_ticks + 1) * NG], vec![f64::NAN; (max_ticks + 1) * NG]],
+            lazy: LazyHistogram::default(),
         }
     }
 
@@ -223,8 +279,12 @@ impl MetricSource for Store {
             }
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
                 let mut counts = [0u64; NB];
-                for (b, c) in counts.iter_mut().enumerate() {
-                    *c = self.delta(g, from, to, l.hist(b));
+                if g == Group::Stable {
+                    counts = self.lazy.window(from, to);
+                } else {
+                    for (b, c) in counts.iter_mut().enumerate() {
+                        *c = self.delta(g, from, to, l.hist(b));
+                    }
                 }
                 let total = counts.iter().sum();
                 let quantile = q.metric.latency_quantile().unwrap_or(0.99);
