@@ -8,6 +8,7 @@
 //! * [`time`], [`units`] — simulated time and the human units of scenario files.
 
 pub mod engine;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

@@ -34,6 +34,9 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Report folder (default: reports/<scenario>/<run-id>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Re-run one trial alone and print its full event log.
     Trace {
@@ -70,7 +73,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Scenario { file, explain } => scenario(file, explain),
-        Command::Run { scenario, trials, seed, threads } => run::run(scenario, trials, seed, threads),
+        Command::Run { scenario, trials, seed, threads, out } => run::run(scenario, trials, seed, threads, out),
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
     }
 }

@@ -3,6 +3,7 @@
 use super::load;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rollsim::engine::{EngineEvent, Policy};
+use rollsim::report::{self, RunMeta};
 use rollsim::runner;
 use rollsim::scenario::Scenario;
 use rollsim::sim::TrialRecord;
@@ -19,7 +20,7 @@ pub fn reproduce(scenario: &Option<PathBuf>, seed: u64, k: u64) -> String {
     }
 }
 
-pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, threads: usize) -> i32 {
+pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, threads: usize, out: Option<PathBuf>) -> i32 {
     let sc = match load(&path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -53,7 +54,43 @@ pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, thread
     );
     print_rules(&records, &sc);
     print_examples(&path, seed, &records, &sc);
-    0
+    let meta = RunMeta {
+        scenario: sc.name.clone(),
+        scenario_hash: report::scenario_hash(&sc),
+        seed,
+        trials,
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        reproduce: reproduce(&path, seed, 0).replace("--trial 0", "--trial {trial}"),
+    };
+    let dir = out
+        .unwrap_or_else(|| PathBuf::from("reports").join(&sc.name).join(format!("{}-s{seed}-n{trials}", utc_stamp())));
+    match report::write(&dir, &sc, &meta, &records, &summary) {
+        Ok(()) => {
+            println!("report: {}", dir.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// `YYYYMMDD-HHMMSSZ` in UTC: run ids sort by start time.
+fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
 }
 
 /// Which rules rolled back good versions, and which caught bad ones.

@@ -1,0 +1,186 @@
+//! Run reports: the trial table (Parquet and CSV via polars), a versioned
+//! machine-readable summary (JSON) and a human summary (Markdown), written to
+//! a temporary folder that is renamed into place only when complete, so an
+//! interrupted run never leaves a report that looks finished.
+
+mod table;
+
+use crate::scenario::{print, Scenario};
+use crate::sim::TrialRecord;
+use crate::stats::{Quantile, Rate};
+use crate::summary::{minutes, pct, Summary};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+pub use table::trial_table;
+
+/// Version of the `summary.json` schema.
+pub const SUMMARY_SCHEMA: u32 = 1;
+
+/// What identifies a run: enough to reproduce it.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    pub scenario: String,
+    /// SHA-256 of the scenario's canonical TOML.
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub trials: u64,
+    pub program_version: String,
+    /// The command that reproduces any trial, with `{trial}` to fill in.
+    pub reproduce: String,
+}
+
+/// SHA-256 (hex) of the scenario's canonical form: the same policy written
+/// differently hashes the same.
+pub fn scenario_hash(sc: &Scenario) -> String {
+    let digest = Sha256::digest(print::to_toml(sc).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Table { path: PathBuf, source: polars::error::PolarsError },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io { path: path.to_path_buf(), source }
+}
+
+fn rate_json(r: &Rate) -> serde_json::Value {
+    serde_json::json!({ "count": r.hits, "n": r.n, "value": finite(r.value), "ci95": [finite(r.lo), finite(r.hi)] })
+}
+
+fn quantile_json(q: &Quantile) -> serde_json::Value {
+    serde_json::json!({ "q": q.q, "n": q.n, "value": finite(q.value), "ci95": [finite(q.lo), finite(q.hi)] })
+}
+
+/// JSON has no infinity: censored values (never detected) are `null`.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// `summary.json`: versioned schema, run identity, per-fault aggregates.
+pub fn summary_json(meta: &RunMeta, s: &Summary) -> String {
+    let groups: Vec<serde_json::Value> = s
+        .groups
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "name": g.name,
+                "kind": g.kind,
+                "bad": g.bad,
+                "trials": g.trials,
+                "detected": rate_json(&g.detected),
+                "detection_p50_min": quantile_json(&g.detection_p50_min),
+                "detection_p90_min": quantile_json(&g.detection_p90_min),
+                "peak_share_mean": finite(g.peak_share_mean),
+                "peak_share_p90": quantile_json(&g.peak_share_p90),
+                "excess_failed_mean": finite(g.excess_failed_mean),
+                "excess_failed_p90": quantile_json(&g.excess_failed_p90),
+                "escape": rate_json(&g.escape),
+                "false_rollback": rate_json(&g.false_rollback),
+                "held": rate_json(&g.held),
+                "duration_p50_h": quantile_json(&g.duration_p50_h),
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "schema": SUMMARY_SCHEMA,
+        "program": "rollsim",
+        "program_version": meta.program_version,
+        "scenario": meta.scenario,
+        "scenario_hash": meta.scenario_hash,
+        "seed": meta.seed,
+        "trials": meta.trials,
+        "reproduce": meta.reproduce,
+        "groups": groups,
+    });
+    let mut text = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+    text.push('\n');
+    text
+}
+
+/// `summary.md`: tables fit for a CI step summary or a pull-request comment.
+pub fn summary_md(meta: &RunMeta, s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# rollsim: {}\n", meta.scenario);
+    let _ = writeln!(
+        o,
+        "{} trials, seed {}, scenario hash `{}`, rollsim {}.\n",
+        meta.trials,
+        meta.seed,
+        &meta.scenario_hash[..12],
+        meta.program_version
+    );
+    let bad = s.overall_bad();
+    let good = s.overall_good();
+    let _ = writeln!(o, "- Bad versions detected: {}; escaped to 100%: {}", pct(&bad.detected), pct(&bad.escape));
+    let _ = writeln!(
+        o,
+        "- Detection time (minutes from onset) p50 {}, p90 {}",
+        minutes(&bad.detection_p50_min),
+        minutes(&bad.detection_p90_min)
+    );
+    let _ = writeln!(o, "- Good versions rolled back: {}", pct(&good.false_rollback));
+    let _ = writeln!(o, "- Rollout duration of good versions p50 {:.1} h\n", good.duration_p50_h.value);
+    let _ = writeln!(o, "Values are estimates with 95% confidence intervals in brackets; ∞ = not detected.\n");
+    let _ = writeln!(
+        o,
+        "| fault | kind | trials | detected | detection p50 (min) | detection p90 (min) | mean peak share | mean excess failed | escaped | false rollback |"
+    );
+    let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for g in &s.groups {
+        let dash = || "—".to_string();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {:.1}% | {:.0} | {} | {} |",
+            g.name,
+            g.kind,
+            g.trials,
+            if g.bad { pct(&g.detected) } else { dash() },
+            if g.bad { minutes(&g.detection_p50_min) } else { dash() },
+            if g.bad { minutes(&g.detection_p90_min) } else { dash() },
+            100.0 * g.peak_share_mean,
+            g.excess_failed_mean,
+            if g.bad { pct(&g.escape) } else { dash() },
+            if g.bad { dash() } else { pct(&g.false_rollback) },
+        );
+    }
+    let _ = writeln!(o, "\nReproduce any trial: `{}`", meta.reproduce);
+    o
+}
+
+/// Writes the report folder `dir` atomically: everything goes to a hidden
+/// sibling folder first, which is renamed to `dir` once every file is written.
+pub fn write(
+    dir: &Path,
+    sc: &Scenario,
+    meta: &RunMeta,
+    records: &[TrialRecord],
+    s: &Summary,
+) -> Result<(), ReportError> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let tmp = parent.join(format!(".{name}.partial"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let mut df = trial_table(sc, records).map_err(|source| ReportError::Table { path: tmp.join("trials"), source })?;
+    table::write_parquet(&tmp.join("trials.parquet"), &mut df)?;
+    table::write_csv(&tmp.join("trials.csv"), &mut df)?;
+    let json = tmp.join("summary.json");
+    std::fs::write(&json, summary_json(meta, s)).map_err(io(&json))?;
+    let md = tmp.join("summary.md");
+    std::fs::write(&md, summary_md(meta, s)).map_err(io(&md))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(io(dir))?;
+    Ok(())
+}

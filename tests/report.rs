@@ -1,0 +1,67 @@
+//! Report files: every file exists and parses, the tables agree, and the
+//! summaries for a fixed seed are pinned by snapshots.
+
+use polars::prelude::*;
+use rollsim::report::{self, RunMeta};
+use rollsim::runner;
+use rollsim::scenario::Scenario;
+use rollsim::summary::Summary;
+
+fn meta(sc: &Scenario, seed: u64, trials: u64) -> RunMeta {
+    RunMeta {
+        scenario: sc.name.clone(),
+        scenario_hash: report::scenario_hash(sc),
+        seed,
+        trials,
+        program_version: "test".into(),
+        reproduce: format!("rollsim trace --trial {{trial}} --seed {seed}"),
+    }
+}
+
+#[test]
+fn report_folder_has_every_file_and_they_agree() {
+    let sc = Scenario::seed();
+    let records = runner::run(&sc, 7, 0..150, 2, &|| {}).unwrap();
+    let summary = Summary::new(&sc, 7, &records);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports").join("seed-canary").join("run-1");
+    report::write(&out, &sc, &meta(&sc, 7, 150), &records, &summary).unwrap();
+    for f in ["trials.parquet", "trials.csv", "summary.json", "summary.md"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // No partial folder is left behind.
+    let siblings: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(siblings.len(), 1, "{siblings:?}");
+
+    let pq = ParquetReader::new(std::fs::File::open(out.join("trials.parquet")).unwrap()).finish().unwrap();
+    assert_eq!(pq.height(), 150);
+    let csv = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(out.join("trials.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(csv.height(), 150);
+    assert_eq!(pq.get_column_names(), csv.get_column_names());
+    let trials = pq.column("trial").unwrap().u64().unwrap();
+    assert_eq!(trials.get(149), Some(149));
+    let bad = pq.column("bad").unwrap().bool().unwrap().sum().unwrap_or(0) as usize;
+    assert_eq!(bad, records.iter().filter(|r| r.bad).count());
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["trials"], 150);
+    assert_eq!(json["seed"], 7);
+    assert_eq!(json["groups"].as_array().unwrap().len(), sc.faults.len() + 2);
+}
+
+#[test]
+fn summaries_for_a_fixed_seed() {
+    let sc = Scenario::seed();
+    let records = runner::run(&sc, 2024, 0..300, 2, &|| {}).unwrap();
+    let summary = Summary::new(&sc, 2024, &records);
+    let m = meta(&sc, 2024, 300);
+    insta::assert_snapshot!("summary_md", report::summary_md(&m, &summary));
+    insta::assert_snapshot!("summary_json", report::summary_json(&m, &summary));
+}
