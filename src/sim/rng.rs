@@ -40,7 +40,7 @@ pub fn stream(trial_seed: u64, s: Stream) -> SimRng {
 
 /// The generator of one row's lazily drawn values (see `store::LazyHistogram`).
 pub fn row_stream(trial_seed: u64, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x5EED_0F_1A7E)))
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E)))
 }
 
 /// A multinomial draw of `n` over buckets given conditional probabilities
@@ -159,7 +159,7 @@ pub fn normal_quantile(p: f64) -> f64 {
     ];
     const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
     let plow = 0.02425;
-    let x = if p < plow {
+    if p < plow {
         let q = (-2.0 * p.ln()).sqrt();
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -172,8 +172,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    x
+    }
 }
 
 /// Φ(x), the standard normal CDF.
