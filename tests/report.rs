@@ -26,9 +26,12 @@ fn report_folder_has_every_file_and_they_agree() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports").join("seed-canary").join("run-1");
     report::write(&out, &sc, &meta(&sc, 7, 150), &records, &summary).unwrap();
-    for f in ["trials.parquet", "trials.csv", "summary.json", "summary.md"] {
+    for f in
+        ["trials.parquet", "trials.csv", "summary.json", "summary.md", "index.html", "spread.svg", "detection_cdf.png"]
+    {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    check_html_and_charts(&out);
     // No partial folder is left behind.
     let siblings: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(siblings.len(), 1, "{siblings:?}");
@@ -64,4 +67,44 @@ fn summaries_for_a_fixed_seed() {
     let m = meta(&sc, 2024, 300);
     insta::assert_snapshot!("summary_md", report::summary_md(&m, &summary));
     insta::assert_snapshot!("summary_json", report::summary_json(&m, &summary));
+}
+
+/// Every file the page references exists; every chart is a valid SVG and a
+/// PNG of the documented size.
+fn check_html_and_charts(dir: &std::path::Path) {
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let mut refs = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            refs.push(part.split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(refs.len() >= 10, "{refs:?}");
+    for r in &refs {
+        assert!(!r.contains("://") && !r.starts_with('/'), "external reference {r}");
+        assert!(dir.join(r).is_file(), "index.html references missing {r}");
+    }
+    let (w, h) = rollsim::report::charts::SIZE;
+    let mut charts = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("png") => {
+                let b = std::fs::read(&p).unwrap();
+                assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{}", p.display());
+                let width = u32::from_be_bytes(b[16..20].try_into().unwrap());
+                let height = u32::from_be_bytes(b[20..24].try_into().unwrap());
+                assert_eq!((width, height), (w, h), "{}", p.display());
+                charts += 1;
+            }
+            Some("svg") => {
+                let t = std::fs::read_to_string(&p).unwrap();
+                assert!(t.contains("<svg") && t.trim_end().ends_with("</svg>"), "{}", p.display());
+                assert!(t.contains(&format!("width=\"{w}\"")) && t.contains(&format!("height=\"{h}\"")));
+                assert!(html.contains(p.file_name().unwrap().to_str().unwrap()), "{} not on the page", p.display());
+            }
+            _ => {}
+        }
+    }
+    assert!(charts >= 6, "only {charts} PNG charts");
 }

@@ -3,6 +3,8 @@
 //! a temporary folder that is renamed into place only when complete, so an
 //! interrupted run never leaves a report that looks finished.
 
+pub mod charts;
+mod html;
 mod table;
 
 use crate::scenario::{print, Scenario};
@@ -44,6 +46,8 @@ pub enum ReportError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
     Table { path: PathBuf, source: polars::error::PolarsError },
+    #[error("cannot draw chart {stem}: {message}")]
+    Chart { stem: String, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -154,6 +158,61 @@ pub fn summary_md(meta: &RunMeta, s: &Summary) -> String {
     o
 }
 
+fn chart<C: charts::Chart>(c: &C, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), ReportError> {
+    charts::render(c, dir).map_err(|message| ReportError::Chart { stem: c.stem(), message })?;
+    out.push((c.stem(), c.title()));
+    Ok(())
+}
+
+/// Representative trials for timelines: the slowest detection, the largest
+/// excess failures, and a false rollback (each if any).
+pub fn representative(records: &[TrialRecord]) -> Vec<(&'static str, u64)> {
+    let mut out = Vec::new();
+    if let Some(r) =
+        records.iter().filter(|r| r.detection.is_some()).max_by_key(|r| (r.detection, std::cmp::Reverse(r.trial)))
+    {
+        out.push(("slowest detection", r.trial));
+    }
+    if let Some(r) = records
+        .iter()
+        .filter(|r| r.bad)
+        .max_by(|a, b| a.excess_failed.total_cmp(&b.excess_failed).then(b.trial.cmp(&a.trial)))
+    {
+        out.push(("largest excess failures", r.trial));
+    }
+    if let Some(r) = records.iter().find(|r| r.false_rollback()) {
+        out.push(("a false rollback", r.trial));
+    }
+    out
+}
+
+fn write_charts(
+    dir: &Path,
+    sc: &Scenario,
+    meta: &RunMeta,
+    records: &[TrialRecord],
+) -> Result<Vec<(String, String)>, ReportError> {
+    let mut out = Vec::new();
+    chart(&charts::DetectionCdf { scenario: sc, records }, dir, &mut out)?;
+    chart(&charts::Spread { scenario: sc, records }, dir, &mut out)?;
+    chart(&charts::PeakShare { scenario: sc, records }, dir, &mut out)?;
+    chart(&charts::ExcessFailed { scenario: sc, records }, dir, &mut out)?;
+    chart(&charts::GoodVersions { scenario: sc, records }, dir, &mut out)?;
+    for (i, (why, k)) in representative(records).into_iter().enumerate() {
+        // Re-run the trial alone with its trace: bit for bit the row of the run.
+        let (record, trace) = crate::runner::trace(sc, meta.seed, k);
+        let t = charts::Timeline {
+            scenario: sc,
+            record: &record,
+            trace: &trace,
+            why: why.to_string(),
+            stem: format!("timeline_{}", i + 1),
+        };
+        chart(&t, dir, &mut out)?;
+    }
+    Ok(out)
+}
+
 /// Writes the report folder `dir` atomically: everything goes to a hidden
 /// sibling folder first, which is renamed to `dir` once every file is written.
 pub fn write(
@@ -178,6 +237,9 @@ pub fn write(
     std::fs::write(&json, summary_json(meta, s)).map_err(io(&json))?;
     let md = tmp.join("summary.md");
     std::fs::write(&md, summary_md(meta, s)).map_err(io(&md))?;
+    let charts = write_charts(&tmp, sc, meta, records)?;
+    let index = tmp.join("index.html");
+    std::fs::write(&index, html::page(meta, s, &charts)).map_err(io(&index))?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io(dir))?;
     }

@@ -1,0 +1,72 @@
+//! Detection-time CDF per fault: the fraction of bad versions detected by time t.
+
+use super::*;
+use crate::scenario::Scenario;
+use crate::sim::TrialRecord;
+
+pub struct DetectionCdf<'a> {
+    pub scenario: &'a Scenario,
+    pub records: &'a [TrialRecord],
+}
+
+impl DetectionCdf<'_> {
+    /// Per bad fault entry: (name, sorted detection times in hours, trials).
+    fn series(&self) -> Vec<(String, Vec<f64>, usize)> {
+        let mut out = Vec::new();
+        for (i, f) in self.scenario.faults.iter().enumerate() {
+            if !f.kind.candidate_is_bad() {
+                continue;
+            }
+            let rs: Vec<&TrialRecord> = self.records.iter().filter(|r| r.fault == i).collect();
+            if rs.is_empty() {
+                continue;
+            }
+            let mut t: Vec<f64> = rs.iter().filter_map(|r| r.detection.map(|d| d.as_secs_f64() / 3600.0)).collect();
+            t.sort_by(f64::total_cmp);
+            out.push((f.name.clone(), t, rs.len()));
+        }
+        out
+    }
+}
+
+impl Chart for DetectionCdf<'_> {
+    fn stem(&self) -> String {
+        "detection_cdf".into()
+    }
+    fn title(&self) -> String {
+        "How soon are bad versions caught? (fraction detected by time since onset)".into()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let series = self.series();
+        let horizon = series.iter().flat_map(|s| s.1.last().copied()).fold(1.0f64, f64::max).ceil() + 1.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title(), (FONT, TITLE_PX))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..horizon, 0.0..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("hours since fault onset")
+            .y_desc("fraction of bad versions detected")
+            .label_style((FONT, LABEL_PX))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, times, n)) in series.iter().enumerate() {
+            let c = color(i);
+            let mut pts = vec![(0.0, 0.0)];
+            for (k, &t) in times.iter().enumerate() {
+                pts.push((t, k as f64 / *n as f64));
+                pts.push((t, (k + 1) as f64 / *n as f64));
+            }
+            pts.push((horizon, times.len() as f64 / *n as f64));
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{name} (n={n})"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    }
+}

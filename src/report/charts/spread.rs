@@ -1,0 +1,98 @@
+//! The spread chart: over time since the rollout started, the share of bad
+//! versions at each traffic stage, or already rolled back.
+
+use super::*;
+use crate::scenario::Scenario;
+use crate::sim::TrialRecord;
+use crate::time::SimTime;
+
+pub struct Spread<'a> {
+    pub scenario: &'a Scenario,
+    pub records: &'a [TrialRecord],
+}
+
+/// Stage of one trial at `t`: `None` not deployed yet, `Some(i)` phase i,
+/// `Some(phases)` rolled back.
+fn stage_at(r: &TrialRecord, t: SimTime, phases: usize) -> Option<usize> {
+    if r.rollback_at.is_some_and(|at| at <= t) {
+        return Some(phases);
+    }
+    r.phase_times.iter().rposition(|p| p.is_some_and(|at| at <= t))
+}
+
+impl Spread<'_> {
+    /// Time grid (hours) and, per category, the fraction of bad versions in it.
+    pub fn shares(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let phases = self.scenario.policy.phases.len();
+        let bad: Vec<&TrialRecord> = self.records.iter().filter(|r| r.bad).collect();
+        let horizon = bad.iter().map(|r| r.end.0).max().unwrap_or(3600).max(3600);
+        let step = 600u64;
+        let times: Vec<u64> = (0..=horizon / step + 1).map(|i| i * step).collect();
+        let n = bad.len().max(1) as f64;
+        // Categories: 0 = not deployed, 1..=phases = phase i-1, phases+1 = rolled back.
+        let mut out = vec![vec![0.0; times.len()]; phases + 2];
+        for (ti, &t) in times.iter().enumerate() {
+            for r in &bad {
+                let cat = match stage_at(r, SimTime(t), phases) {
+                    None => 0,
+                    Some(i) if i == phases => phases + 1,
+                    Some(i) => i + 1,
+                };
+                out[cat][ti] += 1.0 / n;
+            }
+        }
+        (times.iter().map(|&t| t as f64 / 3600.0).collect(), out)
+    }
+}
+
+impl Chart for Spread<'_> {
+    fn stem(&self) -> String {
+        "spread".into()
+    }
+    fn title(&self) -> String {
+        "Where are bad versions over time? (share at each traffic stage, or rolled back)".into()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (hours, shares) = self.shares();
+        let phases = &self.scenario.policy.phases;
+        let horizon = hours.last().copied().unwrap_or(1.0);
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title(), (FONT, TITLE_PX))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..horizon, 0.0..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("hours since the rollout started")
+            .y_desc("fraction of bad versions")
+            .label_style((FONT, LABEL_PX))
+            .draw()
+            .map_err(err)?;
+        // Stack from the bottom: rolled back, then the highest stage down to "not deployed".
+        let mut order: Vec<usize> = vec![phases.len() + 1];
+        order.extend((1..=phases.len()).rev());
+        order.push(0);
+        let mut base = vec![0.0; hours.len()];
+        for (k, &cat) in order.iter().enumerate() {
+            let top: Vec<f64> = base.iter().zip(&shares[cat]).map(|(b, s)| b + s).collect();
+            let name = match cat {
+                0 => "not deployed yet".to_string(),
+                c if c == phases.len() + 1 => "rolled back".to_string(),
+                c => format!("at {:.0}% ({})", phases[c - 1].weight * 100.0, phases[c - 1].name),
+            };
+            let c = if cat == phases.len() + 1 { RGBColor(44, 160, 44) } else { color(k + 2) };
+            let upper: Vec<(f64, f64)> = hours.iter().copied().zip(top.iter().copied()).collect();
+            let lower: Vec<(f64, f64)> = hours.iter().copied().zip(base.iter().copied()).rev().collect();
+            let poly: Vec<(f64, f64)> = upper.into_iter().chain(lower).collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.75).filled())))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], c.mix(0.75).filled()));
+            base = top;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    }
+}

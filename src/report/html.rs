@@ -1,0 +1,82 @@
+//! `index.html`: one page with the summary tables and every chart. It only
+//! references files in its own folder, so the folder works offline as is.
+
+use super::RunMeta;
+use crate::summary::{minutes, pct, Summary};
+use std::fmt::Write;
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// `charts` are (file stem, title) pairs; each has `<stem>.svg` and `<stem>.png`.
+pub fn page(meta: &RunMeta, s: &Summary, charts: &[(String, String)]) -> String {
+    let mut o = String::new();
+    let title = format!("rollsim: {}", escape(&meta.scenario));
+    let _ = write!(
+        o,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n\
+         table {{ border-collapse: collapse; font-size: 0.9em; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}\n\
+         th:first-child, td:first-child, td:nth-child(2) {{ text-align: left; }}\n\
+         img {{ max-width: 100%; border: 1px solid #eee; margin: 1em 0; }}\n\
+         code {{ background: #f4f4f4; padding: 1px 4px; }}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
+    );
+    let _ = writeln!(
+        o,
+        "<p>{} trials, seed {}, scenario hash <code>{}</code>, rollsim {}. Reproduce a trial: <code>{}</code></p>",
+        meta.trials,
+        meta.seed,
+        escape(&meta.scenario_hash[..12]),
+        escape(&meta.program_version),
+        escape(&meta.reproduce)
+    );
+    let bad = s.overall_bad();
+    let good = s.overall_good();
+    let _ = writeln!(
+        o,
+        "<ul><li>Bad versions detected: {}; escaped to 100%: {}</li><li>Detection time (minutes from onset): p50 {}, p90 {}</li><li>Good versions rolled back: {}</li></ul>",
+        pct(&bad.detected),
+        pct(&bad.escape),
+        minutes(&bad.detection_p50_min),
+        minutes(&bad.detection_p90_min),
+        pct(&good.false_rollback)
+    );
+    let _ = writeln!(o, "<p>Estimates with 95% confidence intervals in brackets; ∞ = not detected.</p>");
+    let _ = writeln!(
+        o,
+        "<table>\n<tr><th>fault</th><th>kind</th><th>trials</th><th>detected</th><th>detection p50 (min)</th><th>detection p90 (min)</th><th>mean peak share</th><th>mean excess failed</th><th>escaped</th><th>false rollback</th></tr>"
+    );
+    for g in &s.groups {
+        let dash = "—".to_string();
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>",
+            escape(&g.name),
+            escape(&g.kind),
+            g.trials,
+            if g.bad { pct(&g.detected) } else { dash.clone() },
+            if g.bad { minutes(&g.detection_p50_min) } else { dash.clone() },
+            if g.bad { minutes(&g.detection_p90_min) } else { dash.clone() },
+            100.0 * g.peak_share_mean,
+            g.excess_failed_mean,
+            if g.bad { pct(&g.escape) } else { dash.clone() },
+            if g.bad { dash } else { pct(&g.false_rollback) },
+        );
+    }
+    let _ = writeln!(o, "</table>");
+    for (stem, title) in charts {
+        let _ = writeln!(
+            o,
+            "<h2>{}</h2>\n<img src=\"{stem}.svg\" alt=\"{}\">\n<p><a href=\"{stem}.png\">PNG</a></p>",
+            escape(title),
+            escape(title)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "<h2>Data</h2>\n<ul><li><a href=\"trials.csv\">trials.csv</a></li><li><a href=\"trials.parquet\">trials.parquet</a></li><li><a href=\"summary.json\">summary.json</a></li><li><a href=\"summary.md\">summary.md</a></li></ul>\n</body>\n</html>"
+    );
+    o
+}
