@@ -19,7 +19,8 @@ pub fn page(meta: &RunMeta, s: &Summary, charts: &[(String, String)]) -> String 
          body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n\
          table {{ border-collapse: collapse; font-size: 0.9em; }}\n\
          th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}\n\
-         th:first-child, td:first-child, td:nth-child(2) {{ text-align: left; }}\n\
+         th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) {{ text-align: left; }}\n\
+         td {{ white-space: nowrap; }}\n\
          img {{ max-width: 100%; border: 1px solid #eee; margin: 1em 0; }}\n\
          code {{ background: #f4f4f4; padding: 1px 4px; }}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
