@@ -1,5 +1,6 @@
 //! rollsim: a simulation and replay harness for progressive-rollout policies.
 //!
+//! * [`compare`] — paired or unpaired comparison of two policies or runs.
 //! * [`engine`] — the phase-and-rollback state machine (pure; usable by a real controller).
 //! * [`scenario`] — scenario files: parsing, validation, the built-in seed scenario.
 //! * [`sim`] — the discrete-event fleet simulator and the fault library.
@@ -7,6 +8,7 @@
 //! * [`summary`], [`stats`] — per-fault-kind aggregates with confidence intervals.
 //! * [`time`], [`units`] — simulated time and the human units of scenario files.
 
+pub mod compare;
 pub mod engine;
 pub mod report;
 pub mod runner;

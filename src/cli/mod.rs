@@ -49,6 +49,33 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Compare two policies (paired, same trials) or two runs; exit 1 on a regression.
+    Compare {
+        /// BASE and NEW: two scenario files, or two report folders; one scenario with --git-base.
+        #[arg(required = true, num_args = 1..=2)]
+        inputs: Vec<PathBuf>,
+        /// Compare the scenario against its own version at this git revision.
+        #[arg(long, value_name = "REV")]
+        git_base: Option<String>,
+        /// Trials per side when running scenarios (default: NEW's simulation.trials).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        trials: Option<u64>,
+        /// Master seed shared by both sides (default: NEW's simulation.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Tolerances, e.g. 'p90_detection:+10%,false_rollback:+0.5pp' (see README for defaults).
+        #[arg(long, value_name = "SPEC")]
+        fail_on: Option<String>,
+        /// Bootstrap resamples for the intervals.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+        resamples: u64,
+        /// Output folder (default: reports/compare/<UTC time>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print a scenario as canonical TOML, or document every scenario field.
     Scenario {
         /// Scenario file; the built-in seed scenario when omitted.
@@ -75,9 +102,22 @@ pub fn main() -> i32 {
         Command::Scenario { file, explain } => scenario(file, explain),
         Command::Run { scenario, trials, seed, threads, out } => run::run(scenario, trials, seed, threads, out),
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
+        Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out } => {
+            compare::compare(compare::Args {
+                inputs,
+                git_base,
+                trials,
+                seed,
+                threads,
+                fail_on,
+                out,
+                resamples: resamples as usize,
+            })
+        }
     }
 }
 
+mod compare;
 mod run;
 
 fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {

@@ -77,7 +77,7 @@ pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, thread
 }
 
 /// `YYYYMMDD-HHMMSSZ` in UTC: run ids sort by start time.
-fn utc_stamp() -> String {
+pub fn utc_stamp() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -186,6 +186,11 @@ pub fn representative(records: &[TrialRecord]) -> Vec<(&'static str, u64)> {
     out
 }
 
+/// Stage labels such as `5% (canary)`, one per phase.
+pub fn stage_names(sc: &Scenario) -> Vec<String> {
+    sc.policy.phases.iter().map(|p| format!("{}% ({})", p.weight * 100.0, p.name)).collect()
+}
+
 fn write_charts(
     dir: &Path,
     sc: &Scenario,
@@ -194,7 +199,8 @@ fn write_charts(
 ) -> Result<Vec<(String, String)>, ReportError> {
     let mut out = Vec::new();
     chart(&charts::DetectionCdf { scenario: sc, records }, dir, &mut out)?;
-    chart(&charts::Spread { scenario: sc, records }, dir, &mut out)?;
+    let rows: Vec<crate::compare::Row> = records.iter().map(|r| crate::compare::Row::from_record(sc, r)).collect();
+    chart(&charts::Spread { rows: &rows, stages: stage_names(sc) }, dir, &mut out)?;
     chart(&charts::PeakShare { scenario: sc, records }, dir, &mut out)?;
     chart(&charts::ExcessFailed { scenario: sc, records }, dir, &mut out)?;
     chart(&charts::GoodVersions { scenario: sc, records }, dir, &mut out)?;

@@ -3,15 +3,17 @@
 //! on machines without system fonts.
 
 mod blast;
+mod compare;
 mod detection;
 mod good;
 mod spread;
 mod timeline;
 
 pub use blast::{ExcessFailed, PeakShare};
+pub use compare::{DetectionCompare, SpreadCompare};
 pub use detection::DetectionCdf;
 pub use good::GoodVersions;
-pub use spread::Spread;
+pub use spread::{spread_shares, Spread};
 pub use timeline::Timeline;
 
 use plotters::coord::Shift;

@@ -2,46 +2,53 @@
 //! versions at each traffic stage, or already rolled back.
 
 use super::*;
-use crate::scenario::Scenario;
-use crate::sim::TrialRecord;
-use crate::time::SimTime;
+use crate::compare::Row;
 
+/// The spread of bad versions in `rows` over phases named `stages` (e.g. "5% (canary)").
 pub struct Spread<'a> {
-    pub scenario: &'a Scenario,
-    pub records: &'a [TrialRecord],
+    pub rows: &'a [Row],
+    pub stages: Vec<String>,
 }
 
-/// Stage of one trial at `t`: `None` not deployed yet, `Some(i)` phase i,
+/// Stage of one trial at `t` hours: `None` not deployed yet, `Some(i)` phase i,
 /// `Some(phases)` rolled back.
-fn stage_at(r: &TrialRecord, t: SimTime, phases: usize) -> Option<usize> {
-    if r.rollback_at.is_some_and(|at| at <= t) {
+fn stage_at(r: &Row, t: f64, phases: usize) -> Option<usize> {
+    if r.rollback_h.is_some_and(|at| at <= t) {
         return Some(phases);
     }
-    r.phase_times.iter().rposition(|p| p.is_some_and(|at| at <= t))
+    r.phase_h.iter().rposition(|p| p.is_some_and(|at| at <= t))
+}
+
+/// Time grid (hours, every 10 minutes up to `horizon_h`) and, per category
+/// (0 = not deployed, 1..=phases = phase i-1, phases+1 = rolled back), the
+/// fraction of the bad versions of `rows` in it.
+pub fn spread_shares(rows: &[Row], phases: usize, horizon_h: f64) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let bad: Vec<&Row> = rows.iter().filter(|r| r.bad).collect();
+    let steps = (horizon_h * 6.0).ceil() as usize + 1;
+    let times: Vec<f64> = (0..=steps).map(|i| i as f64 / 6.0).collect();
+    let n = bad.len().max(1) as f64;
+    let mut out = vec![vec![0.0; times.len()]; phases + 2];
+    for (ti, &t) in times.iter().enumerate() {
+        for r in &bad {
+            let cat = match stage_at(r, t, phases) {
+                None => 0,
+                Some(i) if i == phases => phases + 1,
+                Some(i) => i + 1,
+            };
+            out[cat][ti] += 1.0 / n;
+        }
+    }
+    (times, out)
+}
+
+/// The latest end of a bad version's rollout, in hours (at least one).
+pub fn horizon(rows: &[Row]) -> f64 {
+    rows.iter().filter(|r| r.bad).map(|r| r.end_h).fold(1.0, f64::max)
 }
 
 impl Spread<'_> {
-    /// Time grid (hours) and, per category, the fraction of bad versions in it.
     pub fn shares(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
-        let phases = self.scenario.policy.phases.len();
-        let bad: Vec<&TrialRecord> = self.records.iter().filter(|r| r.bad).collect();
-        let horizon = bad.iter().map(|r| r.end.0).max().unwrap_or(3600).max(3600);
-        let step = 600u64;
-        let times: Vec<u64> = (0..=horizon / step + 1).map(|i| i * step).collect();
-        let n = bad.len().max(1) as f64;
-        // Categories: 0 = not deployed, 1..=phases = phase i-1, phases+1 = rolled back.
-        let mut out = vec![vec![0.0; times.len()]; phases + 2];
-        for (ti, &t) in times.iter().enumerate() {
-            for r in &bad {
-                let cat = match stage_at(r, SimTime(t), phases) {
-                    None => 0,
-                    Some(i) if i == phases => phases + 1,
-                    Some(i) => i + 1,
-                };
-                out[cat][ti] += 1.0 / n;
-            }
-        }
-        (times.iter().map(|&t| t as f64 / 3600.0).collect(), out)
+        spread_shares(self.rows, self.stages.len(), horizon(self.rows))
     }
 }
 
@@ -54,7 +61,7 @@ impl Chart for Spread<'_> {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (hours, shares) = self.shares();
-        let phases = &self.scenario.policy.phases;
+        let phases = &self.stages;
         let horizon = hours.last().copied().unwrap_or(1.0);
         let mut chart = ChartBuilder::on(root)
             .caption(self.title(), (FONT, TITLE_PX))
@@ -80,7 +87,7 @@ impl Chart for Spread<'_> {
             let name = match cat {
                 0 => "not deployed yet".to_string(),
                 c if c == phases.len() + 1 => "rolled back".to_string(),
-                c => format!("at {:.0}% ({})", phases[c - 1].weight * 100.0, phases[c - 1].name),
+                c => format!("at {}", phases[c - 1]),
             };
             let c = if cat == phases.len() + 1 { RGBColor(44, 160, 44) } else { color(k + 2) };
             let upper: Vec<(f64, f64)> = hours.iter().copied().zip(top.iter().copied()).collect();

@@ -1,0 +1,417 @@
+//! Comparing two policies or two runs: per metric and fault kind, the change
+//! with a 95% bootstrap interval and a verdict (better / worse / no significant
+//! change), and whether a change is a regression beyond the user's tolerance.
+//!
+//! Two scenarios run on the same trials (same seed and indices: the same
+//! candidates, faults and onsets) are compared pairwise, trial by trial; so are
+//! two report folders whose trials carry the same faults in the same order.
+//! Otherwise the two sets are resampled independently. The bootstrap uses a
+//! fixed seed: the same inputs give the same report.
+
+pub mod output;
+
+use crate::scenario::Scenario;
+use crate::sim::rng::{splitmix64, SimRng};
+use crate::sim::TrialRecord;
+use crate::stats::{quantile, sorted};
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+
+/// One trial, as far as a comparison needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub fault: String,
+    pub bad: bool,
+    /// Minutes from onset to the rollback decision (bad versions detected after onset).
+    pub detection_min: Option<f64>,
+    pub peak_share: f64,
+    pub excess_failed: f64,
+    pub false_rollback: bool,
+    /// Hours from the start to the end of the rollout.
+    pub end_h: f64,
+    /// Hours to the rollback decision, if any.
+    pub rollback_h: Option<f64>,
+    /// Hours at which each phase's traffic was reached.
+    pub phase_h: Vec<Option<f64>>,
+}
+
+impl Row {
+    pub fn from_record(sc: &Scenario, r: &TrialRecord) -> Row {
+        Row {
+            fault: sc.faults[r.fault].name.clone(),
+            bad: r.bad,
+            detection_min: r.detection.map(|d| d.as_mins_f64()),
+            peak_share: r.peak_weight,
+            excess_failed: r.excess_failed,
+            false_rollback: r.false_rollback(),
+            end_h: r.end.hours(),
+            rollback_h: r.rollback_at.map(|t| t.hours()),
+            phase_h: r.phase_times.iter().map(|t| t.map(|t| t.hours())).collect(),
+        }
+    }
+}
+
+/// The metrics a comparison reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MetricId {
+    DetectionRate,
+    P50Detection,
+    P90Detection,
+    ExcessFailed,
+    PeakSpread,
+    FalseRollback,
+    Duration,
+}
+
+impl MetricId {
+    pub const ALL: [MetricId; 7] = [
+        MetricId::DetectionRate,
+        MetricId::P50Detection,
+        MetricId::P90Detection,
+        MetricId::ExcessFailed,
+        MetricId::PeakSpread,
+        MetricId::FalseRollback,
+        MetricId::Duration,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricId::DetectionRate => "detection_rate",
+            MetricId::P50Detection => "p50_detection",
+            MetricId::P90Detection => "p90_detection",
+            MetricId::ExcessFailed => "excess_failed",
+            MetricId::PeakSpread => "peak_spread",
+            MetricId::FalseRollback => "false_rollback",
+            MetricId::Duration => "duration",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MetricId::DetectionRate => "detection rate",
+            MetricId::P50Detection => "detection time p50 (min)",
+            MetricId::P90Detection => "detection time p90 (min)",
+            MetricId::ExcessFailed => "mean excess failed requests",
+            MetricId::PeakSpread => "mean peak traffic share",
+            MetricId::FalseRollback => "false-rollback rate",
+            MetricId::Duration => "good-version rollout p50 (h)",
+        }
+    }
+
+    /// True when the metric is a rate or share (tolerances in `pp`, shown in %).
+    pub fn is_share(self) -> bool {
+        matches!(self, MetricId::DetectionRate | MetricId::PeakSpread | MetricId::FalseRollback)
+    }
+
+    /// +1 when larger is worse, -1 when larger is better.
+    pub fn worse_sign(self) -> f64 {
+        if self == MetricId::DetectionRate {
+            -1.0
+        } else {
+            1.0
+        }
+    }
+
+    /// Which trials the metric reads: bad versions, or good ones.
+    pub fn on_bad(self) -> bool {
+        !matches!(self, MetricId::FalseRollback | MetricId::Duration)
+    }
+
+    fn from_name(s: &str) -> Option<MetricId> {
+        MetricId::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// The statistic over a set of rows (already restricted to bad or good).
+    pub fn stat(self, rows: &[&Row]) -> f64 {
+        let n = rows.len() as f64;
+        if rows.is_empty() {
+            return f64::NAN;
+        }
+        let share = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count() as f64 / n;
+        let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(|r| f(r)).sum::<f64>() / n;
+        let det = || sorted(rows.iter().map(|r| r.detection_min.unwrap_or(f64::INFINITY)).collect());
+        match self {
+            MetricId::DetectionRate => share(&|r| r.detection_min.is_some()),
+            MetricId::P50Detection => quantile(&det(), 0.5).value,
+            MetricId::P90Detection => quantile(&det(), 0.9).value,
+            MetricId::ExcessFailed => mean(&|r| r.excess_failed),
+            MetricId::PeakSpread => mean(&|r| r.peak_share),
+            MetricId::FalseRollback => share(&|r| r.false_rollback),
+            MetricId::Duration => quantile(&sorted(rows.iter().map(|r| r.end_h).collect()), 0.5).value,
+        }
+    }
+}
+
+/// How far a metric may get worse before it counts as a regression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tolerance {
+    /// Relative to the base value (0.1 = 10%).
+    Relative(f64),
+    /// In the metric's unit (a fraction for rates and shares).
+    Absolute(f64),
+}
+
+/// Default tolerances, documented in README.md.
+pub fn default_tolerances() -> Vec<(MetricId, Tolerance)> {
+    vec![
+        (MetricId::DetectionRate, Tolerance::Absolute(0.01)),
+        (MetricId::P50Detection, Tolerance::Relative(0.10)),
+        (MetricId::P90Detection, Tolerance::Relative(0.10)),
+        (MetricId::ExcessFailed, Tolerance::Relative(0.10)),
+        (MetricId::PeakSpread, Tolerance::Absolute(0.01)),
+        (MetricId::FalseRollback, Tolerance::Absolute(0.005)),
+        (MetricId::Duration, Tolerance::Relative(0.10)),
+    ]
+}
+
+/// Parses `--fail-on 'p90_detection:+10%,false_rollback:+0.5pp'` over the defaults.
+pub fn parse_tolerances(spec: &str) -> Result<Vec<(MetricId, Tolerance)>, String> {
+    let mut out = default_tolerances();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once(':').ok_or_else(|| {
+            format!("--fail-on: expected METRIC:TOLERANCE such as `p90_detection:+10%`, found {part:?}")
+        })?;
+        let metric = MetricId::from_name(name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
+            format!("--fail-on: unknown metric {name:?}; expected one of {}", names.join(", "))
+        })?;
+        let v = value.trim().trim_start_matches(['+', '-']);
+        let num = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0);
+        let tol = if let Some(p) = v.strip_suffix("pp") {
+            if !metric.is_share() {
+                return Err(format!("--fail-on: `pp` applies to rates and shares, not to {}", metric.name()));
+            }
+            num(p).map(|x| Tolerance::Absolute(x / 100.0))
+        } else if let Some(p) = v.strip_suffix('%') {
+            num(p).map(|x| Tolerance::Relative(x / 100.0))
+        } else {
+            num(v).map(Tolerance::Absolute)
+        }
+        .ok_or_else(|| format!("--fail-on: expected a tolerance such as `+10%`, `+0.5pp` or `+5`, found {value:?}"))?;
+        if let Some(slot) = out.iter_mut().find(|(m, _)| *m == metric) {
+            slot.1 = tol;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Better,
+    Worse,
+    NoSignificantChange,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NoSignificantChange => "no significant change",
+        }
+    }
+}
+
+/// One metric of one group, compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delta {
+    pub metric: MetricId,
+    pub base: f64,
+    pub new: f64,
+    /// new − base, and its 95% bootstrap interval.
+    pub change: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub verdict: Verdict,
+    /// Worse, and beyond the tolerance.
+    pub regression: bool,
+}
+
+/// All metrics of one group of trials (a fault name, or `all bad` / `all good`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupDeltas {
+    pub name: String,
+    pub base_n: usize,
+    pub new_n: usize,
+    pub deltas: Vec<Delta>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub paired: bool,
+    pub resamples: usize,
+    /// Overall rows first (`all bad`, `all good`), then each fault name.
+    pub groups: Vec<GroupDeltas>,
+    pub tolerances: Vec<(MetricId, Tolerance)>,
+}
+
+impl Comparison {
+    /// True when an overall metric got worse beyond its tolerance.
+    pub fn regressed(&self) -> bool {
+        self.groups.iter().take(2).any(|g| g.deltas.iter().any(|d| d.regression))
+    }
+}
+
+/// Difference that treats equal infinities (both undetected) as no change.
+fn diff(new: f64, base: f64) -> f64 {
+    if new == base {
+        0.0
+    } else {
+        new - base
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1);
+    sorted[i]
+}
+
+const BOOTSTRAP_SEED: u64 = 0x726F_6C6C_7369_6D21;
+
+/// Compares `new` against `base`. Pairs trials by index when both have the
+/// same faults in the same order.
+pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricId, Tolerance)], resamples: usize) -> Comparison {
+    let paired = base.len() == new.len() && base.iter().zip(new).all(|(a, b)| a.fault == b.fault && a.bad == b.bad);
+    let mut names: Vec<String> = Vec::new();
+    for r in base.iter().chain(new) {
+        if !names.contains(&r.fault) {
+            names.push(r.fault.clone());
+        }
+    }
+    let mut groups = vec![("all bad".to_string(), None), ("all good".to_string(), None)];
+    groups.extend(names.into_iter().map(|n| (n.clone(), Some(n))));
+    let mut out = Vec::new();
+    for (gi, (name, fault)) in groups.iter().enumerate() {
+        let member = |r: &Row| fault.as_ref().is_none_or(|f| &r.fault == f);
+        let mut deltas = Vec::new();
+        let (mut base_n, mut new_n) = (0, 0);
+        for &metric in &MetricId::ALL {
+            // Overall rows: bad metrics on `all bad`, good ones on `all good`.
+            if (gi == 0 && !metric.on_bad()) || (gi == 1 && metric.on_bad()) {
+                continue;
+            }
+            let keep = |r: &Row| member(r) && r.bad == metric.on_bad();
+            let bi: Vec<usize> = (0..base.len()).filter(|&i| keep(&base[i])).collect();
+            let ni: Vec<usize> = (0..new.len()).filter(|&i| keep(&new[i])).collect();
+            if bi.is_empty() || ni.is_empty() {
+                continue;
+            }
+            base_n = bi.len();
+            new_n = ni.len();
+            let stat = |rows: &[Row], idx: &[usize]| metric.stat(&idx.iter().map(|&i| &rows[i]).collect::<Vec<_>>());
+            let b = stat(base, &bi);
+            let n = stat(new, &ni);
+            let mut rng = SimRng::seed_from_u64(splitmix64(BOOTSTRAP_SEED ^ (gi as u64) << 8 ^ metric as u64));
+            let mut draws = Vec::with_capacity(resamples);
+            let mut sb = vec![0usize; bi.len()];
+            let mut sn = vec![0usize; ni.len()];
+            for _ in 0..resamples {
+                for s in sb.iter_mut() {
+                    *s = bi[rng.random_range(0..bi.len())];
+                }
+                if paired {
+                    // In paired mode both index sets are the same trials.
+                    sn.clone_from(&sb);
+                } else {
+                    for s in sn.iter_mut() {
+                        *s = ni[rng.random_range(0..ni.len())];
+                    }
+                }
+                draws.push(diff(stat(new, &sn), stat(base, &sb)));
+            }
+            let draws = sorted(draws);
+            let (lo, hi) = (percentile(&draws, 0.025), percentile(&draws, 0.975));
+            let change = diff(n, b);
+            let w = metric.worse_sign();
+            let verdict = if w * lo > 0.0 || (w < 0.0 && hi < 0.0) {
+                Verdict::Worse
+            } else if w * hi < 0.0 || (w < 0.0 && lo > 0.0) {
+                Verdict::Better
+            } else {
+                Verdict::NoSignificantChange
+            };
+            let tol = tolerances.iter().find(|(m, _)| *m == metric).map(|t| t.1);
+            let beyond = match tol {
+                Some(Tolerance::Relative(f)) => w * change > f * b.abs(),
+                Some(Tolerance::Absolute(a)) => w * change > a,
+                None => true,
+            };
+            deltas.push(Delta {
+                metric,
+                base: b,
+                new: n,
+                change,
+                lo,
+                hi,
+                verdict,
+                regression: verdict == Verdict::Worse && beyond,
+            });
+        }
+        if !deltas.is_empty() {
+            out.push(GroupDeltas { name: name.clone(), base_n, new_n, deltas });
+        }
+    }
+    Comparison { paired, resamples, groups: out, tolerances: tolerances.to_vec() }
+}
+
+/// An error reading a report folder; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct InputError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Reads the trial rows of a report folder written by `rollsim run`.
+pub fn read_report(dir: &Path) -> Result<Vec<Row>, InputError> {
+    use polars::prelude::*;
+    let path = dir.join("trials.parquet");
+    let bad = |message: String| InputError { path: path.clone(), message };
+    if !dir.is_dir() {
+        return Err(InputError { path: dir.to_path_buf(), message: "not a report folder (no such directory)".into() });
+    }
+    let file = std::fs::File::open(&path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| bad(format!("not a readable trial table: {e}")))?;
+    let col = |name: &str| df.column(name).map_err(|_| bad(format!("the trial table has no column `{name}`")));
+    let wrong = |name: &str| bad(format!("column `{name}` has an unexpected type"));
+    let fault = col("fault")?.str().map_err(|_| wrong("fault"))?.clone();
+    let is_bad = col("bad")?.bool().map_err(|_| wrong("bad"))?.clone();
+    let det = col("detection_s")?.u64().map_err(|_| wrong("detection_s"))?.clone();
+    let peak = col("peak_share")?.f64().map_err(|_| wrong("peak_share"))?.clone();
+    let excess = col("excess_failed")?.f64().map_err(|_| wrong("excess_failed"))?.clone();
+    let fr = col("false_rollback")?.bool().map_err(|_| wrong("false_rollback"))?.clone();
+    let end = col("end_s")?.u64().map_err(|_| wrong("end_s"))?.clone();
+    let rb = col("rollback_s")?.u64().map_err(|_| wrong("rollback_s"))?.clone();
+    let stage_cols: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .filter(|n| n.starts_with("reached_") && n.ends_with("_s"))
+        .map(|n| n.to_string())
+        .collect();
+    let mut stages = Vec::new();
+    for c in &stage_cols {
+        stages.push(col(c)?.u64().map_err(|_| wrong(c))?.clone());
+    }
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let missing = |name: &str| bad(format!("row {}: `{name}` is empty", i + 1));
+        rows.push(Row {
+            fault: fault.get(i).ok_or_else(|| missing("fault"))?.to_string(),
+            bad: is_bad.get(i).ok_or_else(|| missing("bad"))?,
+            detection_min: det.get(i).map(|s| s as f64 / 60.0),
+            peak_share: peak.get(i).ok_or_else(|| missing("peak_share"))?,
+            excess_failed: excess.get(i).ok_or_else(|| missing("excess_failed"))?,
+            false_rollback: fr.get(i).ok_or_else(|| missing("false_rollback"))?,
+            end_h: end.get(i).ok_or_else(|| missing("end_s"))? as f64 / 3600.0,
+            rollback_h: rb.get(i).map(|s| s as f64 / 3600.0),
+            phase_h: stages.iter().map(|s| s.get(i).map(|v| v as f64 / 3600.0)).collect(),
+        });
+    }
+    if rows.is_empty() {
+        return Err(bad("the trial table is empty".into()));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,185 @@
+//! Comparison outputs: Markdown for a CI step summary or a pull-request
+//! comment, JSON for machines, JUnit XML so CI systems list each regression as
+//! a failed test case.
+
+use super::{Comparison, Delta, MetricId, Tolerance, Verdict};
+use std::fmt::Write;
+
+fn value(m: MetricId, v: f64) -> String {
+    if v.is_infinite() {
+        return "∞".into();
+    }
+    if v.is_nan() {
+        return "—".into();
+    }
+    if m.is_share() {
+        format!("{:.2}%", 100.0 * v)
+    } else if m == MetricId::Duration {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn change(m: MetricId, v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "+∞".into() } else { "−∞".into() };
+    }
+    if m.is_share() {
+        format!("{:+.2}pp", 100.0 * v)
+    } else if m == MetricId::Duration {
+        format!("{v:+.2}")
+    } else {
+        format!("{v:+.1}")
+    }
+}
+
+pub fn tolerance_text(m: MetricId, t: Tolerance) -> String {
+    match t {
+        Tolerance::Relative(f) => format!("+{}%", f * 100.0),
+        Tolerance::Absolute(a) if m.is_share() => format!("+{}pp", a * 100.0),
+        Tolerance::Absolute(a) => format!("+{a}"),
+    }
+}
+
+fn mark(d: &Delta) -> &'static str {
+    match (d.verdict, d.regression) {
+        (Verdict::Worse, true) => "❌ worse (regression)",
+        (Verdict::Worse, false) => "⚠️ worse (within tolerance)",
+        (Verdict::Better, _) => "✅ better",
+        _ => "no significant change",
+    }
+}
+
+/// The Markdown report.
+pub fn markdown(c: &Comparison, base: &str, new: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# rollsim compare\n");
+    let _ = writeln!(o, "Base: `{base}`  \nNew: `{new}`\n");
+    let _ = writeln!(
+        o,
+        "{} comparison; changes are new − base with 95% bootstrap intervals ({} resamples). **{}**\n",
+        if c.paired { "Paired (same trials)" } else { "Unpaired" },
+        c.resamples,
+        if c.regressed() { "Regression beyond tolerance." } else { "No regression beyond tolerance." }
+    );
+    let _ = writeln!(o, "| group | metric | base | new | change [95% CI] | verdict | tolerance |");
+    let _ = writeln!(o, "|---|---|---:|---:|---:|---|---:|");
+    for g in &c.groups {
+        for d in &g.deltas {
+            let tol = c
+                .tolerances
+                .iter()
+                .find(|t| t.0 == d.metric)
+                .map(|t| tolerance_text(d.metric, t.1))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "| {} (n={}/{}) | {} | {} | {} | {} [{}, {}] | {} | {} |",
+                g.name,
+                g.base_n,
+                g.new_n,
+                d.metric.label(),
+                value(d.metric, d.base),
+                value(d.metric, d.new),
+                change(d.metric, d.change),
+                change(d.metric, d.lo),
+                change(d.metric, d.hi),
+                mark(d),
+                tol
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nOnly the overall rows (`all bad`, `all good`) decide the exit code; per-fault rows are for reading."
+    );
+    o
+}
+
+fn num(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else if v.is_nan() {
+        serde_json::Value::Null
+    } else {
+        serde_json::json!(if v > 0.0 { "inf" } else { "-inf" })
+    }
+}
+
+/// The JSON report (schema 1).
+pub fn json(c: &Comparison, base: &str, new: &str) -> String {
+    let groups: Vec<serde_json::Value> = c
+        .groups
+        .iter()
+        .map(|g| {
+            let deltas: Vec<serde_json::Value> = g
+                .deltas
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "metric": d.metric.name(),
+                        "base": num(d.base),
+                        "new": num(d.new),
+                        "change": num(d.change),
+                        "ci95": [num(d.lo), num(d.hi)],
+                        "verdict": d.verdict.name(),
+                        "regression": d.regression,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "name": g.name, "base_n": g.base_n, "new_n": g.new_n, "metrics": deltas })
+        })
+        .collect();
+    let tolerances: serde_json::Map<String, serde_json::Value> =
+        c.tolerances.iter().map(|(m, t)| (m.name().to_string(), serde_json::json!(tolerance_text(*m, *t)))).collect();
+    let v = serde_json::json!({
+        "schema": 1,
+        "base": base,
+        "new": new,
+        "paired": c.paired,
+        "resamples": c.resamples,
+        "regression": c.regressed(),
+        "tolerances": tolerances,
+        "groups": groups,
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+    s.push('\n');
+    s
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per overall metric; a regression is a failure.
+pub fn junit(c: &Comparison) -> String {
+    let cases: Vec<(&str, &Delta)> =
+        c.groups.iter().take(2).flat_map(|g| g.deltas.iter().map(move |d| (g.name.as_str(), d))).collect();
+    let failures = cases.iter().filter(|(_, d)| d.regression).count();
+    let mut o = String::new();
+    let _ = writeln!(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let _ = writeln!(o, "<testsuites name=\"rollsim compare\" tests=\"{}\" failures=\"{failures}\">", cases.len());
+    let _ = writeln!(o, "  <testsuite name=\"rollsim compare\" tests=\"{}\" failures=\"{failures}\">", cases.len());
+    for (group, d) in cases {
+        let name = xml(&format!("{group}: {}", d.metric.label()));
+        if d.regression {
+            let msg = xml(&format!(
+                "{} went from {} to {} ({} [{}, {}])",
+                d.metric.label(),
+                value(d.metric, d.base),
+                value(d.metric, d.new),
+                change(d.metric, d.change),
+                change(d.metric, d.lo),
+                change(d.metric, d.hi)
+            ));
+            let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\">");
+            let _ = writeln!(o, "      <failure message=\"{msg}\">{msg}</failure>");
+            let _ = writeln!(o, "    </testcase>");
+        } else {
+            let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\"/>");
+        }
+    }
+    let _ = writeln!(o, "  </testsuite>\n</testsuites>");
+    o
+}
