@@ -13,6 +13,7 @@ pub mod engine;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod sim;
 pub mod stats;
 pub mod summary;

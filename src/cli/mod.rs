@@ -37,6 +37,18 @@ enum Command {
         /// Report folder (default: reports/<scenario>/<run-id>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run only shard i of n (0-based) and write a partial result for `rollsim merge`.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<rollsim::shard::Shard>,
+    },
+    /// Merge shard folders into the report a single run would have written.
+    Merge {
+        /// Shard folders written by `run --shard i/n`, all n of them.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Report folder (default: reports/<scenario>/<run-id>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Re-run one trial alone and print its full event log.
     Trace {
@@ -100,7 +112,10 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Scenario { file, explain } => scenario(file, explain),
-        Command::Run { scenario, trials, seed, threads, out } => run::run(scenario, trials, seed, threads, out),
+        Command::Run { scenario, trials, seed, threads, out, shard } => {
+            run::run(scenario, trials, seed, threads, out, shard)
+        }
+        Command::Merge { shards, out } => run::merge(&shards, out),
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
         Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out } => {
             compare::compare(compare::Args {

@@ -6,6 +6,7 @@ use rollsim::engine::{EngineEvent, Policy};
 use rollsim::report::{self, RunMeta};
 use rollsim::runner;
 use rollsim::scenario::Scenario;
+use rollsim::shard::Shard;
 use rollsim::sim::TrialRecord;
 use rollsim::summary::{render_text, Summary};
 use rollsim::units::format_percent;
@@ -20,20 +21,28 @@ pub fn reproduce(scenario: &Option<PathBuf>, seed: u64, k: u64) -> String {
     }
 }
 
-pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, threads: usize, out: Option<PathBuf>) -> i32 {
+pub fn run(
+    path: Option<PathBuf>,
+    trials: Option<u64>,
+    seed: Option<u64>,
+    threads: usize,
+    out: Option<PathBuf>,
+    shard: Option<Shard>,
+) -> i32 {
     let sc = match load(&path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let trials = trials.unwrap_or(sc.simulation.trials);
     let seed = seed.unwrap_or(sc.simulation.seed);
-    let bar = ProgressBar::with_draw_target(Some(trials), ProgressDrawTarget::stderr());
+    let range = shard.map_or(0..trials, |s| s.range(trials));
+    let bar = ProgressBar::with_draw_target(Some(range.end - range.start), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} trials  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let records = match runner::run(&sc, seed, 0..trials, threads, &|| bar.inc(1)) {
+    let records = match runner::run(&sc, seed, range.clone(), threads, &|| bar.inc(1)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start {threads} worker threads: {e}");
@@ -42,6 +51,38 @@ pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, thread
     };
     let wall = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    let meta = RunMeta {
+        scenario: sc.name.clone(),
+        scenario_hash: report::scenario_hash(&sc),
+        seed,
+        trials,
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        reproduce: reproduce(&path, seed, 0).replace("--trial 0", "--trial {trial}"),
+    };
+    let run_id = format!("{}-s{seed}-n{trials}", utc_stamp());
+    if let Some(sh) = shard {
+        let dir = out.unwrap_or_else(|| {
+            PathBuf::from("reports").join(&sc.name).join(format!("{run_id}-shard{}of{}", sh.index, sh.count))
+        });
+        println!(
+            "shard {}/{}: trials {}..{} of {trials} in {wall:.2} s ({:.0} trials/s)",
+            sh.index,
+            sh.count,
+            range.start,
+            range.end,
+            (range.end - range.start) as f64 / wall
+        );
+        return match rollsim::shard::write(&dir, &sc, &meta, sh, &records) {
+            Ok(()) => {
+                println!("shard: {} (combine all {} with `rollsim merge`)", dir.display(), sh.count);
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     let summary = Summary::new(&sc, seed, &records);
     println!("scenario {} — {trials} trials, seed {seed}", sc.name);
     print!("{}", render_text(&summary));
@@ -54,17 +95,18 @@ pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, thread
     );
     print_rules(&records, &sc);
     print_examples(&path, seed, &records, &sc);
-    let meta = RunMeta {
-        scenario: sc.name.clone(),
-        scenario_hash: report::scenario_hash(&sc),
-        seed,
-        trials,
-        program_version: env!("CARGO_PKG_VERSION").to_string(),
-        reproduce: reproduce(&path, seed, 0).replace("--trial 0", "--trial {trial}"),
-    };
-    let dir = out
-        .unwrap_or_else(|| PathBuf::from("reports").join(&sc.name).join(format!("{}-s{seed}-n{trials}", utc_stamp())));
-    match report::write(&dir, &sc, &meta, &records, &summary) {
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name).join(run_id));
+    write_report(&dir, &sc, &meta, &records, &summary)
+}
+
+fn write_report(
+    dir: &std::path::Path,
+    sc: &Scenario,
+    meta: &RunMeta,
+    records: &[TrialRecord],
+    summary: &Summary,
+) -> i32 {
+    match report::write(dir, sc, meta, records, summary) {
         Ok(()) => {
             println!("report: {}", dir.display());
             0
@@ -74,6 +116,34 @@ pub fn run(path: Option<PathBuf>, trials: Option<u64>, seed: Option<u64>, thread
             1
         }
     }
+}
+
+pub fn merge(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    let m = match rollsim::shard::merge(shards) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let summary = Summary::new(&m.scenario, m.meta.seed, &m.records);
+    println!(
+        "scenario {} — {} trials, seed {} (merged from {} shards)",
+        m.scenario.name,
+        m.meta.trials,
+        m.meta.seed,
+        shards.len()
+    );
+    print!("{}", render_text(&summary));
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("reports").join(&m.scenario.name).join(format!(
+            "{}-s{}-n{}",
+            utc_stamp(),
+            m.meta.seed,
+            m.meta.trials
+        ))
+    });
+    write_report(&dir, &m.scenario, &m.meta, &m.records, &summary)
 }
 
 /// `YYYYMMDD-HHMMSSZ` in UTC: run ids sort by start time.

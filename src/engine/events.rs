@@ -84,6 +84,27 @@ impl Cause {
         }
     }
 
+    /// Every cause the policy can produce, for reading a described cause back.
+    pub fn all(policy: &Policy) -> Vec<Cause> {
+        let mut out: Vec<Cause> = (0..policy.triggers.len()).map(Cause::Trigger).collect();
+        out.extend((0..policy.alerts.len()).map(Cause::Alert));
+        for (phase, p) in policy.phases.iter().enumerate() {
+            for gate in 0..p.gates.len() {
+                out.push(Cause::GateFailed { phase, gate });
+                out.push(Cause::GateInconclusive { phase, gate });
+            }
+            out.push(Cause::CriteriaMet { phase });
+            out.push(Cause::Approved { phase });
+        }
+        out.push(Cause::RollbackFinished);
+        out
+    }
+
+    /// The cause whose [`Cause::describe`] is `text`.
+    pub fn parse(policy: &Policy, text: &str) -> Option<Cause> {
+        Cause::all(policy).into_iter().find(|c| c.describe(policy) == text)
+    }
+
     /// True for causes that mean "something looked wrong".
     pub fn is_failure(&self) -> bool {
         matches!(self, Cause::Trigger(_) | Cause::Alert(_) | Cause::GateFailed { .. } | Cause::GateInconclusive { .. })

@@ -47,6 +47,7 @@ pub fn trial_table(sc: &Scenario, rs: &[TrialRecord]) -> PolarsResult<DataFrame>
         col("false_rollback", Column::new("".into(), rs.iter().map(|r| r.false_rollback()).collect::<Vec<_>>())),
         col("escape", Column::new("".into(), rs.iter().map(|r| r.escape()).collect::<Vec<_>>())),
         col("end_s", Column::new("".into(), rs.iter().map(|r| r.end.0).collect::<Vec<_>>())),
+        col("events", Column::new("".into(), rs.iter().map(|r| r.events).collect::<Vec<_>>())),
     ];
     for (i, p) in sc.policy.phases.iter().enumerate() {
         let name = format!("reached_{}_s", p.name);
@@ -65,4 +66,92 @@ pub fn write_csv(path: &Path, df: &mut DataFrame) -> Result<(), ReportError> {
     let mut file = std::fs::File::create(path).map_err(super::io(path))?;
     CsvWriter::new(&mut file).finish(df).map_err(|source| ReportError::Table { path: path.to_path_buf(), source })?;
     Ok(())
+}
+
+/// Reads trial records back from a table written by [`trial_table`] for the
+/// same scenario (used to merge shards). Errors name the column and row.
+pub fn read_records(sc: &Scenario, df: &DataFrame) -> Result<Vec<TrialRecord>, String> {
+    use crate::engine::Cause;
+    use crate::sim::Outcome;
+    use crate::time::{SimDur, SimTime};
+    let col = |name: &str| df.column(name).map_err(|_| format!("the trial table has no column `{name}`"));
+    let u64s = |name: &str| -> Result<UInt64Chunked, String> {
+        Ok(col(name)?.u64().map_err(|_| format!("column `{name}` is not an unsigned integer"))?.clone())
+    };
+    let f64s = |name: &str| -> Result<Float64Chunked, String> {
+        Ok(col(name)?.f64().map_err(|_| format!("column `{name}` is not a float"))?.clone())
+    };
+    let strs = |name: &str| -> Result<StringChunked, String> {
+        Ok(col(name)?.str().map_err(|_| format!("column `{name}` is not text"))?.clone())
+    };
+    let bools = |name: &str| -> Result<BooleanChunked, String> {
+        Ok(col(name)?.bool().map_err(|_| format!("column `{name}` is not boolean"))?.clone())
+    };
+    let (trial, seed, fault, bad, magnitude) =
+        (u64s("trial")?, strs("trial_seed")?, strs("fault")?, bools("bad")?, f64s("magnitude")?);
+    let (onset, outcome, rollback, rule) =
+        (u64s("onset_s")?, strs("outcome")?, u64s("rollback_s")?, strs("rollback_rule")?);
+    let (detection, alert, mitigation) = (u64s("detection_s")?, u64s("first_alert_s")?, u64s("mitigation_s")?);
+    let (peak, requests, excess, slow) =
+        (f64s("peak_share")?, u64s("candidate_requests")?, f64s("excess_failed")?, f64s("excess_slow")?);
+    let (burn, hours, end, events) =
+        (f64s("error_budget_burn")?, f64s("instance_hours")?, u64s("end_s")?, u64s("events")?);
+    let stages: Vec<UInt64Chunked> =
+        sc.policy.phases.iter().map(|p| u64s(&format!("reached_{}_s", p.name))).collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let row = i + 1;
+        let need = |v: Option<u64>, name: &str| v.ok_or_else(|| format!("row {row}: `{name}` is empty"));
+        let needf = |v: Option<f64>, name: &str| v.ok_or_else(|| format!("row {row}: `{name}` is empty"));
+        let fault_name = fault.get(i).ok_or_else(|| format!("row {row}: `fault` is empty"))?;
+        let fault_idx = sc
+            .faults
+            .iter()
+            .position(|f| f.name == fault_name)
+            .ok_or_else(|| format!("row {row}: fault {fault_name:?} is not in the scenario's fault mix"))?;
+        let seed_text = seed.get(i).unwrap_or("");
+        let seed_val = u64::from_str_radix(seed_text.trim_start_matches("0x"), 16)
+            .map_err(|_| format!("row {row}: `trial_seed` {seed_text:?} is not a hex seed"))?;
+        let outcome = match outcome.get(i) {
+            Some("completed") => Outcome::Completed,
+            Some("rolled-back") => Outcome::RolledBack,
+            Some("held") => Outcome::HeldAtTimeLimit,
+            Some("event-cap") => Outcome::EventCap,
+            other => return Err(format!("row {row}: unknown outcome {other:?}")),
+        };
+        let cause = match rule.get(i) {
+            None => None,
+            Some(t) => Some(Cause::parse(&sc.policy, t).ok_or_else(|| format!("row {row}: unknown rule {t:?}"))?),
+        };
+        out.push(TrialRecord {
+            trial: need(trial.get(i), "trial")?,
+            seed: seed_val,
+            fault: fault_idx,
+            bad: bad.get(i).ok_or_else(|| format!("row {row}: `bad` is empty"))?,
+            magnitude: needf(magnitude.get(i), "magnitude")?,
+            onset: SimTime(need(onset.get(i), "onset_s")?),
+            outcome,
+            rollback_at: rollback.get(i).map(SimTime),
+            rollback_cause: cause,
+            detection: detection.get(i).map(SimDur),
+            first_alert: alert.get(i).map(SimTime),
+            mitigation: mitigation.get(i).map(SimDur),
+            peak_weight: needf(peak.get(i), "peak_share")?,
+            candidate_requests: need(requests.get(i), "candidate_requests")?,
+            excess_failed: needf(excess.get(i), "excess_failed")?,
+            excess_slow: needf(slow.get(i), "excess_slow")?,
+            budget_burn: needf(burn.get(i), "error_budget_burn")?,
+            instance_hours: needf(hours.get(i), "instance_hours")?,
+            end: SimTime(need(end.get(i), "end_s")?),
+            phase_times: stages.iter().map(|s| s.get(i).map(SimTime)).collect(),
+            events: need(events.get(i), "events")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads a Parquet trial table.
+pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    ParquetReader::new(file).finish().map_err(|e| format!("not a readable trial table: {e}"))
 }
