@@ -17,5 +17,6 @@ pub mod shard;
 pub mod sim;
 pub mod stats;
 pub mod summary;
+pub mod sweep;
 pub mod time;
 pub mod units;

@@ -41,6 +41,29 @@ enum Command {
         #[arg(long, value_name = "i/n")]
         shard: Option<rollsim::shard::Shard>,
     },
+    /// Run policy variants on the same trials and show their trade-offs.
+    Sweep {
+        /// Scenario file; the built-in seed scenario when omitted.
+        scenario: Option<PathBuf>,
+        /// PATH=v1,v2,...: a scenario field and the values to try (repeatable; every combination runs).
+        #[arg(long, required = true, value_name = "PATH=VALUES")]
+        vary: Vec<rollsim::sweep::Vary>,
+        /// Trials per variant (default: the scenario's simulation.trials).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        trials: Option<u64>,
+        /// Master seed shared by all variants (default: the scenario's simulation.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// e.g. 'min p90_detection where false_rollback <= 1%'.
+        #[arg(long)]
+        objective: Option<rollsim::sweep::Objective>,
+        /// Output folder (default: reports/<scenario>/sweep-<UTC time>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Merge shard folders into the report a single run would have written.
     Merge {
         /// Shard folders written by `run --shard i/n`, all n of them.
@@ -116,6 +139,9 @@ pub fn main() -> i32 {
             run::run(scenario, trials, seed, threads, out, shard)
         }
         Command::Merge { shards, out } => run::merge(&shards, out),
+        Command::Sweep { scenario, vary, trials, seed, threads, objective, out } => {
+            sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out })
+        }
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
         Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out } => {
             compare::compare(compare::Args {
@@ -134,6 +160,7 @@ pub fn main() -> i32 {
 
 mod compare;
 mod run;
+mod sweep;
 
 fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {
     match file {

@@ -223,7 +223,7 @@ pub struct Delta {
     pub lo: f64,
     pub hi: f64,
     pub verdict: Verdict,
-    /// Worse, and beyond the tolerance.
+    /// Worse, and beyond the tolerance (overall rows only).
     pub regression: bool,
 }
 

@@ -8,6 +8,7 @@ mod detection;
 mod good;
 mod spread;
 mod timeline;
+mod tradeoff;
 
 pub use blast::{ExcessFailed, PeakShare};
 pub use compare::{DetectionCompare, SpreadCompare};
@@ -15,6 +16,7 @@ pub use detection::DetectionCdf;
 pub use good::GoodVersions;
 pub use spread::{spread_shares, Spread};
 pub use timeline::Timeline;
+pub use tradeoff::Tradeoff;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -1,0 +1,431 @@
+//! Parameter sweeps: every combination of `--vary PATH=v1,v2` values is a
+//! policy variant, all run on the same trials (common random numbers: the same
+//! seed and trial indices, hence the same candidates, faults and noise up to
+//! the first decision that differs), so differences between variants are
+//! paired. Paths address the scenario file's TOML; variants are validated
+//! before anything runs.
+
+use crate::compare::{MetricId, Row};
+use crate::scenario::Scenario;
+use toml::Value;
+
+/// One `--vary` option: a path into the scenario file and the values to try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vary {
+    pub path: String,
+    pub values: Vec<String>,
+}
+
+impl std::str::FromStr for Vary {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Vary, String> {
+        let (path, values) = s.split_once('=').ok_or_else(|| {
+            format!("--vary: expected PATH=v1,v2,... such as 'policy.checks.every=5m,15m', found {s:?}")
+        })?;
+        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            return Err(format!("--vary: no values given for {path:?}"));
+        }
+        Ok(Vary { path: path.trim().to_string(), values })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if name.is_empty() {
+            return Err(format!("--vary: malformed path {path:?} (empty segment)"));
+        }
+        out.push(Seg::Key(name.to_string()));
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').ok_or_else(|| format!("--vary: malformed path {path:?} (missing `]`)"))?;
+            let idx = r[..end].parse().map_err(|_| format!("--vary: malformed index in {path:?}"))?;
+            out.push(Seg::Index(idx));
+            rest = &r[end + 1..];
+        }
+        if !rest.is_empty() {
+            return Err(format!("--vary: malformed path {path:?}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Sets `path` in `doc` to `raw`, typed like the value it replaces (a string
+/// when the key is new: the scenario's validation then names unknown fields).
+pub fn set(doc: &mut Value, path: &str, raw: &str) -> Result<(), String> {
+    let segs = parse_path(path)?;
+    let (last, parents) = segs.split_last().ok_or_else(|| "--vary: empty path".to_string())?;
+    let mut cur = doc;
+    let mut walked = String::new();
+    for seg in parents {
+        cur = match seg {
+            Seg::Key(k) => {
+                walked.push_str(if walked.is_empty() { "" } else { "." });
+                walked.push_str(k);
+                cur.get_mut(k.as_str())
+            }
+            Seg::Index(i) => {
+                walked.push_str(&format!("[{i}]"));
+                cur.get_mut(*i)
+            }
+        }
+        .ok_or_else(|| format!("--vary: path {path:?} does not exist in the scenario (no `{walked}`)"))?;
+    }
+    let Seg::Key(key) = last else {
+        return Err(format!("--vary: path {path:?} must end in a field name"));
+    };
+    let table = cur.as_table_mut().ok_or_else(|| format!("--vary: `{walked}` in {path:?} is not a table"))?;
+    let typed = match table.get(key) {
+        None | Some(Value::String(_)) => Value::String(raw.to_string()),
+        Some(Value::Integer(_)) => {
+            Value::Integer(raw.parse().map_err(|_| format!("--vary: {path} expects an integer, found {raw:?}"))?)
+        }
+        Some(Value::Float(_)) => {
+            Value::Float(raw.parse().map_err(|_| format!("--vary: {path} expects a number, found {raw:?}"))?)
+        }
+        Some(Value::Boolean(_)) => {
+            Value::Boolean(raw.parse().map_err(|_| format!("--vary: {path} expects true or false, found {raw:?}"))?)
+        }
+        Some(_) => return Err(format!("--vary: {path} is a table or array; vary one of its fields")),
+    };
+    table.insert(key.clone(), typed);
+    Ok(())
+}
+
+/// A policy variant: its settings and the validated scenario.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// `current` for the unmodified scenario, `v1`, `v2`, ... for combinations.
+    pub id: String,
+    /// (path, value) pairs; empty for `current`.
+    pub settings: Vec<(String, String)>,
+    pub scenario: Scenario,
+}
+
+impl Variant {
+    pub fn label(&self) -> String {
+        if self.settings.is_empty() {
+            return "current policy".into();
+        }
+        self.settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The current scenario plus every combination of values, each validated.
+pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>, String> {
+    let base = Scenario::from_toml(text, file).map_err(|e| e.to_string())?;
+    let doc: Value = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+    let mut out = vec![Variant { id: "current".into(), settings: vec![], scenario: base }];
+    let total: usize = varies.iter().map(|v| v.values.len()).product();
+    if total > 10_000 {
+        return Err(format!("--vary: {total} combinations; at most 10000"));
+    }
+    for k in 0..total {
+        let mut rest = k;
+        let mut settings = Vec::new();
+        let mut d = doc.clone();
+        for v in varies.iter().rev() {
+            let value = &v.values[rest % v.values.len()];
+            rest /= v.values.len();
+            set(&mut d, &v.path, value)?;
+            settings.push((v.path.clone(), value.clone()));
+        }
+        settings.reverse();
+        let id = format!("v{}", k + 1);
+        let text = toml::to_string(&d).map_err(|e| format!("cannot print variant {id}: {e}"))?;
+        let label = settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ");
+        let scenario = Scenario::from_toml(&text, &format!("{file} [{id}: {label}]")).map_err(|e| e.to_string())?;
+        out.push(Variant { id, settings, scenario });
+    }
+    Ok(out)
+}
+
+/// `min|max METRIC [where METRIC OP VALUE [and ...]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    pub minimise: bool,
+    pub metric: MetricId,
+    pub constraints: Vec<(MetricId, crate::engine::Cmp, f64)>,
+}
+
+fn metric_value(m: MetricId, s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    if m.is_share() {
+        crate::units::parse_percent(t).map_err(|e| format!("--objective: {e}"))
+    } else {
+        t.parse().map_err(|_| format!("--objective: expected a number for {}, found {t:?}", m.name()))
+    }
+}
+
+fn metric_name(s: &str) -> Result<MetricId, String> {
+    MetricId::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| {
+        let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
+        format!("--objective: unknown metric {:?}; expected one of {}", s.trim(), names.join(", "))
+    })
+}
+
+impl std::str::FromStr for Objective {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Objective, String> {
+        let (head, cond) = match s.split_once(" where ") {
+            Some((h, c)) => (h, Some(c)),
+            None => (s, None),
+        };
+        let mut words = head.split_whitespace();
+        let minimise = match words.next() {
+            Some("min") => true,
+            Some("max") => false,
+            _ => return Err(format!("--objective: expected `min METRIC` or `max METRIC [where ...]`, found {s:?}")),
+        };
+        let metric = metric_name(words.next().unwrap_or(""))?;
+        let mut constraints = Vec::new();
+        for c in cond.into_iter().flat_map(|c| c.split(" and ")) {
+            let op_at =
+                c.find(['<', '>']).ok_or_else(|| format!("--objective: expected METRIC OP VALUE, found {c:?}"))?;
+            let m = metric_name(&c[..op_at])?;
+            let rest = &c[op_at..];
+            let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+                (crate::engine::Cmp::Le, v)
+            } else if let Some(v) = rest.strip_prefix(">=") {
+                (crate::engine::Cmp::Ge, v)
+            } else if let Some(v) = rest.strip_prefix('<') {
+                (crate::engine::Cmp::Lt, v)
+            } else {
+                (crate::engine::Cmp::Gt, &rest[1..])
+            };
+            constraints.push((m, op, metric_value(m, value)?));
+        }
+        Ok(Objective { minimise, metric, constraints })
+    }
+}
+
+/// A metric over one variant's rows (bad or good versions as the metric needs).
+pub fn value(m: MetricId, rows: &[Row]) -> f64 {
+    let sel: Vec<&Row> = rows.iter().filter(|r| r.bad == m.on_bad()).collect();
+    m.stat(&sel)
+}
+
+impl Objective {
+    pub fn satisfied(&self, rows: &[Row]) -> bool {
+        self.constraints.iter().all(|(m, op, v)| op.holds(value(*m, rows), *v))
+    }
+
+    /// The best variant (index) that satisfies every constraint; ties go to the earlier variant.
+    pub fn choose(&self, results: &[Vec<Row>]) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, rows) in results.iter().enumerate() {
+            if !self.satisfied(rows) {
+                continue;
+            }
+            let v = value(self.metric, rows);
+            let better = match best {
+                None => true,
+                Some((_, b)) => {
+                    if self.minimise {
+                        v < b
+                    } else {
+                        v > b
+                    }
+                }
+            };
+            if better {
+                best = Some((i, v));
+            }
+        }
+        best.map(|b| b.0)
+    }
+}
+
+/// Indices of points not dominated when minimising both coordinates.
+pub fn pareto(points: &[(f64, f64)]) -> Vec<usize> {
+    (0..points.len())
+        .filter(|&i| {
+            let (x, y) = points[i];
+            !points.iter().enumerate().any(|(j, &(a, b))| j != i && a <= x && b <= y && (a < x || b < y))
+        })
+        .collect()
+}
+
+/// The outcome of a sweep.
+pub struct SweepResult {
+    pub variants: Vec<Variant>,
+    pub rows: Vec<Vec<Row>>,
+    pub summaries: Vec<crate::summary::Summary>,
+    /// Pareto frontiers over (false-rollback rate, p90 detection) and (false-rollback rate, mean excess failed).
+    pub frontier_detection: Vec<usize>,
+    pub frontier_blast: Vec<usize>,
+    pub objective: Option<Objective>,
+    pub recommended: Option<usize>,
+    /// Paired evidence: the recommended variant against the current policy.
+    pub evidence: Option<crate::compare::Comparison>,
+}
+
+/// Runs every variant on trials `0..trials` of `seed`.
+pub fn run(
+    variants: Vec<Variant>,
+    seed: u64,
+    trials: u64,
+    threads: usize,
+    objective: Option<Objective>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SweepResult, String> {
+    let mut rows = Vec::new();
+    let mut summaries = Vec::new();
+    for v in &variants {
+        let records = crate::runner::run(&v.scenario, seed, 0..trials, threads, progress).map_err(|e| e.to_string())?;
+        rows.push(records.iter().map(|r| Row::from_record(&v.scenario, r)).collect::<Vec<_>>());
+        summaries.push(crate::summary::Summary::new(&v.scenario, seed, &records));
+    }
+    let fr = |r: &Vec<Row>| value(MetricId::FalseRollback, r);
+    let det: Vec<(f64, f64)> = rows.iter().map(|r| (fr(r), value(MetricId::P90Detection, r))).collect();
+    let blast: Vec<(f64, f64)> = rows.iter().map(|r| (fr(r), value(MetricId::ExcessFailed, r))).collect();
+    let recommended = objective.as_ref().and_then(|o| o.choose(&rows));
+    let evidence =
+        recommended.map(|i| crate::compare::compare(&rows[0], &rows[i], &crate::compare::default_tolerances(), 1000));
+    Ok(SweepResult {
+        frontier_detection: pareto(&det),
+        frontier_blast: pareto(&blast),
+        variants,
+        rows,
+        summaries,
+        objective,
+        recommended,
+        evidence,
+    })
+}
+
+impl SweepResult {
+    /// The sweep as Markdown: one row per variant, then the recommendation.
+    pub fn markdown(&self, seed: u64, trials: u64) -> String {
+        use crate::summary::{minutes, pct};
+        use std::fmt::Write;
+        let mut o = String::new();
+        let _ = writeln!(o, "# rollsim sweep: {}\n", self.variants[0].scenario.name);
+        let _ = writeln!(
+            o,
+            "{} variants × {trials} trials, seed {seed}; every variant runs on the same trials (paired). 95% intervals in brackets; ★ = on the Pareto frontier of false rollbacks vs p90 detection.\n",
+            self.variants.len()
+        );
+        let _ = writeln!(o, "| variant | settings | detected | detection p50 (min) | detection p90 (min) | mean excess failed | mean peak share | false rollback | good rollout p50 (h) |");
+        let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (i, (v, s)) in self.variants.iter().zip(&self.summaries).enumerate() {
+            let (b, g) = (s.overall_bad(), s.overall_good());
+            let star = if self.frontier_detection.contains(&i) { " ★" } else { "" };
+            let rec = if self.recommended == Some(i) { " **recommended**" } else { "" };
+            let _ = writeln!(
+                o,
+                "| {}{star}{rec} | {} | {} | {} | {} | {:.0} | {:.1}% | {} | {:.1} |",
+                v.id,
+                v.label(),
+                pct(&b.detected),
+                minutes(&b.detection_p50_min),
+                minutes(&b.detection_p90_min),
+                b.excess_failed_mean,
+                100.0 * b.peak_share_mean,
+                pct(&g.false_rollback),
+                g.duration_p50_h.value
+            );
+        }
+        match (&self.objective, self.recommended, &self.evidence) {
+            (Some(_), Some(i), Some(c)) => {
+                let _ = writeln!(o, "\n## Recommendation: {} ({})\n", self.variants[i].id, self.variants[i].label());
+                let _ = writeln!(o, "Paired evidence against the current policy (new = {}):\n", self.variants[i].id);
+                let md = crate::compare::output::markdown(c, "current policy", &self.variants[i].id);
+                // Keep the table, drop the compare report's own heading.
+                let table: String = md
+                    .lines()
+                    .skip_while(|l| !l.starts_with("| group"))
+                    .take_while(|l| l.starts_with('|'))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                o.push_str(&table);
+            }
+            (Some(_), None, _) => {
+                let _ = writeln!(o, "\nNo variant satisfies the objective's constraints.");
+            }
+            _ => {}
+        }
+        o
+    }
+
+    /// The sweep as JSON (schema 1).
+    pub fn json(&self, seed: u64, trials: u64) -> String {
+        let variants: Vec<serde_json::Value> = self
+            .variants
+            .iter()
+            .zip(&self.rows)
+            .enumerate()
+            .map(|(i, (v, rows))| {
+                let metrics: serde_json::Map<String, serde_json::Value> = MetricId::ALL
+                    .iter()
+                    .map(|m| {
+                        let x = value(*m, rows);
+                        (m.name().to_string(), if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null })
+                    })
+                    .collect();
+                serde_json::json!({
+                    "id": v.id,
+                    "settings": v.settings.iter().map(|(p, x)| serde_json::json!({"path": p, "value": x})).collect::<Vec<_>>(),
+                    "metrics": metrics,
+                    "pareto_detection": self.frontier_detection.contains(&i),
+                    "pareto_blast": self.frontier_blast.contains(&i),
+                    "recommended": self.recommended == Some(i),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "schema": 1,
+            "scenario": self.variants[0].scenario.name,
+            "seed": seed,
+            "trials": trials,
+            "variants": variants,
+        });
+        serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_set_typed_values_and_reject_missing_parents() {
+        let mut doc: Value = toml::from_str("[a]\nn = 1\ns = \"x\"\n[[a.b]]\nf = 1.5\n").unwrap();
+        set(&mut doc, "a.n", "7").unwrap();
+        set(&mut doc, "a.s", "15m").unwrap();
+        set(&mut doc, "a.b[0].f", "2.5").unwrap();
+        assert_eq!(doc["a"]["n"].as_integer(), Some(7));
+        assert_eq!(doc["a"]["s"].as_str(), Some("15m"));
+        assert_eq!(doc["a"]["b"][0]["f"].as_float(), Some(2.5));
+        assert!(set(&mut doc, "a.n", "many").unwrap_err().contains("expects an integer"));
+        assert!(set(&mut doc, "z.q", "1").unwrap_err().contains("does not exist"));
+        assert!(set(&mut doc, "a.b[3].f", "1").unwrap_err().contains("no `a.b[3]`"));
+    }
+
+    #[test]
+    fn objectives_parse() {
+        let o: Objective = "min p90_detection where false_rollback <= 1% and detection_rate >= 95%".parse().unwrap();
+        assert!(o.minimise);
+        assert_eq!(o.metric, MetricId::P90Detection);
+        assert_eq!(o.constraints.len(), 2);
+        assert_eq!(o.constraints[0], (MetricId::FalseRollback, crate::engine::Cmp::Le, 0.01));
+        assert!("fastest".parse::<Objective>().is_err());
+        assert!("min p99 where x < 1".parse::<Objective>().unwrap_err().contains("unknown metric"));
+    }
+
+    #[test]
+    fn pareto_keeps_non_dominated_points() {
+        let pts = [(0.1, 10.0), (0.2, 5.0), (0.3, 6.0), (0.05, 20.0), (0.1, 12.0)];
+        assert_eq!(pareto(&pts), vec![0, 1, 3]);
+    }
+}

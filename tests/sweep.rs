@@ -1,0 +1,88 @@
+//! Sweeps: paired variants, monotone limits, rejected paths, recommendations.
+
+use assert_cmd::Command;
+use rollsim::compare::MetricId;
+use rollsim::scenario::SEED_TOML;
+use rollsim::sweep::{self, Objective, Vary};
+
+fn vary(s: &str) -> Vary {
+    s.parse().unwrap()
+}
+
+#[test]
+fn identical_variants_give_identical_results() {
+    let vs = sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[0].gates.error_rate.limit=1%,1%")]).unwrap();
+    assert_eq!(vs.len(), 3);
+    let r = sweep::run(vs, 3, 150, 2, None, &|| {}).unwrap();
+    assert_eq!(r.rows[1], r.rows[2]);
+    // 1% is the seed's own limit: the variants equal the current policy.
+    assert_eq!(r.rows[0], r.rows[1]);
+}
+
+#[test]
+fn a_stricter_limit_never_rolls_back_later_on_the_same_trial() {
+    let start = SEED_TOML.find("# The fault mix").unwrap();
+    let end = SEED_TOML.find("[simulation]").unwrap();
+    let text = format!(
+        "{}[[faults]]\nkind = \"error-rate\"\nweight = 1\nonset = \"0s..6h\"\nerror_rate = \"0.2%..3%\"\n\n{}",
+        &SEED_TOML[..start],
+        &SEED_TOML[end..]
+    );
+    let vs = sweep::variants(&text, "t", &[vary("policy.phases[0].gates.error_rate.limit=0.5%,2%")]).unwrap();
+    let r = sweep::run(vs, 17, 200, 2, None, &|| {}).unwrap();
+    let (strict, loose) = (&r.rows[1], &r.rows[2]);
+    let mut earlier = 0;
+    for (k, (s, l)) in strict.iter().zip(loose).enumerate() {
+        match (s.rollback_h, l.rollback_h) {
+            (Some(st), Some(lt)) => {
+                assert!(st <= lt, "trial {k}: strict at {st} h, loose at {lt} h");
+                earlier += usize::from(st < lt);
+            }
+            (None, Some(_)) => panic!("trial {k}: loose rolled back, strict did not"),
+            (Some(_), None) => earlier += 1,
+            (None, None) => {}
+        }
+    }
+    assert!(earlier > 20, "the stricter limit should matter on this mix ({earlier} trials earlier)");
+}
+
+#[test]
+fn the_recommendation_satisfies_the_constraint_and_lies_on_the_frontier() {
+    let vs = sweep::variants(
+        SEED_TOML,
+        "seed",
+        &[vary("policy.phases[0].gates.error_rate.limit=0.5%,2%"), vary("policy.checks.mode=phase-end,continuous")],
+    )
+    .unwrap();
+    let objective: Objective = "min p90_detection where false_rollback <= 25%".parse().unwrap();
+    let r = sweep::run(vs, 2, 200, 2, Some(objective.clone()), &|| {}).unwrap();
+    let rec = r.recommended.expect("a variant satisfies the constraint");
+    assert!(objective.satisfied(&r.rows[rec]));
+    assert!(r.frontier_detection.contains(&rec), "{rec} not in {:?}", r.frontier_detection);
+    let best = sweep::value(MetricId::P90Detection, &r.rows[rec]);
+    for (i, rows) in r.rows.iter().enumerate() {
+        if objective.satisfied(rows) {
+            assert!(best <= sweep::value(MetricId::P90Detection, rows), "variant {i} beats the recommendation");
+        }
+    }
+    assert!(r.evidence.is_some());
+    let md = r.markdown(2, 200);
+    assert!(md.contains("**recommended**") && md.contains("Paired evidence"));
+}
+
+#[test]
+fn bad_paths_and_values_are_rejected_before_running() {
+    let cases = [
+        ("policy.phases[7].bake=1h", "no `policy.phases[7]`"),
+        ("fleet.instances=many", "expects an integer"),
+        ("policy.checks.every=5 parsecs", "policy.checks.every: expected a duration"),
+        ("policy.checks.colour=red", "unknown field `colour`"),
+        ("nonsense", "expected PATH=v1,v2"),
+    ];
+    for (v, want) in cases {
+        let o = Command::cargo_bin("rollsim").unwrap().args(["sweep", "--trials", "10", "--vary", v]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{v}");
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert!(err.contains(want), "{v}: {err}");
+    }
+}
