@@ -155,6 +155,173 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
     Ok(Merged { scenario, meta, records })
 }
 
+/// One slice of one scenario: its scenario and records.
+type Part = (Scenario, Vec<TrialRecord>);
+
+/// Reads `scenario.toml` and `trials.parquet` of one slice, checking the
+/// scenario against `hash` and the trials against `range`.
+fn read_part(dir: &Path, hash: &str, range: Range<u64>) -> Result<Part, String> {
+    let toml_path = dir.join("scenario.toml");
+    let sc = Scenario::load(&toml_path).map_err(|e| e.to_string())?;
+    if report::scenario_hash(&sc) != hash {
+        return Err(format!("{}: does not match the scenario hash in {SHARD_FILE}", toml_path.display()));
+    }
+    let pq = dir.join("trials.parquet");
+    let df = report::read_parquet(&pq).map_err(|e| format!("{}: {e}", pq.display()))?;
+    let records = report::read_records(&sc, &df).map_err(|e| format!("{}: {e}", pq.display()))?;
+    if !records.iter().map(|r| r.trial).eq(range.clone()) {
+        return Err(format!("{}: expected trials {}..{} in order", pq.display(), range.start, range.end));
+    }
+    Ok((sc, records))
+}
+
+fn write_part(dir: &Path, sc: &Scenario, records: &[TrialRecord]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut df = report::trial_table(sc, records).map_err(|e| format!("cannot build the trial table: {e}"))?;
+    let pq = dir.join("trials.parquet");
+    let file = std::fs::File::create(&pq).map_err(|e| format!("cannot write {}: {e}", pq.display()))?;
+    polars::prelude::ParquetWriter::new(file)
+        .finish(&mut df)
+        .map_err(|e| format!("cannot write {}: {e}", pq.display()))?;
+    let toml_path = dir.join("scenario.toml");
+    std::fs::write(&toml_path, print::to_toml(sc)).map_err(|e| format!("cannot write {}: {e}", toml_path.display()))
+}
+
+/// Writes a sweep shard: `shard.json` (identity, slice, variants, objective) and
+/// `variants/<id>/{scenario.toml,trials.parquet}` per variant.
+pub fn write_sweep(
+    dir: &Path,
+    variants: &[crate::sweep::Variant],
+    records: &[Vec<TrialRecord>],
+    shard: Shard,
+    seed: u64,
+    trials: u64,
+    objective: Option<&str>,
+) -> Result<(), String> {
+    let tmp =
+        dir.with_file_name(format!(".{}.partial", dir.file_name().map_or("shard".into(), |n| n.to_string_lossy())));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| format!("cannot clear {}: {e}", tmp.display()))?;
+    }
+    let mut list = Vec::new();
+    for (v, rs) in variants.iter().zip(records) {
+        write_part(&tmp.join("variants").join(&v.id), &v.scenario, rs)?;
+        list.push(serde_json::json!({
+            "id": v.id,
+            "settings": v.settings.iter().map(|(p, x)| serde_json::json!([p, x])).collect::<Vec<_>>(),
+            "scenario_hash": report::scenario_hash(&v.scenario),
+        }));
+    }
+    let info = serde_json::json!({
+        "schema": 1,
+        "kind": "rollsim-sweep-shard",
+        "scenario": variants[0].scenario.name,
+        "seed": seed,
+        "trials": trials,
+        "shard": shard.index,
+        "shards": shard.count,
+        "objective": objective,
+        "variants": list,
+    });
+    let json_path = tmp.join(SHARD_FILE);
+    std::fs::write(&json_path, serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))
+}
+
+/// A merged sweep: what `rollsim sweep` would have had in memory.
+pub struct MergedSweep {
+    pub result: crate::sweep::SweepResult,
+    pub seed: u64,
+    pub trials: u64,
+}
+
+/// True when `dir` holds a sweep shard (rather than a run shard).
+pub fn is_sweep_shard(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(SHARD_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["kind"] == "rollsim-sweep-shard")
+}
+
+/// Merges the n shards of one sweep.
+pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, String> {
+    let mut identity: Option<(u64, u64, u64, serde_json::Value, serde_json::Value)> = None;
+    let mut parts: Vec<(u64, Vec<Part>)> = Vec::new();
+    for dir in dirs {
+        let json_path = dir.join(SHARD_FILE);
+        let at = |m: String| format!("{}: {m}", json_path.display());
+        let text = std::fs::read_to_string(&json_path).map_err(|e| at(format!("cannot read: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
+        if v["kind"] != "rollsim-sweep-shard" {
+            return Err(at("not a sweep shard (kind is not \"rollsim-sweep-shard\")".into()));
+        }
+        let num = |k: &str| v[k].as_u64().ok_or_else(|| at(format!("`{k}` is missing or not a number")));
+        let (index, count, trials, seed) = (num("shard")?, num("shards")?, num("trials")?, num("seed")?);
+        match &identity {
+            None => identity = Some((count, trials, seed, v["variants"].clone(), v["objective"].clone())),
+            Some((n, t, s, vars, obj)) => {
+                if (*n, *t, *s) != (count, trials, seed) || *vars != v["variants"] || *obj != v["objective"] {
+                    return Err(at(
+                        "belongs to another sweep (shards, trials, seed, variants or objective differ)".into()
+                    ));
+                }
+            }
+        }
+        if parts.iter().any(|(i, _)| *i == index) {
+            return Err(at(format!("shard {index}/{count} is given twice")));
+        }
+        let range = Shard { index, count }.range(trials);
+        let vars = v["variants"].as_array().ok_or_else(|| at("`variants` is missing".into()))?;
+        let mut per_variant = Vec::new();
+        for var in vars {
+            let id = var["id"].as_str().ok_or_else(|| at("a variant has no `id`".into()))?;
+            let hash =
+                var["scenario_hash"].as_str().ok_or_else(|| at(format!("variant {id} has no `scenario_hash`")))?;
+            per_variant.push(read_part(&dir.join("variants").join(id), hash, range.clone())?);
+        }
+        parts.push((index, per_variant));
+    }
+    let Some((count, trials, seed, vars, objective)) = identity else {
+        return Err("no shard folders given".into());
+    };
+    let missing: Vec<String> =
+        (0..count).filter(|i| !parts.iter().any(|(j, _)| j == i)).map(|i| format!("{i}/{count}")).collect();
+    if !missing.is_empty() {
+        return Err(format!("missing shards: {}", missing.join(", ")));
+    }
+    parts.sort_by_key(|p| p.0);
+    let vars = vars.as_array().cloned().unwrap_or_default();
+    let mut variants = Vec::new();
+    let mut records: Vec<Vec<TrialRecord>> = vec![Vec::new(); vars.len()];
+    for (k, var) in vars.iter().enumerate() {
+        let settings = var["settings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let scenario = parts[0].1[k].0.clone();
+        variants.push(crate::sweep::Variant { id: var["id"].as_str().unwrap_or("").to_string(), settings, scenario });
+    }
+    for (_, per_variant) in parts {
+        for (k, (_, rs)) in per_variant.into_iter().enumerate() {
+            records[k].extend(rs);
+        }
+    }
+    let objective = match objective.as_str() {
+        Some(t) => Some(t.parse::<crate::sweep::Objective>()?),
+        None => None,
+    };
+    let result = crate::sweep::SweepResult::from_records(variants, &records, seed, objective);
+    Ok(MergedSweep { result, seed, trials })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

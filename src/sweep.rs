@@ -153,6 +153,8 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
 /// `min|max METRIC [where METRIC OP VALUE [and ...]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
+    /// As the user wrote it.
+    pub text: String,
     pub minimise: bool,
     pub metric: MetricId,
     pub constraints: Vec<(MetricId, crate::engine::Cmp, f64)>,
@@ -205,7 +207,7 @@ impl std::str::FromStr for Objective {
             };
             constraints.push((m, op, metric_value(m, value)?));
         }
-        Ok(Objective { minimise, metric, constraints })
+        Ok(Objective { text: s.trim().to_string(), minimise, metric, constraints })
     }
 }
 
@@ -270,6 +272,20 @@ pub struct SweepResult {
     pub evidence: Option<crate::compare::Comparison>,
 }
 
+/// Runs trials `range` of `seed` for every variant.
+pub fn run_records(
+    variants: &[Variant],
+    seed: u64,
+    range: std::ops::Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<Vec<crate::sim::TrialRecord>>, String> {
+    variants
+        .iter()
+        .map(|v| crate::runner::run(&v.scenario, seed, range.clone(), threads, progress).map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// Runs every variant on trials `0..trials` of `seed`.
 pub fn run(
     variants: Vec<Variant>,
@@ -279,32 +295,79 @@ pub fn run(
     objective: Option<Objective>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SweepResult, String> {
-    let mut rows = Vec::new();
-    let mut summaries = Vec::new();
-    for v in &variants {
-        let records = crate::runner::run(&v.scenario, seed, 0..trials, threads, progress).map_err(|e| e.to_string())?;
-        rows.push(records.iter().map(|r| Row::from_record(&v.scenario, r)).collect::<Vec<_>>());
-        summaries.push(crate::summary::Summary::new(&v.scenario, seed, &records));
-    }
-    let fr = |r: &Vec<Row>| value(MetricId::FalseRollback, r);
-    let det: Vec<(f64, f64)> = rows.iter().map(|r| (fr(r), value(MetricId::P90Detection, r))).collect();
-    let blast: Vec<(f64, f64)> = rows.iter().map(|r| (fr(r), value(MetricId::ExcessFailed, r))).collect();
-    let recommended = objective.as_ref().and_then(|o| o.choose(&rows));
-    let evidence =
-        recommended.map(|i| crate::compare::compare(&rows[0], &rows[i], &crate::compare::default_tolerances(), 1000));
-    Ok(SweepResult {
-        frontier_detection: pareto(&det),
-        frontier_blast: pareto(&blast),
-        variants,
-        rows,
-        summaries,
-        objective,
-        recommended,
-        evidence,
-    })
+    let records = run_records(&variants, seed, 0..trials, threads, progress)?;
+    Ok(SweepResult::from_records(variants, &records, seed, objective))
 }
 
 impl SweepResult {
+    /// Aggregates the records of every variant (in variant order, each in trial order).
+    pub fn from_records(
+        variants: Vec<Variant>,
+        records: &[Vec<crate::sim::TrialRecord>],
+        seed: u64,
+        objective: Option<Objective>,
+    ) -> SweepResult {
+        let rows: Vec<Vec<Row>> = variants
+            .iter()
+            .zip(records)
+            .map(|(v, rs)| rs.iter().map(|r| Row::from_record(&v.scenario, r)).collect())
+            .collect();
+        let summaries =
+            variants.iter().zip(records).map(|(v, rs)| crate::summary::Summary::new(&v.scenario, seed, rs)).collect();
+        let fr = |r: &Vec<Row>| value(MetricId::FalseRollback, r);
+        let det: Vec<(f64, f64)> = rows.iter().map(|r| (fr(r), value(MetricId::P90Detection, r))).collect();
+        let blast: Vec<(f64, f64)> = rows.iter().map(|r| (fr(r), value(MetricId::ExcessFailed, r))).collect();
+        let recommended = objective.as_ref().and_then(|o| o.choose(&rows));
+        let evidence = recommended
+            .map(|i| crate::compare::compare(&rows[0], &rows[i], &crate::compare::default_tolerances(), 1000));
+        SweepResult {
+            frontier_detection: pareto(&det),
+            frontier_blast: pareto(&blast),
+            variants,
+            rows,
+            summaries,
+            objective,
+            recommended,
+            evidence,
+        }
+    }
+
+    /// Writes `sweep.md`, `sweep.json` and the trade-off charts into `dir`.
+    pub fn write(&self, dir: &std::path::Path, seed: u64, trials: u64) -> Result<(), String> {
+        use crate::report::charts::{self, Tradeoff};
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let put = |f: &str, t: &str| {
+            std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
+        };
+        put("sweep.md", &self.markdown(seed, trials))?;
+        put("sweep.json", &self.json(seed, trials))?;
+        let points = |m: MetricId| {
+            (0..self.variants.len())
+                .map(|i| {
+                    (
+                        self.variants[i].id.clone(),
+                        value(MetricId::FalseRollback, &self.rows[i]),
+                        value(m, &self.rows[i]),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        for (stem, label, metric, frontier) in [
+            ("tradeoff_detection", "p90 detection time (min)", MetricId::P90Detection, &self.frontier_detection),
+            ("tradeoff_blast", "mean excess failed requests", MetricId::ExcessFailed, &self.frontier_blast),
+        ] {
+            let chart = Tradeoff {
+                stem: stem.into(),
+                y_label: label.into(),
+                points: points(metric),
+                frontier: frontier.clone(),
+                recommended: self.recommended,
+            };
+            charts::render(&chart, dir)?;
+        }
+        Ok(())
+    }
+
     /// The sweep as Markdown: one row per variant, then the recommendation.
     pub fn markdown(&self, seed: u64, trials: u64) -> String {
         use crate::summary::{minutes, pct};

@@ -82,3 +82,39 @@ fn example_manifests_parse_and_pass_their_shard_to_rollsim() {
         .unwrap();
     assert!(syntax.success());
 }
+
+#[test]
+fn sweep_shards_merge_into_the_single_machine_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    let common = [
+        "sweep",
+        "--vary",
+        "policy.checks.mode=phase-end,continuous",
+        "--trials",
+        "80",
+        "--seed",
+        "6",
+        "--objective",
+        "min p90_detection",
+    ];
+    for i in 0..2 {
+        let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+        args.extend(["--shard".into(), format!("{i}/2"), "--out".into(), d(&format!("w{i}"))]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&a);
+    }
+    ok(&["merge", &d("w0"), &d("w1"), "--out", &d("merged")]);
+    let mut single: Vec<&str> = common.to_vec();
+    let out = d("single");
+    single.extend(["--out", &out]);
+    ok(&single);
+    for f in ["sweep.md", "sweep.json", "tradeoff_detection.svg"] {
+        let a = std::fs::read(Path::new(&d("merged")).join(f)).unwrap();
+        let b = std::fs::read(Path::new(&d("single")).join(f)).unwrap();
+        assert!(a == b, "{f} differs between merged shards and a single sweep");
+    }
+    let o = rollsim().args(["merge", &d("w0"), "--out", &d("x")]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8(o.stderr).unwrap().contains("missing shards: 1/2"));
+}

@@ -63,8 +63,11 @@ enum Command {
         /// Output folder (default: reports/<scenario>/sweep-<UTC time>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run only shard i of n (0-based) of every variant, for `rollsim merge`.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<rollsim::shard::Shard>,
     },
-    /// Merge shard folders into the report a single run would have written.
+    /// Merge shard folders (of a run or a sweep) into the report one machine would have written.
     Merge {
         /// Shard folders written by `run --shard i/n`, all n of them.
         #[arg(required = true)]
@@ -139,8 +142,8 @@ pub fn main() -> i32 {
             run::run(scenario, trials, seed, threads, out, shard)
         }
         Command::Merge { shards, out } => run::merge(&shards, out),
-        Command::Sweep { scenario, vary, trials, seed, threads, objective, out } => {
-            sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out })
+        Command::Sweep { scenario, vary, trials, seed, threads, objective, out, shard } => {
+            sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, shard })
         }
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
         Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out } => {

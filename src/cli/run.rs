@@ -119,6 +119,9 @@ fn write_report(
 }
 
 pub fn merge(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    if shards.first().is_some_and(|d| rollsim::shard::is_sweep_shard(d)) {
+        return merge_sweep(shards, out);
+    }
     let m = match rollsim::shard::merge(shards) {
         Ok(m) => m,
         Err(e) => {
@@ -144,6 +147,29 @@ pub fn merge(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
         ))
     });
     write_report(&dir, &m.scenario, &m.meta, &m.records, &summary)
+}
+
+fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    let m = match rollsim::shard::merge_sweep(shards) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    print!("{}", m.result.markdown(m.seed, m.trials));
+    let name = m.result.variants[0].scenario.name.clone();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(name).join(format!("sweep-{}", utc_stamp())));
+    match m.result.write(&dir, m.seed, m.trials) {
+        Ok(()) => {
+            println!("report: {}", dir.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
 }
 
 /// `YYYYMMDD-HHMMSSZ` in UTC: run ids sort by start time.

@@ -2,7 +2,6 @@
 
 use super::run::utc_stamp;
 use indicatif::{ProgressBar, ProgressDrawTarget};
-use rollsim::report::charts::{self, Tradeoff};
 use rollsim::scenario::{SEED_NAME, SEED_TOML};
 use rollsim::sweep::{self, Objective, Vary};
 use std::path::PathBuf;
@@ -16,6 +15,7 @@ pub struct Args {
     pub threads: usize,
     pub objective: Option<Objective>,
     pub out: Option<PathBuf>,
+    pub shard: Option<rollsim::shard::Shard>,
 }
 
 pub fn sweep(a: Args) -> i32 {
@@ -40,6 +40,44 @@ pub fn sweep(a: Args) -> i32 {
     let trials = a.trials.unwrap_or(base.simulation.trials);
     let seed = a.seed.unwrap_or(base.simulation.seed);
     let name = base.name.clone();
+    if let Some(sh) = a.shard {
+        let range = sh.range(trials);
+        let bar = ProgressBar::with_draw_target(
+            Some((range.end - range.start) * variants.len() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        let records = match sweep::run_records(&variants, seed, range.clone(), a.threads, &|| bar.inc(1)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        bar.finish_and_clear();
+        let dir = a.out.unwrap_or_else(|| {
+            PathBuf::from("reports").join(&name).join(format!("sweep-{}-shard{}of{}", utc_stamp(), sh.index, sh.count))
+        });
+        let objective = a.objective.as_ref().map(|o| o.text.as_str());
+        return match rollsim::shard::write_sweep(&dir, &variants, &records, sh, seed, trials, objective) {
+            Ok(()) => {
+                println!(
+                    "sweep shard {}/{}: trials {}..{} of {} variants in {} (combine all {} with `rollsim merge`)",
+                    sh.index,
+                    sh.count,
+                    range.start,
+                    range.end,
+                    variants.len(),
+                    dir.display(),
+                    sh.count
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     let total = trials * variants.len() as u64;
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let started = Instant::now();
@@ -60,41 +98,7 @@ pub fn sweep(a: Args) -> i32 {
         total as f64 / wall
     );
     let dir = a.out.unwrap_or_else(|| PathBuf::from("reports").join(&name).join(format!("sweep-{}", utc_stamp())));
-    let write = || -> Result<(), String> {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let put = |f: &str, t: &str| {
-            std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
-        };
-        put("sweep.md", &md)?;
-        put("sweep.json", &result.json(seed, trials))?;
-        let fr = |i: usize| sweep::value(rollsim::compare::MetricId::FalseRollback, &result.rows[i]);
-        let pts = |m| {
-            (0..result.variants.len())
-                .map(|i| (result.variants[i].id.clone(), fr(i), sweep::value(m, &result.rows[i])))
-                .collect::<Vec<_>>()
-        };
-        charts::render(
-            &Tradeoff {
-                stem: "tradeoff_detection".into(),
-                y_label: "p90 detection time (min)".into(),
-                points: pts(rollsim::compare::MetricId::P90Detection),
-                frontier: result.frontier_detection.clone(),
-                recommended: result.recommended,
-            },
-            &dir,
-        )?;
-        charts::render(
-            &Tradeoff {
-                stem: "tradeoff_blast".into(),
-                y_label: "mean excess failed requests".into(),
-                points: pts(rollsim::compare::MetricId::ExcessFailed),
-                frontier: result.frontier_blast.clone(),
-                recommended: result.recommended,
-            },
-            &dir,
-        )
-    };
-    match write() {
+    match result.write(&dir, seed, trials) {
         Ok(()) => {
             println!("report: {}", dir.display());
             0
