@@ -10,6 +10,7 @@
 
 pub mod compare;
 pub mod engine;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;

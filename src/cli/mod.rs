@@ -87,6 +87,27 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Replay recorded metrics through the policy: decisions, rule firings, labelled windows.
+    Replay {
+        /// Scenario whose policy judges the recording (default: the built-in seed).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Long CSV (timestamp,metric,version,value) or NAB-style CSV (timestamp,value).
+        #[arg(long)]
+        data: PathBuf,
+        /// Labelled incident windows: NAB's combined_windows.json, or a JSON list of [start, end].
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Series and version mapping, e.g. 'value=cpu*0.01' or 'http_errors=error_rate,version:v2=candidate'.
+        #[arg(long)]
+        map: Option<rollsim::replay::input::Mapping>,
+        /// Rollout start (default: the first sample), as a timestamp.
+        #[arg(long)]
+        start: Option<String>,
+        /// Output folder (default: reports/replay/<data>-<UTC time>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Compare two policies (paired, same trials) or two runs; exit 1 on a regression.
     Compare {
         /// BASE and NEW: two scenario files, or two report folders; one scenario with --git-base.
@@ -142,6 +163,9 @@ pub fn main() -> i32 {
             run::run(scenario, trials, seed, threads, out, shard)
         }
         Command::Merge { shards, out } => run::merge(&shards, out),
+        Command::Replay { scenario, data, labels, map, start, out } => {
+            replay::replay(replay::Args { scenario, data, labels, map, start, out })
+        }
         Command::Sweep { scenario, vary, trials, seed, threads, objective, out, shard } => {
             sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, shard })
         }
@@ -162,6 +186,7 @@ pub fn main() -> i32 {
 }
 
 mod compare;
+mod replay;
 mod run;
 mod sweep;
 

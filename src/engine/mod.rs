@@ -235,7 +235,7 @@ impl Engine {
             if self.weight <= 0.0 {
                 continue;
             }
-            let (value, fired) = eval_condition(&trig.condition, now, source);
+            let (value, fired) = trig.condition.evaluate(now, source);
             sink.event(EngineEvent::TriggerEvaluated { at: now, trigger: i, value, fired });
             if fired {
                 self.start_rollback(now, Cause::Trigger(i), sink);
@@ -259,7 +259,7 @@ impl Engine {
         let policy = Arc::clone(&self.policy);
         let mut rollback = None;
         for (i, rule) in policy.alerts.iter().enumerate() {
-            let (value, active) = eval_condition(&rule.condition, now, source);
+            let (value, active) = rule.condition.evaluate(now, source);
             let rt = &mut self.alerts[i];
             let transition = match (rt.state, active) {
                 (AlertState::Inactive, true) if rule.for_ == SimDur::ZERO => Some(AlertTransition::Firing),
@@ -561,14 +561,6 @@ impl Engine {
     fn decide<K: EventSink + ?Sized>(&mut self, at: SimTime, kind: DecisionKind, cause: Cause, sink: &mut K) {
         sink.event(EngineEvent::Decision(Decision { at, kind, cause }));
     }
-}
-
-/// Evaluates a firing condition; too little data never fires.
-fn eval_condition<S: MetricSource + ?Sized>(c: &Condition, now: SimTime, source: &mut S) -> (Option<f64>, bool) {
-    let s = source.query(&c.query, now);
-    let enough = !c.query.metric.needs_requests() || s.requests >= c.min_requests;
-    let fired = s.value.is_some_and(|v| enough && c.op.holds(v, c.threshold));
-    (s.value, fired)
 }
 
 struct NoSink;

@@ -205,6 +205,21 @@ pub struct Condition {
     pub min_requests: u64,
 }
 
+impl Condition {
+    /// The measured value and whether the condition fires at `now`; too little
+    /// data (no value, or fewer requests than `min_requests`) never fires.
+    pub fn evaluate<S: super::MetricSource + ?Sized>(
+        &self,
+        now: crate::time::SimTime,
+        source: &mut S,
+    ) -> (Option<f64>, bool) {
+        let s = source.query(&self.query, now);
+        let enough = !self.query.metric.needs_requests() || s.requests >= self.min_requests;
+        let fired = s.value.is_some_and(|v| enough && self.op.holds(v, self.threshold));
+        (s.value, fired)
+    }
+}
+
 /// A Prometheus-style alert rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {

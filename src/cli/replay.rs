@@ -1,0 +1,77 @@
+//! `rollsim replay`: recorded metrics through the same engine and rules.
+
+use super::run::utc_stamp;
+use rollsim::replay::{self, input, output};
+use rollsim::report::charts;
+use rollsim::scenario::Scenario;
+use std::path::PathBuf;
+
+pub struct Args {
+    pub scenario: Option<PathBuf>,
+    pub data: PathBuf,
+    pub labels: Option<PathBuf>,
+    pub map: Option<input::Mapping>,
+    pub start: Option<String>,
+    pub out: Option<PathBuf>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    2
+}
+
+pub fn replay(a: Args) -> i32 {
+    let sc = match &a.scenario {
+        None => Scenario::seed(),
+        Some(p) => match Scenario::load(p) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("invalid scenario\n{e}")),
+        },
+    };
+    let map = a.map.unwrap_or_default();
+    let rec = match input::read_csv(&a.data, &map) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let windows = match &a.labels {
+        None => None,
+        Some(l) => match input::read_windows(l, &a.data) {
+            Ok(w) => Some(w),
+            Err(e) => return fail(e),
+        },
+    };
+    let origin = match a.start.as_deref().map(input::parse_timestamp) {
+        None => None,
+        Some(Ok((t, _))) => Some(t),
+        Some(Err(e)) => return fail(format!("--start: {e}")),
+    };
+    for w in &rec.warnings {
+        eprintln!("warning: {}: {w}", a.data.display());
+    }
+    let result = replay::replay(&sc, &rec, origin, windows.as_deref());
+    let data = a.data.display().to_string();
+    let md = output::markdown(&result, &sc.policy, &data, &rec.warnings);
+    print!("{md}");
+    let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
+    let dir = a.out.unwrap_or_else(|| PathBuf::from("reports").join("replay").join(format!("{stem}-{}", utc_stamp())));
+    let write = || -> Result<(), String> {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let put = |f: &str, t: &str| {
+            std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
+        };
+        put("summary.md", &md)?;
+        put("summary.json", &output::json(&result, &sc.policy, &data, &rec.warnings))?;
+        let title = format!("Replay of {stem} against {}: rules vs recorded series", sc.name);
+        charts::render(&output::ReplayTimeline { result: &result, title }, &dir)
+    };
+    match write() {
+        Ok(()) => {
+            println!("report: {}", dir.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Replay outputs: Markdown and JSON summaries and a timeline chart of the
+//! recorded series against the rules' thresholds, with labelled windows shaded
+//! and alarms and decisions marked.
+
+use super::ReplayResult;
+use crate::engine::{EngineEvent, Metric, Policy, Unit};
+use crate::report::charts::{color, err, legend, Chart, FONT};
+use crate::time::SimTime;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::fmt::Write;
+
+fn fmt_value(m: Metric, v: f64) -> String {
+    match m.unit() {
+        Unit::Fraction => format!("{:.2}%", v * 100.0),
+        Unit::Millis => format!("{v:.0}ms"),
+        Unit::Number => format!("{v}"),
+    }
+}
+
+fn clock(origin: i64, t: SimTime) -> String {
+    let s = origin + t.0 as i64;
+    let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, (rem / 60) % 60)
+}
+
+fn decisions(r: &ReplayResult, p: &Policy) -> Vec<(SimTime, String)> {
+    r.engine
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Decision(d) => Some((d.at, format!("{} ({})", d.kind.name(), d.cause.describe(p)))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The Markdown summary.
+pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> String {
+    let mut o = String::new();
+    let src = &r.source;
+    let _ = writeln!(o, "# rollsim replay: {data}\n");
+    let _ = writeln!(
+        o,
+        "Recording from {} to {} (UTC), {} series.\n",
+        clock(src.origin, SimTime::ZERO),
+        clock(src.origin, src.end),
+        src.series.len()
+    );
+    for w in warnings {
+        let _ = writeln!(o, "- warning: {w}");
+    }
+    let _ = writeln!(o, "\n## The policy's decisions (rollout starting with the recording)\n");
+    for (t, d) in decisions(r, p) {
+        let _ = writeln!(o, "- {} ({t}): {d}", clock(src.origin, t));
+    }
+    let _ = writeln!(o, "\n## When each rule fires over the whole recording\n");
+    let _ = writeln!(
+        o,
+        "| rule | condition | firing episodes | first firing |{}",
+        if r.labelled { " false alarms |" } else { "" }
+    );
+    let _ = writeln!(o, "|---|---|---:|---|{}", if r.labelled { "---:|" } else { "" });
+    for (i, a) in r.alarms.iter().enumerate() {
+        let first = a.episodes.first().map_or("never".to_string(), |e| clock(src.origin, e.0));
+        let fa = if r.labelled { format!(" {} |", r.false_alarms[i]) } else { String::new() };
+        let _ = writeln!(
+            o,
+            "| {} | {} > {} | {} | {first} |{fa}",
+            a.rule,
+            a.metric,
+            fmt_value(a.metric, a.threshold),
+            a.episodes.len()
+        );
+    }
+    if !r.windows.is_empty() {
+        let _ = writeln!(o, "\n## Labelled incident windows\n");
+        let _ = writeln!(
+            o,
+            "Detection delay from the window's start; `missed` = the rule did not fire inside the window.\n"
+        );
+        let head: Vec<&str> = r.alarms.iter().map(|a| a.rule.as_str()).collect();
+        let _ = writeln!(o, "| window | {} |", head.join(" | "));
+        let _ = writeln!(o, "|---|{}", "---|".repeat(head.len()));
+        for w in &r.windows {
+            let cells: Vec<String> =
+                w.delays.iter().map(|d| d.map_or("missed".to_string(), |d| d.to_string())).collect();
+            let _ = writeln!(
+                o,
+                "| {} → {} | {} |",
+                clock(src.origin, w.start),
+                clock(src.origin, w.end),
+                cells.join(" | ")
+            );
+        }
+    }
+    o
+}
+
+/// The JSON summary (schema 1); times are seconds since the recording's start.
+pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> String {
+    let v = serde_json::json!({
+        "schema": 1,
+        "data": data,
+        "origin_unix": r.source.origin,
+        "end_s": r.source.end.0,
+        "warnings": warnings,
+        "decisions": decisions(r, p).iter().map(|(t, d)| serde_json::json!({"at_s": t.0, "decision": d})).collect::<Vec<_>>(),
+        "rules": r.alarms.iter().enumerate().map(|(i, a)| serde_json::json!({
+            "rule": a.rule,
+            "metric": a.metric.name(),
+            "threshold": a.threshold,
+            "episodes": a.episodes.iter().map(|e| [e.0.0, e.1.0]).collect::<Vec<_>>(),
+            "false_alarms": if r.labelled { r.false_alarms.get(i).copied() } else { None },
+        })).collect::<Vec<_>>(),
+        "windows": r.windows.iter().map(|w| serde_json::json!({
+            "start_s": w.start.0,
+            "end_s": w.end.0,
+            "delays_s": w.delays.iter().map(|d| d.map(|d| d.0)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
+}
+
+/// The recorded series against the rules, windows shaded.
+pub struct ReplayTimeline<'a> {
+    pub result: &'a ReplayResult,
+    pub title: String,
+}
+
+impl Chart for ReplayTimeline<'_> {
+    fn stem(&self) -> String {
+        "replay_timeline".into()
+    }
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let r = self.result;
+        let keys: Vec<_> = r.source.series.keys().copied().take(3).collect();
+        let root = root.titled(&self.title(), (FONT, 18)).map_err(err)?;
+        let panels = root.split_evenly((keys.len().max(1), 1));
+        let hours = r.source.end.hours().max(0.1);
+        for (area, key) in panels.iter().zip(&keys) {
+            let s = &r.source.series[key];
+            let rules: Vec<_> = r.alarms.iter().filter(|a| a.metric == key.0).collect();
+            let top =
+                s.iter().map(|p| p.1).chain(rules.iter().map(|a| a.threshold)).fold(f64::MIN_POSITIVE, f64::max) * 1.1;
+            let bottom = s.iter().map(|p| p.1).fold(0.0f64, f64::min);
+            let mut chart = ChartBuilder::on(area)
+                .margin(8)
+                .x_label_area_size(35)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..hours, bottom..top)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("hours since the recording started")
+                .y_desc(format!("{} ({})", key.0.name(), key.1.name()))
+                .label_style((FONT, 12))
+                .draw()
+                .map_err(err)?;
+            let shade = RGBColor(255, 200, 200);
+            for (i, w) in r.windows.iter().enumerate() {
+                let rect = Rectangle::new([(w.start.hours(), bottom), (w.end.hours(), top)], shade.mix(0.6).filled());
+                let series = chart.draw_series(std::iter::once(rect)).map_err(err)?;
+                if i == 0 {
+                    series
+                        .label("labelled incident window")
+                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], shade.filled()));
+                }
+            }
+            let c = color(0);
+            chart
+                .draw_series(LineSeries::new(s.iter().map(|p| (p.0 as f64 / 3600.0, p.1)), c.stroke_width(1)))
+                .map_err(err)?
+                .label(format!("recorded {}", key.0.name()))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
+            for (k, a) in rules.iter().enumerate() {
+                let lc = color(3 + k);
+                chart
+                    .draw_series(LineSeries::new(vec![(0.0, a.threshold), (hours, a.threshold)], lc.stroke_width(1)))
+                    .map_err(err)?
+                    .label(format!("{} threshold", a.rule))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], lc));
+                let marks = a.episodes.iter().map(|e| {
+                    Rectangle::new(
+                        [
+                            (e.0.hours(), bottom),
+                            (e.1.hours().max(e.0.hours() + hours / 400.0), bottom + (top - bottom) * 0.04),
+                        ],
+                        lc.filled(),
+                    )
+                });
+                chart.draw_series(marks).map_err(err)?;
+            }
+            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        }
+        Ok(())
+    }
+}
