@@ -8,6 +8,7 @@
 //! * [`summary`], [`stats`] — per-fault-kind aggregates with confidence intervals.
 //! * [`time`], [`units`] — simulated time and the human units of scenario files.
 
+pub mod calendar;
 pub mod compare;
 pub mod engine;
 pub mod replay;

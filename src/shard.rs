@@ -40,6 +40,17 @@ impl Shard {
 
 const SHARD_FILE: &str = "shard.json";
 
+/// A fresh hidden sibling `.NAME.partial` of `dir`, renamed to `dir` once complete.
+fn partial(dir: &Path) -> Result<PathBuf, String> {
+    let name = dir.file_name().map_or("shard".into(), |n| n.to_string_lossy());
+    let tmp = dir.with_file_name(format!(".{name}.partial"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| format!("cannot clear {}: {e}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    Ok(tmp)
+}
+
 /// Writes a shard folder: `shard.json` (identity and slice), `scenario.toml`
 /// (canonical), `trials.parquet` (this slice's rows).
 pub fn write(dir: &Path, sc: &Scenario, meta: &RunMeta, shard: Shard, records: &[TrialRecord]) -> Result<(), String> {
@@ -58,21 +69,9 @@ pub fn write(dir: &Path, sc: &Scenario, meta: &RunMeta, shard: Shard, records: &
         "program_version": meta.program_version,
         "reproduce": meta.reproduce,
     });
-    let tmp =
-        dir.with_file_name(format!(".{}.partial", dir.file_name().map_or("shard".into(), |n| n.to_string_lossy())));
+    let tmp = partial(dir)?;
     let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-    let mut df = report::trial_table(sc, records).map_err(|e| format!("cannot build the trial table: {e}"))?;
-    let pq = tmp.join("trials.parquet");
-    let file = std::fs::File::create(&pq).map_err(|e| io(&pq, e))?;
-    polars::prelude::ParquetWriter::new(file)
-        .finish(&mut df)
-        .map_err(|e| format!("cannot write {}: {e}", pq.display()))?;
-    let toml_path = tmp.join("scenario.toml");
-    std::fs::write(&toml_path, print::to_toml(sc)).map_err(|e| io(&toml_path, e))?;
+    write_part(&tmp, sc, records)?;
     let json_path = tmp.join(SHARD_FILE);
     let text = serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n";
     std::fs::write(&json_path, text).map_err(|e| io(&json_path, e))?;
@@ -198,11 +197,7 @@ pub fn write_sweep(
     trials: u64,
     objective: Option<&str>,
 ) -> Result<(), String> {
-    let tmp =
-        dir.with_file_name(format!(".{}.partial", dir.file_name().map_or("shard".into(), |n| n.to_string_lossy())));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| format!("cannot clear {}: {e}", tmp.display()))?;
-    }
+    let tmp = partial(dir)?;
     let mut list = Vec::new();
     for (v, rs) in variants.iter().zip(records) {
         write_part(&tmp.join("variants").join(&v.id), &v.scenario, rs)?;

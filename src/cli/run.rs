@@ -175,18 +175,8 @@ fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
 /// `YYYYMMDD-HHMMSSZ` in UTC: run ids sort by start time.
 pub fn utc_stamp() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    let (y, m, d, hh, mm, ss) = rollsim::calendar::civil_from_unix(secs);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}Z")
 }
 
 /// Which rules rolled back good versions, and which caught bad ones.

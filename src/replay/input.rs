@@ -14,18 +14,6 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 
-/// Seconds since the Unix epoch (UTC) for a civil date and time.
-fn unix(y: i64, m: i64, d: i64, hh: i64, mm: i64, ss: i64) -> i64 {
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) * 86_400 + hh * 3600 + mm * 60 + ss
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TsFormat {
     Rfc3339,
@@ -60,7 +48,7 @@ pub fn parse_timestamp(s: &str) -> Result<(i64, TsFormat), String> {
     if let Some(r) = rest.strip_prefix('.') {
         rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
     }
-    let base = unix(y, mo, d, h, mi, se);
+    let base = crate::calendar::unix_from_civil(y, mo, d, h, mi, se);
     match (sep, rest) {
         (b' ', "") => Ok((base, TsFormat::DateTime)),
         (b'T' | b't', "Z" | "z") => Ok((base, TsFormat::Rfc3339)),

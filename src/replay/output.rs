@@ -19,18 +19,8 @@ fn fmt_value(m: Metric, v: f64) -> String {
 }
 
 fn clock(origin: i64, t: SimTime) -> String {
-    let s = origin + t.0 as i64;
-    let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, (rem / 60) % 60)
+    let (y, m, d, hh, mm, _) = crate::calendar::civil_from_unix(origin + t.0 as i64);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
 }
 
 fn decisions(r: &ReplayResult, p: &Policy) -> Vec<(SimTime, String)> {

@@ -92,14 +92,14 @@ pub struct Defaults {
 pub const DEFAULTS: Defaults =
     Defaults { instances: 100, scrape_interval: SimDur::secs(15), restart_time: SimDur::mins(2) };
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     text: &'a str,
     file: &'a str,
     errors: Vec<ScenarioError>,
 }
 
 impl<'a> Ctx<'a> {
-    fn err_at(&mut self, span: Option<Range<usize>>, field: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn err_at(&mut self, span: Option<Range<usize>>, field: impl Into<String>, message: impl Into<String>) {
         let (line, column) = span.map(|s| line_col(self.text, s.start)).unwrap_or((0, 0));
         self.errors.push(ScenarioError {
             file: self.file.to_string(),
@@ -111,14 +111,20 @@ impl<'a> Ctx<'a> {
     }
 
     /// Parses an optional spanned string with `parse`, or returns `default`.
-    fn opt<T>(&mut self, v: &Option<Text>, field: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+    pub(super) fn opt<T>(
+        &mut self,
+        v: &Option<Text>,
+        field: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
         match v {
             None => default,
             Some(s) => self.req(s, field, parse).unwrap_or(default),
         }
     }
 
-    fn req<T>(&mut self, v: &Text, field: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    pub(super) fn req<T>(&mut self, v: &Text, field: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
         match parse(v.get_ref()) {
             Ok(x) => Some(x),
             Err(m) => {
@@ -128,7 +134,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn int(&mut self, v: &Option<Spanned<i64>>, field: &str, default: i64, min: i64, max: i64) -> i64 {
+    pub(super) fn int(&mut self, v: &Option<Spanned<i64>>, field: &str, default: i64, min: i64, max: i64) -> i64 {
         match v {
             None => default,
             Some(s) if (min..=max).contains(s.get_ref()) => *s.get_ref(),
@@ -143,7 +149,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn float(&mut self, v: &Option<Spanned<f64>>, field: &str, default: f64, ok: Range<f64>, what: &str) -> f64 {
+    pub(super) fn float(
+        &mut self,
+        v: &Option<Spanned<f64>>,
+        field: &str,
+        default: f64,
+        ok: Range<f64>,
+        what: &str,
+    ) -> f64 {
         match v {
             None => default,
             Some(s) if s.get_ref().is_finite() && ok.contains(s.get_ref()) => *s.get_ref(),
@@ -162,7 +175,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn positive_duration(s: &str) -> Result<SimDur, String> {
+pub(super) fn positive_duration(s: &str) -> Result<SimDur, String> {
     let d = parse_duration(s)?;
     if d == SimDur::ZERO {
         return Err(format!("expected a duration longer than zero, found {s:?}"));
@@ -170,7 +183,7 @@ fn positive_duration(s: &str) -> Result<SimDur, String> {
     Ok(d)
 }
 
-fn number(s: &str) -> Result<f64, String> {
+pub(super) fn number(s: &str) -> Result<f64, String> {
     s.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("expected a number, found {s:?}"))
 }
 
@@ -224,7 +237,7 @@ fn unit_hint(unit: Unit) -> &'static str {
 }
 
 /// A magnitude: `v` or `lo..hi`, each parsed with `parse`.
-fn dist(parse: impl Fn(&str) -> Result<f64, String>) -> impl Fn(&str) -> Result<Dist, String> {
+pub(super) fn dist(parse: impl Fn(&str) -> Result<f64, String>) -> impl Fn(&str) -> Result<Dist, String> {
     move |s| {
         let (lo, hi) = match s.split_once("..") {
             Some((a, b)) => (parse(a)?, parse(b)?),
@@ -243,7 +256,7 @@ fn dist(parse: impl Fn(&str) -> Result<f64, String>) -> impl Fn(&str) -> Result<
     }
 }
 
-fn duration_range(s: &str) -> Result<(SimDur, SimDur), String> {
+pub(super) fn duration_range(s: &str) -> Result<(SimDur, SimDur), String> {
     let (lo, hi) = match s.split_once("..") {
         Some((a, b)) => (parse_duration(a)?, parse_duration(b)?),
         None => {
@@ -308,7 +321,7 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
     let traffic = build_traffic(cx, &raw.traffic);
     let health = build_health(cx, &raw.health);
     let policy = build_policy(cx, &raw.policy, &traffic, fleet.scrape_interval);
-    let faults = build_faults(cx, &raw.faults, &traffic);
+    let faults = super::faults::build_faults(cx, &raw.faults, &traffic);
     let s = &raw.simulation;
     let simulation = SimSettings {
         time_limit: cx.opt(&s.time_limit, "simulation.time_limit", SimDur::hours(72), positive_duration),
@@ -767,173 +780,4 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
         }
     }
     Policy { phases, alerts, alert_every, triggers, rollback_duration }
-}
-
-fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic) -> Vec<FaultSpec> {
-    let mut out = Vec::new();
-    let mut total = 0.0;
-    for (i, f) in faults.iter().enumerate() {
-        let prefix = format!("faults[{i}]");
-        let p = |n: &str| format!("{prefix}.{n}");
-        let weight = *f.weight.get_ref();
-        if !(weight.is_finite() && weight >= 0.0) {
-            cx.err_at(Some(f.weight.span()), p("weight"), format!("expected a weight of at least 0, found {weight}"));
-        } else {
-            total += weight;
-        }
-        let (onset_lo, onset_hi) = cx.opt(&f.onset, &p("onset"), (SimDur::ZERO, SimDur::ZERO), duration_range);
-        let class = f.class.as_ref().and_then(|c| {
-            let id = traffic.classes.iter().position(|k| k.name == c.get_ref().trim());
-            if id.is_none() {
-                cx.err_at(Some(c.span()), p("class"), format!("unknown request class {:?}", c.get_ref()));
-            }
-            id.map(|i| i as u8)
-        });
-        let pct = dist(parse_percent);
-        let ms = dist(parse_latency_ms);
-        let num = dist(number);
-        let kind_name = f.kind.get_ref().trim().to_string();
-        // Which magnitude fields each kind reads; any other set field is an error.
-        let allowed: &[&str] = match kind_name.as_str() {
-            "none" => &[],
-            "error-rate" => &["error_rate", "error_factor"],
-            "latency" => &["latency_shift", "latency_scale", "slow_share", "slow_latency"],
-            "memory-leak" => &["leak_per_hour"],
-            "crash-loop" => &["crashes_per_hour"],
-            "cpu" => &["cpu_added"],
-            "load-dependent" => &["error_rate", "min_weight"],
-            "intermittent" => &["error_rate", "burst_every", "burst_length"],
-            "drift" => &["drift_per_hour"],
-            "shared-dependency" => &["error_rate", "latency_shift", "duration"],
-            _ => {
-                cx.err_at(
-                    Some(f.kind.span()),
-                    p("kind"),
-                    format!("unknown fault kind {:?}; expected one of {}", kind_name, FaultKind::NAMES.join(", ")),
-                );
-                continue;
-            }
-        };
-        let fields: [(&str, &Option<Text>); 13] = [
-            ("error_rate", &f.error_rate),
-            ("error_factor", &f.error_factor),
-            ("latency_shift", &f.latency_shift),
-            ("latency_scale", &f.latency_scale),
-            ("slow_share", &f.slow_share),
-            ("slow_latency", &f.slow_latency),
-            ("leak_per_hour", &f.leak_per_hour),
-            ("crashes_per_hour", &f.crashes_per_hour),
-            ("cpu_added", &f.cpu_added),
-            ("min_weight", &f.min_weight),
-            ("burst_every", &f.burst_every),
-            ("burst_length", &f.burst_length),
-            ("drift_per_hour", &f.drift_per_hour),
-        ];
-        for (n, v) in fields.iter().chain([("duration", &f.duration)].iter()) {
-            if let Some(v) = v {
-                if !allowed.contains(n) {
-                    cx.err_at(
-                        Some(v.span()),
-                        p(n),
-                        format!(
-                            "`{n}` does not apply to fault kind `{kind_name}` (it reads: {})",
-                            if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
-                        ),
-                    );
-                }
-            }
-        }
-        if class.is_some() && kind_name != "error-rate" {
-            cx.err_at(None, p("class"), "only error-rate faults can be restricted to a request class");
-        }
-        let need = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| -> Dist {
-            match v {
-                Some(t) => cx.req(t, &p(n), parse).unwrap_or(Dist::fixed(0.0)),
-                None => {
-                    cx.err_at(Some(f.kind.span()), p(n), format!("fault kind `{kind_name}` needs `{n}`"));
-                    Dist::fixed(0.0)
-                }
-            }
-        };
-        let optional = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| {
-            v.as_ref().and_then(|t| cx.req(t, &p(n), parse))
-        };
-        let kind = match kind_name.as_str() {
-            "none" => FaultKind::None,
-            "error-rate" => {
-                let added = optional(cx, &f.error_rate, "error_rate", &pct);
-                let factor = optional(cx, &f.error_factor, "error_factor", &num);
-                if added.is_none() && factor.is_none() {
-                    cx.err_at(
-                        Some(f.kind.span()),
-                        p("error_rate"),
-                        "fault kind `error-rate` needs `error_rate` (added) or `error_factor`",
-                    );
-                }
-                FaultKind::ErrorRate { added, factor }
-            }
-            "latency" => {
-                let shift_ms = optional(cx, &f.latency_shift, "latency_shift", &ms);
-                let scale = optional(cx, &f.latency_scale, "latency_scale", &num);
-                let slow_share = optional(cx, &f.slow_share, "slow_share", &pct);
-                let slow_ms = cx.opt(&f.slow_latency, &p("slow_latency"), 2500.0, parse_latency_ms);
-                if shift_ms.is_none() && scale.is_none() && slow_share.is_none() {
-                    cx.err_at(
-                        Some(f.kind.span()),
-                        p("latency_shift"),
-                        "fault kind `latency` needs `latency_shift`, `latency_scale` or `slow_share`",
-                    );
-                }
-                FaultKind::Latency { shift_ms, scale, slow_share, slow_ms }
-            }
-            "memory-leak" => FaultKind::MemoryLeak { per_hour: need(cx, &f.leak_per_hour, "leak_per_hour", &pct) },
-            "crash-loop" => FaultKind::CrashLoop { per_hour: need(cx, &f.crashes_per_hour, "crashes_per_hour", &num) },
-            "cpu" => FaultKind::Cpu { added: need(cx, &f.cpu_added, "cpu_added", &pct) },
-            "load-dependent" => FaultKind::LoadDependent {
-                added: need(cx, &f.error_rate, "error_rate", &pct),
-                min_weight: cx.opt(&f.min_weight, &p("min_weight"), 0.25, parse_share),
-            },
-            "intermittent" => FaultKind::Intermittent {
-                added: need(cx, &f.error_rate, "error_rate", &pct),
-                every: cx.opt(&f.burst_every, &p("burst_every"), SimDur::hours(1), positive_duration),
-                length: cx.opt(&f.burst_length, &p("burst_length"), SimDur::mins(5), positive_duration),
-            },
-            "drift" => FaultKind::Drift { per_hour: need(cx, &f.drift_per_hour, "drift_per_hour", &pct) },
-            _ => FaultKind::SharedDependency {
-                added: need(cx, &f.error_rate, "error_rate", &pct),
-                shift_ms: optional(cx, &f.latency_shift, "latency_shift", &ms),
-                duration: cx.opt(&f.duration, &p("duration"), Dist::fixed(3600.0), |s| {
-                    duration_range(s).map(|(a, b)| Dist { lo: a.0 as f64, hi: b.0 as f64 })
-                }),
-            },
-        };
-        out.push(FaultSpec {
-            name: f.name.clone().unwrap_or_else(|| kind_name.clone()),
-            kind,
-            weight,
-            onset_lo,
-            onset_hi,
-            class,
-        });
-    }
-    if !faults.is_empty() && total <= 0.0 {
-        cx.err_at(None, "faults", "fault-mix weights are all zero: expected at least one positive weight");
-    }
-    if faults.is_empty() {
-        out.push(FaultSpec {
-            name: "none".into(),
-            kind: FaultKind::None,
-            weight: 1.0,
-            onset_lo: SimDur::ZERO,
-            onset_hi: SimDur::ZERO,
-            class: None,
-        });
-    }
-    let mut names = std::collections::BTreeSet::new();
-    for f in &out {
-        if !names.insert(f.name.clone()) {
-            cx.err_at(None, "faults", format!("fault name {:?} is used twice; give entries distinct `name`s", f.name));
-        }
-    }
-    out
 }

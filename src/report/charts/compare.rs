@@ -4,17 +4,12 @@ use super::spread::{horizon, spread_shares};
 use super::*;
 use crate::compare::Row;
 
-fn cdf(rows: &[Row]) -> (Vec<(f64, f64)>, usize) {
+/// Sorted detection times (hours) of the bad versions in `rows`, and their count.
+fn detections(rows: &[Row]) -> (Vec<f64>, usize) {
     let bad: Vec<&Row> = rows.iter().filter(|r| r.bad).collect();
-    let n = bad.len().max(1) as f64;
     let mut t: Vec<f64> = bad.iter().filter_map(|r| r.detection_min.map(|m| m / 60.0)).collect();
     t.sort_by(f64::total_cmp);
-    let mut pts = vec![(0.0, 0.0)];
-    for (k, &x) in t.iter().enumerate() {
-        pts.push((x, k as f64 / n));
-        pts.push((x, (k + 1) as f64 / n));
-    }
-    (pts, bad.len())
+    (t, bad.len())
 }
 
 pub struct DetectionCompare<'a> {
@@ -30,29 +25,19 @@ impl Chart for DetectionCompare<'_> {
         "Does the new policy catch bad versions sooner? (fraction detected by time since onset)".into()
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let (b, nb) = cdf(self.base);
-        let (n, nn) = cdf(self.new);
-        let h = b.iter().chain(&n).map(|p| p.0).fold(1.0f64, f64::max).ceil() + 1.0;
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), (FONT, TITLE_PX))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..h, 0.0..1.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("hours since fault onset")
-            .y_desc("fraction of bad versions detected")
-            .label_style((FONT, LABEL_PX))
-            .draw()
-            .map_err(err)?;
-        for (pts, count, label, c) in [(b, nb, "base", color(0)), (n, nn, "new", color(1))] {
-            let mut pts = pts;
-            let last = pts.last().map_or(0.0, |p| p.1);
-            pts.push((h, last));
+        let (b, nb) = detections(self.base);
+        let (n, nn) = detections(self.new);
+        let h = b.iter().chain(&n).copied().fold(1.0f64, f64::max).ceil() + 1.0;
+        let mut chart = axes(
+            root,
+            &self.title(),
+            0.0..h,
+            0.0..1.0,
+            ("hours since fault onset", "fraction of bad versions detected"),
+        )?;
+        for (times, count, label, c) in [(b, nb, "base", color(0)), (n, nn, "new", color(1))] {
             chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .draw_series(LineSeries::new(step_cdf(&times, count, h), c.stroke_width(2)))
                 .map_err(err)?
                 .label(format!("{label} (n={count})"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
@@ -79,20 +64,13 @@ impl Chart for SpreadCompare<'_> {
         let h = horizon(self.base).max(horizon(self.new));
         let (times, b) = spread_shares(self.base, phases, h);
         let (_, n) = spread_shares(self.new, phases, h);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), (FONT, TITLE_PX))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..h, 0.0..1.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("hours since the rollout started")
-            .y_desc("fraction of bad versions")
-            .label_style((FONT, LABEL_PX))
-            .draw()
-            .map_err(err)?;
+        let mut chart = axes(
+            root,
+            &self.title(),
+            0.0..h,
+            0.0..1.0,
+            ("hours since the rollout started", "fraction of bad versions"),
+        )?;
         for cat in 1..phases + 2 {
             let name =
                 if cat == phases + 1 { "rolled back".to_string() } else { format!("at {}", self.stages[cat - 1]) };

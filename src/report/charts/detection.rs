@@ -39,28 +39,16 @@ impl Chart for DetectionCdf<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let series = self.series();
         let horizon = series.iter().flat_map(|s| s.1.last().copied()).fold(1.0f64, f64::max).ceil() + 1.0;
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), (FONT, TITLE_PX))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..horizon, 0.0..1.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("hours since fault onset")
-            .y_desc("fraction of bad versions detected")
-            .label_style((FONT, LABEL_PX))
-            .draw()
-            .map_err(err)?;
+        let mut chart = axes(
+            root,
+            &self.title(),
+            0.0..horizon,
+            0.0..1.0,
+            ("hours since fault onset", "fraction of bad versions detected"),
+        )?;
         for (i, (name, times, n)) in series.iter().enumerate() {
             let c = color(i);
-            let mut pts = vec![(0.0, 0.0)];
-            for (k, &t) in times.iter().enumerate() {
-                pts.push((t, k as f64 / *n as f64));
-                pts.push((t, (k + 1) as f64 / *n as f64));
-            }
-            pts.push((horizon, times.len() as f64 / *n as f64));
+            let pts = step_cdf(times, *n, horizon);
             chart
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(err)?

@@ -18,6 +18,7 @@ pub use spread::{spread_shares, Spread};
 pub use timeline::Timeline;
 pub use tradeoff::Tradeoff;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -76,6 +77,37 @@ pub fn render<C: Chart>(chart: &C, dir: &Path) -> Result<(), String> {
         root.present().map_err(|e| format!("{}: {e:?}", png_path.display()))?;
     }
     Ok(())
+}
+
+/// A titled chart with plain f64 axes and a labelled mesh: the layout most charts share.
+pub fn axes<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    (x_desc, y_desc): (&str, &str),
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, TITLE_PX))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style((FONT, LABEL_PX)).draw().map_err(err)?;
+    Ok(chart)
+}
+
+/// An empirical CDF as steps: `sorted` event times among `n` trials, held flat to `horizon`.
+pub fn step_cdf(sorted: &[f64], n: usize, horizon: f64) -> Vec<(f64, f64)> {
+    let n = n.max(1) as f64;
+    let mut pts = vec![(0.0, 0.0)];
+    for (k, &t) in sorted.iter().enumerate() {
+        pts.push((t, k as f64 / n));
+        pts.push((t, (k + 1) as f64 / n));
+    }
+    pts.push((horizon, sorted.len() as f64 / n));
+    pts
 }
 
 /// A distinct colour per series.

@@ -63,20 +63,13 @@ impl Chart for Spread<'_> {
         let (hours, shares) = self.shares();
         let phases = &self.stages;
         let horizon = hours.last().copied().unwrap_or(1.0);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), (FONT, TITLE_PX))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..horizon, 0.0..1.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("hours since the rollout started")
-            .y_desc("fraction of bad versions")
-            .label_style((FONT, LABEL_PX))
-            .draw()
-            .map_err(err)?;
+        let mut chart = axes(
+            root,
+            &self.title(),
+            0.0..horizon,
+            0.0..1.0,
+            ("hours since the rollout started", "fraction of bad versions"),
+        )?;
         // Stack from the bottom: rolled back, then the highest stage down to "not deployed".
         let mut order: Vec<usize> = vec![phases.len() + 1];
         order.extend((1..=phases.len()).rev());
