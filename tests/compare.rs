@@ -99,3 +99,29 @@ fn tolerance_specs() {
     assert!(parse_tolerances("duration:+1pp").unwrap_err().contains("`pp` applies to rates"));
     assert!(parse_tolerances("duration").unwrap_err().contains("METRIC:TOLERANCE"));
 }
+
+#[test]
+fn git_base_compares_a_scenario_with_its_committed_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git").arg("-C").arg(repo).args(args).output().unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    let file = repo.join("policy.toml");
+    std::fs::copy(SEED, &file).unwrap();
+    git(&["add", "policy.toml"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base"]);
+    let text = std::fs::read_to_string(SEED).unwrap().replace("limit = \"1%\"\n", "limit = \"3%\"\n");
+    std::fs::write(&file, text).unwrap();
+    let (code, md, err) = compare(
+        &["--git-base", "HEAD", file.to_str().unwrap(), "--trials", "300", "--resamples", "200"],
+        &repo.join("c"),
+    );
+    assert_eq!(code, 1, "{md}{err}");
+    assert!(md.contains("policy.toml@HEAD") && md.contains("Paired"), "{md}");
+    let (code, _, err) = compare(&["--git-base", "no-such-rev", file.to_str().unwrap()], &repo.join("d"));
+    assert_eq!(code, 2);
+    assert!(err.contains("git show no-such-rev"), "{err}");
+}
