@@ -131,3 +131,44 @@ fn nab_sample_per_window_results() {
     let rds = run("rds_cpu_utilization_cc0c53.csv");
     assert!(rds.windows.iter().all(|w| w.delays.iter().all(|d| d.is_none())));
 }
+
+#[test]
+fn prometheus_query_range_from_a_real_server() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prometheus-query-range.json");
+    let rec = input::read(&path, &Default::default()).unwrap();
+    use rollsim::engine::{Group, Metric};
+    assert_eq!(rec.series.len(), 3);
+    let cand = &rec.series[&(Metric::ErrorRate, Group::Candidate)];
+    assert_eq!(cand.len(), 31);
+    assert!(cand.iter().all(|p| p.1 == 0.002));
+    assert!(rec.series[&(Metric::ErrorRate, Group::Stable)].iter().all(|p| p.1 == 0.001));
+    assert!(rec.series[&(Metric::LatencyP99, Group::Candidate)].iter().all(|p| (180.0..300.0).contains(&p.1)));
+    assert!(rec.warnings.iter().any(|w| w.contains("scrape_duration_seconds")), "{:?}", rec.warnings);
+    let sc = Scenario::seed();
+    let r = replay::replay(&sc, &rec, None, None);
+    assert!(r.alarms.iter().all(|a| a.episodes.is_empty()));
+    // Not a query_range matrix: a clear error naming the file.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "instant.json", r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#);
+    let e = input::read(&bad, &Default::default()).unwrap_err();
+    assert!(e.contains("instant.json") && e.contains("matrix"), "{e}");
+}
+
+#[test]
+fn parquet_with_the_long_csv_columns_reads_like_the_csv() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "timestamp,metric,version,value\n2024-01-01 00:00:00,cpu,candidate,0.5\n2024-01-01 00:01:00,cpu,stable,0.4\n2024-01-01 00:02:00,error_rate,candidate,0.01\n";
+    let from_csv = input::read(&write(dir.path(), "a.csv", csv), &Default::default()).unwrap();
+    let mut df = df!(
+        "timestamp" => ["2024-01-01 00:00:00", "2024-01-01 00:01:00", "2024-01-01 00:02:00"],
+        "metric" => ["cpu", "cpu", "error_rate"],
+        "version" => ["candidate", "stable", "candidate"],
+        "value" => [0.5, 0.4, 0.01],
+    )
+    .unwrap();
+    let pq = dir.path().join("a.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap()).finish(&mut df).unwrap();
+    let from_pq = input::read(&pq, &Default::default()).unwrap();
+    assert_eq!(from_pq.series, from_csv.series);
+}

@@ -29,7 +29,7 @@ pub fn replay(a: Args) -> i32 {
         },
     };
     let map = a.map.unwrap_or_default();
-    let rec = match input::read_csv(&a.data, &map) {
+    let rec = match input::read(&a.data, &map) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

@@ -126,6 +126,130 @@ fn split(line: &str) -> Vec<&str> {
 }
 
 /// Reads a long CSV or a NAB CSV (detected from the header).
+/// Accumulates samples from any input format with the same rules.
+struct Collector<'m> {
+    map: &'m Mapping,
+    out: Recorded,
+    format: Option<TsFormat>,
+    skipped: u64,
+    unknown: BTreeMap<String, u64>,
+    sorted: bool,
+}
+
+impl<'m> Collector<'m> {
+    fn new(map: &'m Mapping) -> Self {
+        Collector { map, out: Recorded::default(), format: None, skipped: 0, unknown: BTreeMap::new(), sorted: true }
+    }
+
+    /// Parses a timestamp; every row of one input must use the same format.
+    fn timestamp(&mut self, text: &str) -> Result<i64, String> {
+        let (t, fmt) = parse_timestamp(text)?;
+        match self.format {
+            None => self.format = Some(fmt),
+            Some(prev) if prev != fmt => {
+                return Err(format!("timestamp {text:?} is in another format than the rows before it"))
+            }
+            _ => {}
+        }
+        Ok(t)
+    }
+
+    /// Where a named series of a version goes; `None` for an unknown metric (skipped, counted).
+    fn target(&mut self, name: &str, version: Option<&str>) -> Result<Option<Target>, String> {
+        let group = match version {
+            None | Some("candidate") => Group::Candidate,
+            Some("stable") => Group::Stable,
+            Some(v) => match self.map.versions.get(v) {
+                Some(g) => *g,
+                None => return Err(format!(
+                    "unknown version {v:?}; expected candidate or stable, or map it with --map 'version:{v}=candidate'"
+                )),
+            },
+        };
+        Ok(match self.map.series.get(name) {
+            // Without a version in the data, the mapping says which group.
+            Some(t) if version.is_none() => Some(*t),
+            Some(t) => Some(Target { group, ..*t }),
+            None => match Metric::from_name(name).filter(|m| *m != Metric::CriticalAlerts) {
+                Some(metric) => Some(Target { metric, group, scale: 1.0 }),
+                None => {
+                    *self.unknown.entry(name.to_string()).or_default() += 1;
+                    None
+                }
+            },
+        })
+    }
+
+    /// Adds one sample; `None` or NaN values are gaps.
+    fn push(&mut self, target: Target, t: i64, value: Option<f64>) {
+        let Some(v) = value.filter(|x| x.is_finite()) else {
+            self.skipped += 1;
+            return;
+        };
+        let s = self.out.series.entry((target.metric, target.group)).or_default();
+        if s.last().is_some_and(|last| last.0 > t) {
+            self.sorted = false;
+        }
+        s.push((t, v * target.scale));
+        self.out.rows += 1;
+    }
+
+    fn finish(mut self, path: &Path) -> Result<Recorded, String> {
+        let out = &mut self.out;
+        if !self.sorted {
+            out.warnings.push("rows were not in time order; sorted them".into());
+        }
+        for s in out.series.values_mut() {
+            s.sort_by_key(|p| p.0);
+            let before = s.len();
+            // Duplicate timestamps keep the last value.
+            let mut dedup: Vec<(i64, f64)> = Vec::with_capacity(s.len());
+            for &p in s.iter() {
+                match dedup.last_mut() {
+                    Some(last) if last.0 == p.0 => *last = p,
+                    _ => dedup.push(p),
+                }
+            }
+            if dedup.len() < before {
+                out.warnings
+                    .push(format!("{} duplicate timestamps; kept the last value of each", before - dedup.len()));
+            }
+            *s = dedup;
+        }
+        if self.skipped > 0 {
+            out.warnings.push(format!("{} empty or NaN values skipped (gaps are no data)", self.skipped));
+        }
+        for (name, n) in &self.unknown {
+            out.warnings
+                .push(format!("{n} samples of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'"));
+        }
+        if out.series.is_empty() {
+            return Err(format!("{}: no usable rows", path.display()));
+        }
+        Ok(self.out)
+    }
+}
+
+fn parse_value(raw: &str) -> Result<Option<f64>, String> {
+    if raw.is_empty() || raw.eq_ignore_ascii_case("nan") {
+        return Ok(None);
+    }
+    raw.parse::<f64>().map(Some).map_err(|_| format!("expected a number in `value`, found {raw:?}"))
+}
+
+const NAB_HINT: &str = "has one series; map it with --map 'value=METRIC' (e.g. value=cpu*0.01 for percentages)";
+
+/// Reads recorded metrics, choosing the reader by extension: `.parquet`, `.json`
+/// (Prometheus `query_range`), anything else CSV.
+pub fn read(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => read_parquet(path, map),
+        Some("json") => read_prometheus(path, map),
+        _ => read_csv(path, map),
+    }
+}
+
+/// Reads a long CSV or a NAB CSV (detected from the header), line by line.
 pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
@@ -142,107 +266,105 @@ pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
         _ => return Err(at(1, format!("expected a header with `timestamp` and `value` columns, found {header:?}"))),
     };
     let (metric_col, version_col) = (idx("metric"), idx("version"));
-    let nab = metric_col.is_none();
-    if nab && !map.series.contains_key("value") {
-        return Err(format!(
-            "{}: a `timestamp,value` file has one series; map it with --map 'value=METRIC' (e.g. value=cpu*0.01 for percentages)",
-            path.display()
-        ));
+    if metric_col.is_none() && !map.series.contains_key("value") {
+        return Err(format!("{}: a `timestamp,value` file {NAB_HINT}", path.display()));
     }
-    let mut out = Recorded::default();
-    let mut format: Option<TsFormat> = None;
-    let (mut skipped_values, mut unknown): (u64, BTreeMap<String, u64>) = (0, BTreeMap::new());
-    let mut sorted = true;
+    let mut c = Collector::new(map);
     for (i, line) in lines.enumerate() {
         let row = i as u64 + 2;
         let line = line.map_err(|e| at(row, format!("cannot read: {e}")))?;
         if line.trim().is_empty() {
             continue;
         }
-        if line.contains('"') && line.matches('"').count() % 2 == 1 {
+        if line.matches('"').count() % 2 == 1 {
             return Err(at(row, "unbalanced quote".into()));
         }
         let f = split(&line);
         if f.len() != cols.len() {
             return Err(at(row, format!("expected {} fields like the header, found {}", cols.len(), f.len())));
         }
-        let (t, fmt) = parse_timestamp(f[ts]).map_err(|e| at(row, e))?;
-        match format {
-            None => format = Some(fmt),
-            Some(prev) if prev != fmt => {
-                return Err(at(row, format!("timestamp {:?} is in another format than the rows before it", f[ts])))
-            }
-            _ => {}
-        }
-        let target = if nab {
-            map.series["value"]
-        } else {
-            let name = f[metric_col.unwrap_or(0)];
-            let group = match version_col.map(|c| f[c]) {
-                None | Some("candidate") => Group::Candidate,
-                Some("stable") => Group::Stable,
-                Some(v) => match map.versions.get(v) {
-                    Some(g) => *g,
-                    None => return Err(at(row, format!("unknown version {v:?}; expected candidate or stable, or map it with --map 'version:{v}=candidate'"))),
-                },
-            };
-            match map.series.get(name) {
-                Some(t) => Target { group, ..*t },
-                None => match Metric::from_name(name).filter(|m| *m != Metric::CriticalAlerts) {
-                    Some(metric) => Target { metric, group, scale: 1.0 },
-                    None => {
-                        *unknown.entry(name.to_string()).or_default() += 1;
-                        continue;
-                    }
-                },
-            }
-        };
-        let raw = f[value];
-        let v = if raw.is_empty() || raw.eq_ignore_ascii_case("nan") {
-            None
-        } else {
-            Some(raw.parse::<f64>().map_err(|_| at(row, format!("expected a number in `value`, found {raw:?}")))?)
-        };
-        let Some(v) = v.filter(|x| x.is_finite()) else {
-            skipped_values += 1;
+        let t = c.timestamp(f[ts]).map_err(|e| at(row, e))?;
+        let name = metric_col.map_or("value", |m| f[m]);
+        let Some(target) = c.target(name, version_col.map(|v| f[v])).map_err(|e| at(row, e))? else {
             continue;
         };
-        let s = out.series.entry((target.metric, target.group)).or_default();
-        if s.last().is_some_and(|last| last.0 > t) {
-            sorted = false;
+        let v = parse_value(f[value]).map_err(|e| at(row, e))?;
+        c.push(target, t, v);
+    }
+    c.finish(path)
+}
+
+/// Reads a Parquet file with the long CSV's columns (`timestamp` as text or
+/// Unix seconds, `metric`, optional `version`, `value`).
+pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+    use polars::prelude::*;
+    let df = crate::report::read_parquet(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let at = |row: usize, m: String| format!("{}: row {}: {m}", path.display(), row + 1);
+    let col = |name: &str| df.column(name).ok();
+    let need = |name: &str| col(name).ok_or_else(|| format!("{}: no column `{name}`", path.display()));
+    let ts = need("timestamp")?.cast(&DataType::String).map_err(|e| format!("{}: `timestamp`: {e}", path.display()))?;
+    let ts = ts.str().map_err(|e| format!("{}: `timestamp`: {e}", path.display()))?.clone();
+    let values = need("value")?.cast(&DataType::Float64).map_err(|e| format!("{}: `value`: {e}", path.display()))?;
+    let values = values.f64().map_err(|e| format!("{}: `value`: {e}", path.display()))?.clone();
+    let text = |name: &str| -> Result<Option<StringChunked>, String> {
+        col(name)
+            .map(|c| c.str().cloned().map_err(|_| format!("{}: column `{name}` is not text", path.display())))
+            .transpose()
+    };
+    let (metric, version) = (text("metric")?, text("version")?);
+    if metric.is_none() && !map.series.contains_key("value") {
+        return Err(format!("{}: a file without `metric` {NAB_HINT}", path.display()));
+    }
+    let mut c = Collector::new(map);
+    for i in 0..df.height() {
+        let t = c.timestamp(ts.get(i).unwrap_or("")).map_err(|e| at(i, e))?;
+        let name =
+            metric.as_ref().map_or(Some("value"), |m| m.get(i)).ok_or_else(|| at(i, "`metric` is empty".into()))?;
+        let Some(target) = c.target(name, version.as_ref().and_then(|v| v.get(i))).map_err(|e| at(i, e))? else {
+            continue;
+        };
+        c.push(target, t, values.get(i));
+    }
+    c.finish(path)
+}
+
+/// Reads a Prometheus `query_range` response (`resultType` `matrix`), as the
+/// HTTP API returns it. A series is named by its `__name__` label (else its
+/// `metric` label) and its version by its `version` label.
+pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+    let bad = |m: String| format!("{}: {m}", path.display());
+    if v["status"] != "success" {
+        return Err(bad(format!("expected a successful query_range response, found status {}", v["status"])));
+    }
+    if v["data"]["resultType"] != "matrix" {
+        return Err(bad(format!("expected resultType \"matrix\" (a range query), found {}", v["data"]["resultType"])));
+    }
+    let result = v["data"]["result"].as_array().ok_or_else(|| bad("`data.result` is not a list".into()))?;
+    let mut c = Collector::new(map);
+    for (k, series) in result.iter().enumerate() {
+        let labels = &series["metric"];
+        let name = labels["__name__"]
+            .as_str()
+            .or_else(|| labels["metric"].as_str())
+            .or_else(|| map.series.contains_key("value").then_some("value"))
+            .ok_or_else(|| bad(format!("series {} has no __name__ or metric label; name it in the query or map it with --map 'value=METRIC'", k + 1)))?;
+        let Some(target) =
+            c.target(name, labels["version"].as_str()).map_err(|e| bad(format!("series {}: {e}", k + 1)))?
+        else {
+            continue;
+        };
+        for (j, p) in series["values"].as_array().into_iter().flatten().enumerate() {
+            let at = |m: String| bad(format!("series {} sample {}: {m}", k + 1, j + 1));
+            let t = p[0].as_f64().ok_or_else(|| at("expected [unix_time, \"value\"]".into()))?;
+            let t = c.timestamp(&format!("{}", t.floor() as i64)).map_err(at)?;
+            let raw = p[1].as_str().ok_or_else(|| at("expected the value as a string".into()))?;
+            c.push(target, t, parse_value(raw).map_err(at)?);
         }
-        s.push((t, v * target.scale));
-        out.rows += 1;
     }
-    if !sorted {
-        out.warnings.push("rows were not in time order; sorted them".into());
-    }
-    for s in out.series.values_mut() {
-        s.sort_by_key(|p| p.0);
-        let before = s.len();
-        // Duplicate timestamps keep the last value.
-        let mut dedup: Vec<(i64, f64)> = Vec::with_capacity(s.len());
-        for &p in s.iter() {
-            match dedup.last_mut() {
-                Some(last) if last.0 == p.0 => *last = p,
-                _ => dedup.push(p),
-            }
-        }
-        if dedup.len() < before {
-            out.warnings.push(format!("{} duplicate timestamps; kept the last value of each", before - dedup.len()));
-        }
-        *s = dedup;
-    }
-    if skipped_values > 0 {
-        out.warnings.push(format!("{skipped_values} empty or NaN values skipped (gaps are no data)"));
-    }
-    for (name, n) in unknown {
-        out.warnings.push(format!("{n} rows of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'"));
-    }
-    if out.series.is_empty() {
-        return Err(format!("{}: no usable rows", path.display()));
-    }
-    Ok(out)
+    c.finish(path)
 }
 
 /// Labelled windows (Unix seconds) for `data`: NAB's layout (file → windows,
