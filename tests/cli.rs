@@ -40,3 +40,27 @@ fn scenario_prints_the_builtin_seed_and_explains_fields() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("policy.checks.failure_limit") && text.contains("simulation.time_limit"));
 }
+
+#[test]
+fn run_rejects_absurd_input_and_trace_reproduces_a_row() {
+    let out = rollsim().args(["run", "--trials", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--trials"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("never.toml");
+    std::fs::write(&bad, "name = \"x\"\n[[policy.phases]]\nname = \"a\"\nweight = \"100%\"\nbake = \"48h\"\n[simulation]\ntime_limit = \"1h\"\n").unwrap();
+    let out = rollsim().arg("run").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("no trial could complete"));
+
+    // `trace` prints the same outcome as the run's table row.
+    let run_dir = dir.path().join("r");
+    let out = rollsim().args(["run", "--trials", "40", "--seed", "8", "--out"]).arg(&run_dir).output().unwrap();
+    assert!(out.status.success());
+    let csv = std::fs::read_to_string(run_dir.join("trials.csv")).unwrap();
+    let row = csv.lines().nth(1 + 13).unwrap();
+    let outcome = row.split(',').nth(7).unwrap();
+    let out = rollsim().args(["trace", "--trial", "13", "--seed", "8"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&format!("outcome: {outcome} at")), "{outcome}\n{text}");
+}
