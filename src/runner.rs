@@ -43,3 +43,12 @@ pub fn trace(scenario: &Scenario, seed: u64, k: u64) -> (TrialRecord, Trace) {
     let record = run_trial(&model, &mut worker, seed, k, Some(&mut trace));
     (record, trace)
 }
+
+/// Re-runs trial `k` alone and returns its series, as `rollsim record` writes them.
+pub fn record(scenario: &Scenario, seed: u64, k: u64) -> (TrialRecord, Trace, crate::sim::store::Store) {
+    let model = Model::new(scenario);
+    let mut worker = Worker::new(&model);
+    let mut trace = Trace::default();
+    let record = run_trial(&model, &mut worker, seed, k, Some(&mut trace));
+    (record, trace, worker.into_store())
+}

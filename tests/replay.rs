@@ -39,13 +39,13 @@ fn replayed_series_drive_the_same_engine() {
     let sc = Scenario::seed();
     // 3%: between the 1% gate and the 5% trigger, stopped by the 12 h decision gate.
     let rec = input::read_csv(&write(dir.path(), "a.csv", &steady(0.03, 13)), &Default::default()).unwrap();
-    let r = replay::replay(&sc, &rec, None, None);
+    let r = replay::replay(&sc, &rec, None, None).unwrap();
     assert_eq!(decisions(&r, &sc)[0], (12 * 3600, "gate:canary/error_rate".to_string()));
     let trig = r.alarms.iter().find(|a| a.rule == "trigger:error_rate").unwrap();
     assert!(trig.episodes.is_empty());
     // 6%: the trigger fires at its first evaluation with data in its window.
     let rec = input::read_csv(&write(dir.path(), "b.csv", &steady(0.06, 2)), &Default::default()).unwrap();
-    let r = replay::replay(&sc, &rec, None, None);
+    let r = replay::replay(&sc, &rec, None, None).unwrap();
     assert_eq!(decisions(&r, &sc)[0], (6 * 60, "trigger:error_rate".to_string()));
 }
 
@@ -95,7 +95,7 @@ fn labelled_windows_give_delays_misses_and_false_alarms() {
     let rec = input::read_csv(&write(dir.path(), "c.csv", &s), &map).unwrap();
     let windows =
         [(1_700_000_000 + 90 * 60, 1_700_000_000 + 130 * 60), (1_700_000_000 + 200 * 60, 1_700_000_000 + 250 * 60)];
-    let r = replay::replay(&sc, &rec, None, Some(&windows));
+    let r = replay::replay(&sc, &rec, None, Some(&windows)).unwrap();
     let alert = r.alarms.iter().position(|a| a.rule == "alert:CpuHigh").unwrap();
     // Alerts are evaluated every 5 minutes: the spike at minute 100 is seen at minute 100.
     assert_eq!(r.windows[0].delays[alert], Some(SimDur::mins(10)));
@@ -117,7 +117,7 @@ fn nab_sample_per_window_results() {
         let data = nab.join("realAWSCloudwatch").join(file);
         let rec = input::read_csv(&data, &map).unwrap();
         let w = input::read_windows(&nab.join("combined_windows.json"), &data).unwrap();
-        replay::replay(&sc, &rec, None, Some(&w))
+        replay::replay(&sc, &rec, None, Some(&w)).unwrap()
     };
     let r = run("ec2_cpu_utilization_5f5533.csv");
     let alert = r.alarms.iter().position(|a| a.rule == "alert:CpuHigh").unwrap();
@@ -145,7 +145,7 @@ fn prometheus_query_range_from_a_real_server() {
     assert!(rec.series[&(Metric::LatencyP99, Group::Candidate)].iter().all(|p| (180.0..300.0).contains(&p.1)));
     assert!(rec.warnings.iter().any(|w| w.contains("scrape_duration_seconds")), "{:?}", rec.warnings);
     let sc = Scenario::seed();
-    let r = replay::replay(&sc, &rec, None, None);
+    let r = replay::replay(&sc, &rec, None, None).unwrap();
     assert!(r.alarms.iter().all(|a| a.episodes.is_empty()));
     // Not a query_range matrix: a clear error naming the file.
     let dir = tempfile::tempdir().unwrap();
@@ -171,4 +171,31 @@ fn parquet_with_the_long_csv_columns_reads_like_the_csv() {
     ParquetWriter::new(std::fs::File::create(&pq).unwrap()).finish(&mut df).unwrap();
     let from_pq = input::read(&pq, &Default::default()).unwrap();
     assert_eq!(from_pq.series, from_csv.series);
+}
+
+#[test]
+fn a_recorded_trial_replays_to_the_same_decisions_in_every_format() {
+    use rollsim::engine::{Decision, EngineEvent};
+    use rollsim::replay::record::{self, Format};
+    let sc = Scenario::seed();
+    let dir = tempfile::tempdir().unwrap();
+    let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
+    let decisions = |events: &[EngineEvent]| -> Vec<Decision> {
+        events.iter().filter_map(|e| if let EngineEvent::Decision(d) = e { Some(*d) } else { None }).collect()
+    };
+    let mut outcomes = std::collections::BTreeSet::new();
+    for k in [0u64, 1, 2, 3, 4, 13, 29] {
+        let (r, trace, mut store) = rollsim::runner::record(&sc, 1, k);
+        outcomes.insert(r.outcome.name());
+        let want = decisions(&trace.engine);
+        let rows = store.dump(&classes);
+        for (format, ext) in [(Format::Csv, "csv"), (Format::Parquet, "parquet"), (Format::PromJson, "json")] {
+            let path = dir.path().join(format!("t{k}.{ext}"));
+            record::write(&path, &rows, format).unwrap();
+            let rec = input::read(&path, &Default::default()).unwrap();
+            let got = replay::replay(&sc, &rec, None, None).unwrap();
+            assert_eq!(decisions(&got.engine), want, "trial {k}, {ext}");
+        }
+    }
+    assert!(outcomes.contains("completed") && outcomes.contains("rolled-back"), "{outcomes:?}");
 }

@@ -108,6 +108,23 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write one simulated trial's series in a replay format (replaying it reproduces its decisions).
+    Record {
+        /// Scenario file; the built-in seed scenario when omitted.
+        scenario: Option<PathBuf>,
+        /// The trial index, as listed by `run`.
+        #[arg(long)]
+        trial: u64,
+        /// Master seed (default: the scenario's simulation.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format: csv, parquet or prom-json.
+        #[arg(long, default_value = "csv")]
+        format: rollsim::replay::record::Format,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compare two policies (paired, same trials) or two runs; exit 1 on a regression.
     Compare {
         /// BASE and NEW: two scenario files, or two report folders; one scenario with --git-base.
@@ -163,6 +180,7 @@ pub fn main() -> i32 {
             run::run(scenario, trials, seed, threads, out, shard)
         }
         Command::Merge { shards, out } => run::merge(&shards, out),
+        Command::Record { scenario, trial, seed, format, out } => replay::record(scenario, trial, seed, format, &out),
         Command::Replay { scenario, data, labels, map, start, out } => {
             replay::replay(replay::Args { scenario, data, labels, map, start, out })
         }

@@ -48,7 +48,10 @@ pub fn replay(a: Args) -> i32 {
     for w in &rec.warnings {
         eprintln!("warning: {}: {w}", a.data.display());
     }
-    let result = replay::replay(&sc, &rec, origin, windows.as_deref());
+    let result = match replay::replay(&sc, &rec, origin, windows.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", a.data.display())),
+    };
     let data = a.data.display().to_string();
     let md = output::markdown(&result, &sc.policy, &data, &rec.warnings);
     print!("{md}");
@@ -67,6 +70,41 @@ pub fn replay(a: Args) -> i32 {
     match write() {
         Ok(()) => {
             println!("report: {}", dir.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+pub fn record(
+    path: Option<PathBuf>,
+    trial: u64,
+    seed: Option<u64>,
+    format: rollsim::replay::record::Format,
+    out: &std::path::Path,
+) -> i32 {
+    let sc = match super::load(&path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(sc.simulation.seed);
+    let (r, _, mut store) = rollsim::runner::record(&sc, seed, trial);
+    let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
+    let rows = store.dump(&classes);
+    match rollsim::replay::record::write(out, &rows, format) {
+        Ok(()) => {
+            println!(
+                "trial {trial} ({}, {} at {}): {} values over {} ticks written to {}",
+                sc.faults[r.fault].name,
+                r.outcome.name(),
+                r.end,
+                rows.len(),
+                store.len - 1,
+                out.display()
+            );
             0
         }
         Err(e) => {

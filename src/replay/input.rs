@@ -117,6 +117,9 @@ impl std::str::FromStr for Mapping {
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
     pub series: BTreeMap<(Metric, Group), Vec<(i64, f64)>>,
+    /// A recorded simulated trial (`rollsim record`): lossless per-tick series named
+    /// `rollsim:...`, as (Unix seconds, group, name, value).
+    pub trial: Vec<(i64, Group, String, f64)>,
     pub warnings: Vec<String>,
     pub rows: u64,
 }
@@ -154,20 +157,33 @@ impl<'m> Collector<'m> {
         Ok(t)
     }
 
-    /// Where a named series of a version goes; `None` for an unknown metric (skipped, counted).
-    fn target(&mut self, name: &str, version: Option<&str>) -> Result<Option<Target>, String> {
-        let group = match version {
+    /// Keeps a `rollsim record` series; true when `name` is one.
+    fn trial_series(&mut self, name: &str, version: Option<&str>, t: i64, value: Option<f64>) -> Result<bool, String> {
+        if !name.starts_with(crate::sim::store::DUMP_PREFIX) {
+            return Ok(false);
+        }
+        let group = self.group(version)?;
+        let v = value.ok_or_else(|| format!("recorded-trial series {name:?} has an empty value"))?;
+        self.out.trial.push((t, group, name.to_string(), v));
+        Ok(true)
+    }
+
+    fn group(&self, version: Option<&str>) -> Result<Group, String> {
+        Ok(match version {
             None | Some("candidate") => Group::Candidate,
             Some("stable") => Group::Stable,
             Some(v) => match self.map.versions.get(v) {
                 Some(g) => *g,
-                None => {
-                    return Err(format!(
+                None => return Err(format!(
                     "unknown version {v:?}; expected candidate or stable, or map it with --map 'version:{v}=candidate'"
-                ))
-                }
+                )),
             },
-        };
+        })
+    }
+
+    /// Where a named series of a version goes; `None` for an unknown metric (skipped, counted).
+    fn target(&mut self, name: &str, version: Option<&str>) -> Result<Option<Target>, String> {
+        let group = self.group(version)?;
         Ok(match self.map.series.get(name) {
             // Without a version in the data, the mapping says which group.
             Some(t) if version.is_none() => Some(*t),
@@ -225,7 +241,7 @@ impl<'m> Collector<'m> {
             out.warnings
                 .push(format!("{n} samples of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'"));
         }
-        if out.series.is_empty() {
+        if out.series.is_empty() && out.trial.is_empty() {
             return Err(format!("{}: no usable rows", path.display()));
         }
         Ok(self.out)
@@ -287,10 +303,14 @@ pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
         }
         let t = c.timestamp(f[ts]).map_err(|e| at(row, e))?;
         let name = metric_col.map_or("value", |m| f[m]);
-        let Some(target) = c.target(name, version_col.map(|v| f[v])).map_err(|e| at(row, e))? else {
+        let version = version_col.map(|v| f[v]);
+        let v = parse_value(f[value]).map_err(|e| at(row, e))?;
+        if c.trial_series(name, version, t, v).map_err(|e| at(row, e))? {
+            continue;
+        }
+        let Some(target) = c.target(name, version).map_err(|e| at(row, e))? else {
             continue;
         };
-        let v = parse_value(f[value]).map_err(|e| at(row, e))?;
         c.push(target, t, v);
     }
     c.finish(path)
@@ -322,7 +342,11 @@ pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, String> {
         let t = c.timestamp(ts.get(i).unwrap_or("")).map_err(|e| at(i, e))?;
         let name =
             metric.as_ref().map_or(Some("value"), |m| m.get(i)).ok_or_else(|| at(i, "`metric` is empty".into()))?;
-        let Some(target) = c.target(name, version.as_ref().and_then(|v| v.get(i))).map_err(|e| at(i, e))? else {
+        let ver = version.as_ref().and_then(|v| v.get(i));
+        if c.trial_series(name, ver, t, values.get(i)).map_err(|e| at(i, e))? {
+            continue;
+        }
+        let Some(target) = c.target(name, ver).map_err(|e| at(i, e))? else {
             continue;
         };
         c.push(target, t, values.get(i));
@@ -353,17 +377,28 @@ pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, String> {
             .or_else(|| labels["metric"].as_str())
             .or_else(|| map.series.contains_key("value").then_some("value"))
             .ok_or_else(|| bad(format!("series {} has no __name__ or metric label; name it in the query or map it with --map 'value=METRIC'", k + 1)))?;
-        let Some(target) =
-            c.target(name, labels["version"].as_str()).map_err(|e| bad(format!("series {}: {e}", k + 1)))?
-        else {
-            continue;
+        let version = labels["version"].as_str();
+        // A `rollsim record` series keeps its name; any other is mapped to a metric.
+        let target = if name.starts_with(crate::sim::store::DUMP_PREFIX) {
+            None
+        } else {
+            match c.target(name, version).map_err(|e| bad(format!("series {}: {e}", k + 1)))? {
+                Some(t) => Some(t),
+                None => continue,
+            }
         };
         for (j, p) in series["values"].as_array().into_iter().flatten().enumerate() {
             let at = |m: String| bad(format!("series {} sample {}: {m}", k + 1, j + 1));
             let t = p[0].as_f64().ok_or_else(|| at("expected [unix_time, \"value\"]".into()))?;
             let t = c.timestamp(&format!("{}", t.floor() as i64)).map_err(at)?;
             let raw = p[1].as_str().ok_or_else(|| at("expected the value as a string".into()))?;
-            c.push(target, t, parse_value(raw).map_err(at)?);
+            let v = parse_value(raw).map_err(at)?;
+            match target {
+                Some(target) => c.push(target, t, v),
+                None => {
+                    c.trial_series(name, version, t, v).map_err(at)?;
+                }
+            }
         }
     }
     c.finish(path)

@@ -11,6 +11,7 @@
 
 pub mod input;
 pub mod output;
+pub mod record;
 
 use crate::engine::{Agg, Engine, EngineEvent, Group, Metric, MetricSource, Policy, Query, Sample, Severity};
 use crate::scenario::Scenario;
@@ -133,12 +134,12 @@ fn episodes(fired: &[(SimTime, bool)], every: SimDur) -> Vec<(SimTime, SimTime)>
 
 /// Evaluates every trigger (on its cadence) and alert rule (pending → firing
 /// after `for`) over the whole recording.
-pub fn rule_alarms(policy: &Policy, src: &mut RecordingSource) -> Vec<RuleAlarms> {
+pub fn rule_alarms<S: MetricSource>(policy: &Policy, src: &mut S, end: SimTime) -> Vec<RuleAlarms> {
     let mut out = Vec::new();
     for t in &policy.triggers {
         let mut fired = Vec::new();
         let mut now = SimTime::ZERO + t.every;
-        while now <= src.end {
+        while now <= end {
             fired.push((now, t.condition.evaluate(now, src).1));
             now += t.every;
         }
@@ -154,7 +155,7 @@ pub fn rule_alarms(policy: &Policy, src: &mut RecordingSource) -> Vec<RuleAlarms
         let mut fired = Vec::new();
         let mut pending_since: Option<SimTime> = None;
         let mut now = SimTime::ZERO + policy.alert_every;
-        while now <= src.end {
+        while now <= end {
             let active = a.condition.evaluate(now, src).1;
             let since = if active { *pending_since.get_or_insert(now) } else { now };
             if !active {
@@ -175,20 +176,74 @@ pub fn rule_alarms(policy: &Policy, src: &mut RecordingSource) -> Vec<RuleAlarms
 }
 
 /// Replays `rec` against the scenario's policy. `windows` are labelled
-/// incident windows in Unix seconds.
-pub fn replay(sc: &Scenario, rec: &Recorded, origin: Option<i64>, windows: Option<&[(i64, i64)]>) -> ReplayResult {
-    let labelled = windows.is_some();
-    let windows = windows.unwrap_or(&[]);
+/// incident windows in Unix seconds (`None`: no labels given). A recording
+/// made by `rollsim record` is replayed from its lossless series, so the
+/// engine sees exactly what it saw in the simulation.
+pub fn replay(
+    sc: &Scenario,
+    rec: &Recorded,
+    origin: Option<i64>,
+    windows: Option<&[(i64, i64)]>,
+) -> Result<ReplayResult, String> {
+    if !rec.trial.is_empty() {
+        return replay_trial(sc, rec, windows);
+    }
     let mut src = RecordingSource::new(rec, origin);
+    let end = src.end;
+    let events = run_engine(sc, &mut src, end);
+    let alarms = rule_alarms(&sc.policy, &mut src, end);
+    Ok(finish(src, events, alarms, windows))
+}
+
+fn run_engine<S: MetricSource>(sc: &Scenario, src: &mut S, end: SimTime) -> Vec<EngineEvent> {
     let mut engine = Engine::new(sc.policy.clone());
     let mut events = Vec::new();
     while let Some(t) = engine.next_wakeup() {
-        if t > src.end {
+        if t > end {
             break;
         }
-        engine.step(t, &mut src, &mut events);
+        engine.step(t, src, &mut events);
     }
-    let alarms = rule_alarms(&sc.policy, &mut src);
+    events
+}
+
+fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -> Result<ReplayResult, String> {
+    let tick_name = format!("{}tick", crate::sim::store::DUMP_PREFIX);
+    let origin =
+        rec.trial.iter().find(|r| r.2 == tick_name).map(|r| r.0).ok_or("a recorded trial needs its tick series")?;
+    let rows: Vec<crate::sim::store::DumpRow> =
+        rec.trial.iter().map(|(t, g, n, v)| ((t - origin).max(0) as u64, *g, n.clone(), *v)).collect();
+    let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
+    let mut store = crate::sim::store::Store::from_dump(&classes, &rows)?;
+    let end = SimTime((store.len as u64 - 1) * store.tick.0);
+    let events = run_engine(sc, &mut store, end);
+    let alarms = rule_alarms(&sc.policy, &mut store, end);
+    // For the timeline: the candidate's per-tick error rate, p99 and CPU.
+    let mut series = BTreeMap::new();
+    for metric in [Metric::ErrorRate, Metric::LatencyP99, Metric::Cpu] {
+        let mut v = Vec::new();
+        for row in 1..store.len {
+            let t = SimTime(row as u64 * store.tick.0);
+            let q =
+                Query { metric, group: Group::Candidate, class: None, window: store.tick, agg: metric.default_agg() };
+            if let Some(x) = store.query(&q, t).value {
+                v.push((t.0, x));
+            }
+        }
+        series.insert((metric, Group::Candidate), v);
+    }
+    let src = RecordingSource { origin, series, end };
+    Ok(finish(src, events, alarms, windows))
+}
+
+fn finish(
+    src: RecordingSource,
+    engine: Vec<EngineEvent>,
+    alarms: Vec<RuleAlarms>,
+    windows: Option<&[(i64, i64)]>,
+) -> ReplayResult {
+    let labelled = windows.is_some();
+    let windows = windows.unwrap_or(&[]);
     let on_sim = |u: i64| SimTime((u - src.origin).max(0) as u64);
     let windows: Vec<WindowResult> = windows
         .iter()
@@ -207,5 +262,5 @@ pub fn replay(sc: &Scenario, rec: &Recorded, origin: Option<i64>, windows: Optio
         .iter()
         .map(|a| a.episodes.iter().filter(|ep| !windows.iter().any(|w| ep.0 >= w.start && ep.0 <= w.end)).count())
         .collect();
-    ReplayResult { source: src, engine: events, alarms, windows, labelled, false_alarms }
+    ReplayResult { source: src, engine, alarms, windows, labelled, false_alarms }
 }

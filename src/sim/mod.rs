@@ -178,6 +178,13 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// The series of the last trial this worker ran.
+    pub fn into_store(self) -> Store {
+        self.store
+    }
+}
+
 /// Collects what the trial record needs from the engine.
 struct Recorder<'t> {
     rollback: Option<(SimTime, Cause)>,

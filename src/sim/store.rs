@@ -123,6 +123,32 @@ impl LazyHistogram {
         self.drawn[row] = false;
     }
 
+    /// Row `row`'s histogram, drawn now if no query has read it yet.
+    pub fn row(&mut self, row: usize) -> [u64; NB] {
+        if row >= self.total.len() {
+            return [0; NB];
+        }
+        if !self.drawn[row] {
+            let mut rng = super::rng::row_stream(self.seed, row as u64);
+            super::rng::multinomial(
+                &mut rng,
+                self.total[row],
+                &self.states[self.state[row] as usize],
+                &mut self.hist[row],
+            );
+            self.drawn[row] = true;
+        }
+        self.hist[row]
+    }
+
+    /// Sets row `row`'s histogram as already drawn (loading a recorded trial).
+    pub fn set_row(&mut self, row: usize, hist: [u64; NB]) {
+        self.ensure(row + 1);
+        self.total[row] = hist.iter().sum();
+        self.hist[row] = hist;
+        self.drawn[row] = true;
+    }
+
     /// The summed histogram of rows `(from, to]`.
     fn window(&mut self, from: usize, to: usize) -> [u64; NB] {
         let mut out = [0u64; NB];
@@ -238,6 +264,137 @@ impl Store {
                 (n > 0).then(|| s / n as f64)
             }
         }
+    }
+}
+
+/// Name prefix of the lossless per-tick series of a recorded trial.
+pub const DUMP_PREFIX: &str = "rollsim:";
+
+/// One value of a recorded trial: (seconds since the start, group, series name, value).
+pub type DumpRow = (u64, Group, String, f64);
+
+fn gauge_name(col: usize) -> &'static str {
+    ["cpu_mean", "cpu_max", "memory_mean", "memory_max", "db_pool_mean", "db_pool_max"][col]
+}
+
+fn bucket_name(b: usize) -> String {
+    if b == NB - 1 {
+        "latency_bucket:inf".into()
+    } else {
+        format!("latency_bucket:{}", BUCKETS_MS[b])
+    }
+}
+
+impl Store {
+    /// Every value the engine could read, tick by tick, as named series (zero
+    /// counters and missing gauges are left out). With [`Store::from_dump`]
+    /// this round-trips exactly: a replay of it makes the same decisions.
+    pub fn dump(&mut self, classes: &[String]) -> Vec<DumpRow> {
+        let l = self.layout;
+        let mut out = vec![(0, Group::Candidate, format!("{DUMP_PREFIX}tick"), self.tick.0 as f64)];
+        let mut names: Vec<(usize, String)> = Vec::new();
+        for (c, name) in classes.iter().enumerate() {
+            names.push((l.req(c), format!("{DUMP_PREFIX}requests:{name}")));
+            names.push((l.err(c), format!("{DUMP_PREFIX}errors:{name}")));
+        }
+        for b in 0..NB {
+            names.push((l.hist(b), format!("{DUMP_PREFIX}{}", bucket_name(b))));
+        }
+        names.push((l.restarts(), format!("{DUMP_PREFIX}restarts")));
+        names.push((l.reports(), format!("{DUMP_PREFIX}user_reports")));
+        names.push((l.cache_hits(), format!("{DUMP_PREFIX}cache_hits")));
+        for row in 1..self.len {
+            let t = row as u64 * self.tick.0;
+            let stable_hist = self.lazy.row(row);
+            for g in [Group::Candidate, Group::Stable] {
+                for (col, name) in &names {
+                    let hist_col = *col >= l.hist(0) && *col < l.hist(0) + NB;
+                    let v = if g == Group::Stable && hist_col {
+                        stable_hist[*col - l.hist(0)]
+                    } else {
+                        self.counter(g, row, *col) - self.counter(g, row - 1, *col)
+                    };
+                    if v != 0 {
+                        out.push((t, g, name.clone(), v as f64));
+                    }
+                }
+                for col in 0..NG {
+                    let v = self.gauge(g, row, col);
+                    if !v.is_nan() {
+                        out.push((t, g, format!("{DUMP_PREFIX}{}", gauge_name(col)), v));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Rebuilds a trial's series from [`Store::dump`] rows. Errors name the series.
+    pub fn from_dump(classes: &[String], rows: &[DumpRow]) -> Result<Store, String> {
+        let tick_name = format!("{DUMP_PREFIX}tick");
+        let tick = rows
+            .iter()
+            .find(|r| r.2 == tick_name)
+            .map(|r| r.3 as u64)
+            .filter(|t| *t > 0)
+            .ok_or_else(|| format!("a recorded trial needs its `{tick_name}` series"))?;
+        let last = rows.iter().map(|r| r.0 / tick).max().unwrap_or(0) as usize;
+        let mut store = Store::new(classes.len(), SimDur(tick), last + 1);
+        store.reset();
+        let l = store.layout;
+        let w = l.width();
+        let mut deltas = vec![[vec![0u64; w], vec![0u64; w]]; last + 1];
+        let mut gauges = vec![[[f64::NAN; NG]; 2]; last + 1];
+        let mut stable_hist = vec![[0u64; NB]; last + 1];
+        for (t, g, name, v) in rows {
+            if *name == tick_name {
+                continue;
+            }
+            let row = (*t / tick) as usize;
+            let gi = usize::from(*g == Group::Stable);
+            let key = name
+                .strip_prefix(DUMP_PREFIX)
+                .ok_or_else(|| format!("series {name:?} is not a recorded-trial series"))?;
+            let class = |n: &str| {
+                classes.iter().position(|c| c == n).ok_or_else(|| format!("series {name:?}: unknown request class"))
+            };
+            let col = if let Some(c) = key.strip_prefix("requests:") {
+                Some(l.req(class(c)?))
+            } else if let Some(c) = key.strip_prefix("errors:") {
+                Some(l.err(class(c)?))
+            } else if let Some(b) = key.strip_prefix("latency_bucket:") {
+                let idx = (0..NB)
+                    .find(|&i| bucket_name(i) == format!("latency_bucket:{b}"))
+                    .ok_or_else(|| format!("series {name:?}: unknown bucket"))?;
+                if gi == 1 {
+                    stable_hist[row][idx] = *v as u64;
+                    None
+                } else {
+                    Some(l.hist(idx))
+                }
+            } else {
+                match key {
+                    "restarts" => Some(l.restarts()),
+                    "user_reports" => Some(l.reports()),
+                    "cache_hits" => Some(l.cache_hits()),
+                    _ => {
+                        let gcol = (0..NG)
+                            .find(|&c| gauge_name(c) == key)
+                            .ok_or_else(|| format!("unknown recorded-trial series {name:?}"))?;
+                        gauges[row][gi][gcol] = *v;
+                        None
+                    }
+                }
+            };
+            if let Some(col) = col {
+                deltas[row][gi][col] = *v as u64;
+            }
+        }
+        for row in 1..=last {
+            store.push([&deltas[row][0], &deltas[row][1]], [&gauges[row][0], &gauges[row][1]]);
+            store.lazy.set_row(row, stable_hist[row]);
+        }
+        Ok(store)
     }
 }
 

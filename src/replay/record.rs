@@ -1,0 +1,80 @@
+//! `rollsim record`: a simulated trial's series in the replay formats, lossless
+//! (per-tick counters and gauges named `rollsim:...`), so replaying a recorded
+//! trial makes exactly the decisions the simulation made.
+
+use crate::engine::Group;
+use crate::sim::store::DumpRow;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Unix time of simulated time zero in recordings: 2026-01-01T00:00:00Z.
+pub const RECORD_ORIGIN: i64 = 1_767_225_600;
+
+/// The formats `record` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+    PromJson,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "csv" => Ok(Format::Csv),
+            "parquet" => Ok(Format::Parquet),
+            "prom-json" => Ok(Format::PromJson),
+            _ => Err(format!("expected csv, parquet or prom-json, found {s:?}")),
+        }
+    }
+}
+
+fn version(g: Group) -> &'static str {
+    g.name()
+}
+
+/// Writes `rows` in `format` to `path`.
+pub fn write(path: &Path, rows: &[DumpRow], format: Format) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    match format {
+        Format::Csv => {
+            let mut s = String::from("timestamp,metric,version,value\n");
+            for (t, g, name, v) in rows {
+                let _ = writeln!(s, "{},{name},{},{v}", RECORD_ORIGIN + *t as i64, version(*g));
+            }
+            std::fs::write(path, s).map_err(io)
+        }
+        Format::Parquet => {
+            use polars::prelude::*;
+            let mut df = df!(
+                "timestamp" => rows.iter().map(|r| RECORD_ORIGIN + r.0 as i64).collect::<Vec<_>>(),
+                "metric" => rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+                "version" => rows.iter().map(|r| version(r.1)).collect::<Vec<_>>(),
+                "value" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )
+            .map_err(|e| format!("cannot build the table: {e}"))?;
+            let file = std::fs::File::create(path).map_err(io)?;
+            ParquetWriter::new(file)
+                .finish(&mut df)
+                .map(|_| ())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        Format::PromJson => {
+            // One series per (name, version), as a Prometheus query_range matrix.
+            let mut series: std::collections::BTreeMap<(String, &str), Vec<serde_json::Value>> = Default::default();
+            for (t, g, name, v) in rows {
+                series
+                    .entry((name.clone(), version(*g)))
+                    .or_default()
+                    .push(serde_json::json!([RECORD_ORIGIN + *t as i64, format!("{v}")]));
+            }
+            let result: Vec<serde_json::Value> = series
+                .into_iter()
+                .map(|((name, ver), values)| serde_json::json!({"metric": {"__name__": name, "version": ver}, "values": values}))
+                .collect();
+            let doc = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": result}});
+            std::fs::write(path, serde_json::to_string(&doc).expect("JSON values serialise")).map_err(io)
+        }
+    }
+}
