@@ -199,3 +199,20 @@ fn a_recorded_trial_replays_to_the_same_decisions_in_every_format() {
     }
     assert!(outcomes.contains("completed") && outcomes.contains("rolled-back"), "{outcomes:?}");
 }
+
+#[test]
+fn shipped_incidents_replay_to_their_documented_decisions() {
+    let sc = Scenario::seed();
+    let cases = [
+        ("error-step-6pct.csv", 8 * 60, "trigger:error_rate"),
+        ("heavy-tail-latency.csv", 7 * 60, "trigger:latency_p99"),
+        ("intermittent-burst.csv", 6 * 60, "trigger:error_rate"),
+        ("crash-loop.csv", (2 * 60 + 42) * 60, "trigger:error_rate"),
+    ];
+    for (file, at, rule) in cases {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(file);
+        let rec = input::read(&path, &Default::default()).unwrap();
+        let r = replay::replay(&sc, &rec, None, None).unwrap();
+        assert_eq!(decisions(&r, &sc)[0], (at, rule.to_string()), "{file}");
+    }
+}

@@ -174,9 +174,11 @@ impl<'m> Collector<'m> {
             Some("stable") => Group::Stable,
             Some(v) => match self.map.versions.get(v) {
                 Some(g) => *g,
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "unknown version {v:?}; expected candidate or stable, or map it with --map 'version:{v}=candidate'"
-                )),
+                ))
+                }
             },
         })
     }
