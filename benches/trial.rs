@@ -23,7 +23,7 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0 };
+    let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0, shape: None };
     let ticks = 1500usize;
     let mut store = Store::new(sc.traffic.classes.len(), model.tick, ticks + 2);
     let mut fleet = Fleet::new(&sc, model.tick);

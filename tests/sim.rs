@@ -57,7 +57,7 @@ fn calibration_without_fault_matches_the_baseline() {
     let mut store = Store::new(sc.traffic.classes.len(), tick, day + 2);
     let mut fleet = Fleet::new(&sc, tick);
     let mut rng = stream(99, Stream::Fleet);
-    let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0 };
+    let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0, shape: None };
     let mut acc = Accum::default();
     store.reset();
     fleet.reset_for(&mut store, 5);
@@ -156,4 +156,48 @@ fn the_seed_mix_shows_the_weak_spot() {
         assert_eq!(r.rollback_at, Some(SimTime(12 * 3600)), "trial {}", r.trial);
         assert_eq!(r.peak_weight, 0.05);
     }
+}
+
+#[test]
+fn a_recorded_incident_shape_becomes_a_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    // A recorded error rate: 0.1% for an hour, 8% for 30 minutes, then 0.1% again (median 0.1%).
+    let mut csv = String::from("timestamp,value\n");
+    for m in 0..180u64 {
+        let v = if (60..90).contains(&m) { 0.08 } else { 0.001 };
+        csv.push_str(&format!("{},{v}\n", 1_600_000_000 + m * 60));
+    }
+    std::fs::write(dir.path().join("incident.csv"), csv).unwrap();
+    let faults = |scale: &str| {
+        format!("[[faults]]\nname = \"replayed\"\nkind = \"recorded\"\nweight = 1\ndata = \"incident.csv\"\nmetric = \"error_rate\"\nscale = \"{scale}\"\n")
+    };
+    let start = SEED_TOML.find("# The fault mix").unwrap();
+    let end = SEED_TOML.find("[simulation]").unwrap();
+    let load = |scale: &str| {
+        let text = format!("{}{}\n{}", &SEED_TOML[..start], faults(scale), &SEED_TOML[end..])
+            .replace("user_report_probability = \"0.01%\"", "user_report_probability = \"0%\"");
+        let path = dir.path().join(format!("s{scale}.toml"));
+        std::fs::write(&path, text).unwrap();
+        Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // At full scale the spike (0.1% x 80 = 8%) trips the 5% trigger an hour after onset.
+    let sc = load("1");
+    for r in runner::run(&sc, 2, 0..20, 2, &|| {}).unwrap() {
+        assert!(r.bad);
+        let d = r.detection.expect("detected");
+        assert!(d >= SimDur::mins(60) && d <= SimDur::mins(63), "trial {}: {d}", r.trial);
+        assert_eq!(r.rollback_cause.map(|c| c.describe(&sc.policy)), Some("trigger:error_rate".into()));
+    }
+    // At 0.3 of the deviation (0.1% x 24.7 = 2.5%) it stays under the trigger and waits for the 12 h gate.
+    let sc = load("0.3");
+    for r in runner::run(&sc, 2, 0..20, 2, &|| {}).unwrap() {
+        assert_eq!(r.rollback_at, Some(SimTime(12 * 3600)), "trial {}", r.trial);
+    }
+    // A missing recording is an error naming the field.
+    let text =
+        format!("{}{}\n{}", &SEED_TOML[..start], faults("1").replace("incident.csv", "nope.csv"), &SEED_TOML[end..]);
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let e = Scenario::load(&path).unwrap_err().to_string();
+    assert!(e.contains("faults[0].data") && e.contains("nope.csv: cannot open"), "{e}");
 }

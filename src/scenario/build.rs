@@ -72,10 +72,13 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("policy.rollback.triggers.NAME.op", ">", "comparison that fires"),
     ("policy.rollback.triggers.NAME.window", "5m", "window of the trigger's query"),
     ("policy.rollback.triggers.NAME.every", "1m", "evaluation cadence"),
-    ("faults[].kind", "(required)", "none, error-rate, latency, memory-leak, crash-loop, cpu, load-dependent, intermittent, drift, shared-dependency"),
+    ("faults[].kind", "(required)", "none, error-rate, latency, memory-leak, crash-loop, cpu, load-dependent, intermittent, drift, shared-dependency, recorded"),
     ("faults[].weight", "(required)", "relative weight in the mix"),
     ("faults[].onset", "0s", "delay after the first deployment, `a..b` uniform"),
     ("faults[].<magnitude>", "per kind", "a value or `lo..hi` (uniform); see README"),
+    ("faults[].data", "(recorded)", "recording whose shape the fault replays, relative to the scenario file"),
+    ("faults[].metric", "error_rate", "recorded metric: error_rate, latency_p99 or cpu"),
+    ("faults[].scale", "1", "share of the recorded deviation from its median to apply, `lo..hi` allowed"),
     ("simulation.time_limit", "72h", "simulated time cap per trial (outcome: held)"),
     ("simulation.max_events", "10000000", "event cap per trial"),
     ("simulation.trials", "1000", "default trial count"),
@@ -321,7 +324,9 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
     let traffic = build_traffic(cx, &raw.traffic);
     let health = build_health(cx, &raw.health);
     let policy = build_policy(cx, &raw.policy, &traffic, fleet.scrape_interval);
-    let faults = super::faults::build_faults(cx, &raw.faults, &traffic);
+    // Recordings named by faults are found next to the scenario file.
+    let base_dir = std::path::Path::new(cx.file).parent().filter(|d| d.is_dir()).unwrap_or(std::path::Path::new("."));
+    let faults = super::faults::build_faults(cx, &raw.faults, &traffic, base_dir);
     let s = &raw.simulation;
     let simulation = SimSettings {
         time_limit: cx.opt(&s.time_limit, "simulation.time_limit", SimDur::hours(72), positive_duration),

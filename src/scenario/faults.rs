@@ -6,7 +6,12 @@ use super::raw::{RawFault, Text};
 use super::*;
 use crate::units::{parse_latency_ms, parse_percent, parse_share};
 
-pub(super) fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic) -> Vec<FaultSpec> {
+pub(super) fn build_faults(
+    cx: &mut Ctx,
+    faults: &[RawFault],
+    traffic: &Traffic,
+    base_dir: &std::path::Path,
+) -> Vec<FaultSpec> {
     let mut out = Vec::new();
     let mut total = 0.0;
     for (i, f) in faults.iter().enumerate() {
@@ -42,6 +47,7 @@ pub(super) fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic)
             "intermittent" => &["error_rate", "burst_every", "burst_length"],
             "drift" => &["drift_per_hour"],
             "shared-dependency" => &["error_rate", "latency_shift", "duration"],
+            "recorded" => &["data", "metric", "scale"],
             _ => {
                 cx.err_at(
                     Some(f.kind.span()),
@@ -66,7 +72,8 @@ pub(super) fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic)
             ("burst_length", &f.burst_length),
             ("drift_per_hour", &f.drift_per_hour),
         ];
-        for (n, v) in fields.iter().chain([("duration", &f.duration)].iter()) {
+        let extra = [("duration", &f.duration), ("data", &f.data), ("metric", &f.metric), ("scale", &f.scale)];
+        for (n, v) in fields.iter().chain(extra.iter()) {
             if let Some(v) = v {
                 if !allowed.contains(n) {
                     cx.err_at(
@@ -136,6 +143,7 @@ pub(super) fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic)
                 length: cx.opt(&f.burst_length, &p("burst_length"), SimDur::mins(5), positive_duration),
             },
             "drift" => FaultKind::Drift { per_hour: need(cx, &f.drift_per_hour, "drift_per_hour", &pct) },
+            "recorded" => recorded(cx, f, &prefix, base_dir),
             _ => FaultKind::SharedDependency {
                 added: need(cx, &f.error_rate, "error_rate", &pct),
                 shift_ms: optional(cx, &f.latency_shift, "latency_shift", &ms),
@@ -173,4 +181,76 @@ pub(super) fn build_faults(cx: &mut Ctx, faults: &[RawFault], traffic: &Traffic)
         }
     }
     out
+}
+
+/// Loads a `recorded` fault's shape: the recorded metric over its median.
+fn recorded(cx: &mut Ctx, f: &RawFault, prefix: &str, base_dir: &std::path::Path) -> FaultKind {
+    use crate::engine::{Group, Metric};
+    let p = |n: &str| format!("{prefix}.{n}");
+    let empty = || FaultKind::Recorded {
+        data: String::new(),
+        metric: Metric::ErrorRate,
+        shape: Arc::new(Shape { points: vec![] }),
+        scale: Dist::fixed(1.0),
+    };
+    let scale = cx.opt(&f.scale, &p("scale"), Dist::fixed(1.0), dist(number));
+    let metric = match &f.metric {
+        None => Metric::ErrorRate,
+        Some(m) => match Metric::from_name(m.get_ref().trim())
+            .filter(|m| matches!(m, Metric::ErrorRate | Metric::LatencyP99 | Metric::Cpu))
+        {
+            Some(x) => x,
+            None => {
+                cx.err_at(
+                    Some(m.span()),
+                    p("metric"),
+                    format!("expected error_rate, latency_p99 or cpu, found {:?}", m.get_ref()),
+                );
+                return empty();
+            }
+        },
+    };
+    let Some(data) = &f.data else {
+        cx.err_at(
+            Some(f.kind.span()),
+            p("data"),
+            "fault kind `recorded` needs `data`, the recording to take the shape from",
+        );
+        return empty();
+    };
+    let path = base_dir.join(data.get_ref());
+    let map = crate::replay::input::Mapping {
+        series: [("value".to_string(), crate::replay::input::Target { metric, group: Group::Candidate, scale: 1.0 })]
+            .into(),
+        versions: Default::default(),
+    };
+    let rec = match crate::replay::input::read(&path, &map) {
+        Ok(r) => r,
+        Err(e) => {
+            cx.err_at(Some(data.span()), p("data"), e);
+            return empty();
+        }
+    };
+    let Some(series) = rec.series.get(&(metric, Group::Candidate)).filter(|s| !s.is_empty()) else {
+        cx.err_at(
+            Some(data.span()),
+            p("data"),
+            format!("{} has no `{metric}` series of the candidate", path.display()),
+        );
+        return empty();
+    };
+    let mut values: Vec<f64> = series.iter().map(|s| s.1).collect();
+    values.sort_by(f64::total_cmp);
+    let median = values[values.len() / 2];
+    if median <= 0.0 {
+        cx.err_at(
+            Some(data.span()),
+            p("data"),
+            format!("the median of `{metric}` in {} is not above 0, so it has no shape to scale", path.display()),
+        );
+        return empty();
+    }
+    let start = series[0].0;
+    let points = series.iter().map(|s| ((s.0 - start) as u64, s.1 / median)).collect();
+    FaultKind::Recorded { data: data.get_ref().clone(), metric, shape: Arc::new(Shape { points }), scale }
 }

@@ -134,10 +134,31 @@ pub enum FaultKind {
     Drift { per_hour: Dist },
     /// A dependency incident that hurts stable and candidate alike (the candidate is good).
     SharedDependency { added: Dist, shift_ms: Option<Dist>, duration: Dist },
+    /// A recorded incident's shape, scaled onto the candidate's baseline: the
+    /// recorded `metric` divided by its median gives a factor over time from the
+    /// onset, applied to the candidate's error rate, latency or CPU.
+    Recorded { data: String, metric: crate::engine::Metric, shape: Arc<Shape>, scale: Dist },
+}
+
+/// A recorded shape: (seconds since the recording started, factor), sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub points: Vec<(u64, f64)>,
+}
+
+impl Shape {
+    /// The factor at `secs` after the start (1 after the recording ends).
+    pub fn at(&self, secs: u64) -> f64 {
+        match self.points.partition_point(|p| p.0 <= secs) {
+            0 => 1.0,
+            i if i == self.points.len() && secs > self.points[i - 1].0 + 3600 => 1.0,
+            i => self.points[i - 1].1,
+        }
+    }
 }
 
 impl FaultKind {
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "none",
         "error-rate",
         "latency",
@@ -148,6 +169,7 @@ impl FaultKind {
         "intermittent",
         "drift",
         "shared-dependency",
+        "recorded",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -162,6 +184,7 @@ impl FaultKind {
             FaultKind::Intermittent { .. } => "intermittent",
             FaultKind::Drift { .. } => "drift",
             FaultKind::SharedDependency { .. } => "shared-dependency",
+            FaultKind::Recorded { .. } => "recorded",
         }
     }
 

@@ -171,6 +171,11 @@ fn fault_table(sc: &Scenario, f: &FaultSpec) -> Table {
         FaultKind::Drift { per_hour } => {
             t.insert("drift_per_hour".into(), pct(per_hour));
         }
+        FaultKind::Recorded { data, metric, scale, .. } => {
+            t.insert("data".into(), s(data.clone()));
+            t.insert("metric".into(), s(metric.name()));
+            t.insert("scale".into(), num(scale));
+        }
         FaultKind::SharedDependency { added, shift_ms, duration } => {
             t.insert("error_rate".into(), pct(added));
             if let Some(x) = shift_ms {

@@ -194,6 +194,12 @@ pub struct RawFault {
     pub burst_length: Option<Text>,
     pub drift_per_hour: Option<Text>,
     pub duration: Option<Text>,
+    /// `recorded` only: the recording (path relative to the scenario file).
+    pub data: Option<Text>,
+    /// `recorded` only: which recorded metric gives the shape.
+    pub metric: Option<Text>,
+    /// `recorded` only: how strongly the shape's deviation from its median is applied.
+    pub scale: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, Default)]

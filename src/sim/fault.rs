@@ -15,20 +15,55 @@ pub struct DrawnFault {
     pub effect: Effect,
     /// The headline magnitude (added error rate, latency shift in ms, leak per hour, ...).
     pub magnitude: f64,
+    /// The shape of a `recorded` fault.
+    pub shape: Option<std::sync::Arc<crate::scenario::Shape>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Effect {
     None,
-    Error { added: f64, factor: f64, class: Option<u8> },
-    Latency { shift_ms: f64, scale: f64, slow_share: f64, slow_ms: f64 },
-    Leak { per_hour: f64 },
-    Crash { per_hour: f64 },
-    Cpu { added: f64 },
-    LoadDependent { added: f64, min_weight: f64 },
-    Intermittent { added: f64, every: SimDur, length: SimDur },
-    Drift { per_hour: f64 },
-    Shared { added: f64, shift_ms: f64, until: SimTime },
+    Error {
+        added: f64,
+        factor: f64,
+        class: Option<u8>,
+    },
+    Latency {
+        shift_ms: f64,
+        scale: f64,
+        slow_share: f64,
+        slow_ms: f64,
+    },
+    Leak {
+        per_hour: f64,
+    },
+    Crash {
+        per_hour: f64,
+    },
+    Cpu {
+        added: f64,
+    },
+    LoadDependent {
+        added: f64,
+        min_weight: f64,
+    },
+    Intermittent {
+        added: f64,
+        every: SimDur,
+        length: SimDur,
+    },
+    Drift {
+        per_hour: f64,
+    },
+    Shared {
+        added: f64,
+        shift_ms: f64,
+        until: SimTime,
+    },
+    /// A recorded shape (in `DrawnFault::shape`) on `metric`, its deviation scaled by `k`.
+    Recorded {
+        metric: crate::engine::Metric,
+        k: f64,
+    },
 }
 
 /// What a group looks like at one instant, relative to baseline health.
@@ -44,6 +79,8 @@ pub struct GroupState {
     pub slow_share: f64,
     pub slow_ms: f64,
     pub cpu_added: f64,
+    /// Multiplier of the CPU level (recorded shapes).
+    pub cpu_factor: f64,
 }
 
 impl GroupState {
@@ -56,6 +93,7 @@ impl GroupState {
         slow_share: 0.0,
         slow_ms: 0.0,
         cpu_added: 0.0,
+        cpu_factor: 1.0,
     };
 
     /// The error probability of class `c` given the base rate.
@@ -144,6 +182,10 @@ impl DrawnFault {
                 let v = draw(per_hour, rng);
                 (Effect::Drift { per_hour: v }, v)
             }
+            FaultKind::Recorded { metric, scale, .. } => {
+                let k = draw(scale, rng);
+                (Effect::Recorded { metric: *metric, k }, k)
+            }
             FaultKind::SharedDependency { added, shift_ms, duration } => {
                 let v = draw(added, rng);
                 let s = opt(shift_ms, rng, 0.0);
@@ -151,7 +193,11 @@ impl DrawnFault {
                 (Effect::Shared { added: v, shift_ms: s, until: onset + SimDur(d) }, v)
             }
         };
-        DrawnFault { spec, onset, effect, magnitude }
+        let shape = match &f.kind {
+            FaultKind::Recorded { shape, .. } => Some(shape.clone()),
+            _ => None,
+        };
+        DrawnFault { spec, onset, effect, magnitude, shape }
     }
 
     /// The state of the candidate (`candidate = true`) or stable group at `t`,
@@ -194,6 +240,15 @@ impl DrawnFault {
                 }
             }
             Effect::Drift { per_hour } => s.error_added = per_hour * hours,
+            Effect::Recorded { metric, k } => {
+                let f = self.shape.as_ref().map_or(1.0, |sh| sh.at(t.since(self.onset).0));
+                let factor = (1.0 + k * (f - 1.0)).max(0.0);
+                match metric {
+                    crate::engine::Metric::LatencyP99 => s.latency_scale = factor,
+                    crate::engine::Metric::Cpu => s.cpu_factor = factor,
+                    _ => s.error_factor = factor,
+                }
+            }
         }
         s
     }

@@ -370,7 +370,7 @@ impl Fleet {
                 let load = (lambda * share / avail) / mean_per_instance;
                 let draws = self.scrapes_per_tick * instances as u64;
                 let sd_mean = 1.0 / (draws as f64).sqrt();
-                let cpu = (self.cpu * load + state.cpu_added).min(1.0);
+                let cpu = (self.cpu * load * state.cpu_factor + state.cpu_added).min(1.0);
                 gauge[CPU_MAX] = max_of_normals(rng, draws, cpu, self.cpu_spread).clamp(0.0, 1.0);
                 gauge[CPU_MEAN] = (cpu + self.cpu_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
                 let db = (self.db * load).min(1.0);
