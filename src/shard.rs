@@ -81,6 +81,18 @@ pub fn write(dir: &Path, sc: &Scenario, meta: &RunMeta, shard: Shard, records: &
     std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
 }
 
+/// Reads a shard folder's `shard.json`, checking its kind; errors name the file.
+fn read_info(dir: &Path, kind: &str) -> Result<(PathBuf, serde_json::Value), String> {
+    let json_path = dir.join(SHARD_FILE);
+    let at = |m: String| format!("{}: {m}", json_path.display());
+    let text = std::fs::read_to_string(&json_path).map_err(|e| at(format!("cannot read: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
+    if v["kind"] != kind {
+        return Err(at(format!("not a {kind} folder (kind is not \"{kind}\")")));
+    }
+    Ok((json_path, v))
+}
+
 /// A merged run: what `rollsim run` would have had in memory.
 pub struct Merged {
     pub scenario: Scenario,
@@ -94,13 +106,8 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
     let mut parts: Vec<(u64, Vec<TrialRecord>)> = Vec::new();
     let mut first: Option<(Scenario, RunMeta, u64)> = None;
     for dir in dirs {
-        let json_path = dir.join(SHARD_FILE);
+        let (json_path, v) = read_info(dir, "rollsim-shard")?;
         let at = |m: String| format!("{}: {m}", json_path.display());
-        let text = std::fs::read_to_string(&json_path).map_err(|e| at(format!("cannot read: {e}")))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
-        if v["kind"] != "rollsim-shard" {
-            return Err(at("not a rollsim shard (kind is not \"rollsim-shard\")".into()));
-        }
         let num = |k: &str| v[k].as_u64().ok_or_else(|| at(format!("`{k}` is missing or not a number")));
         let text_of = |k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| at(format!("`{k}` is missing")));
         let (index, count, trials, seed) = (num("shard")?, num("shards")?, num("trials")?, num("seed")?);
@@ -247,13 +254,8 @@ pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, String> {
     let mut identity: Option<(u64, u64, u64, serde_json::Value, serde_json::Value)> = None;
     let mut parts: Vec<(u64, Vec<Part>)> = Vec::new();
     for dir in dirs {
-        let json_path = dir.join(SHARD_FILE);
+        let (json_path, v) = read_info(dir, "rollsim-sweep-shard")?;
         let at = |m: String| format!("{}: {m}", json_path.display());
-        let text = std::fs::read_to_string(&json_path).map_err(|e| at(format!("cannot read: {e}")))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
-        if v["kind"] != "rollsim-sweep-shard" {
-            return Err(at("not a sweep shard (kind is not \"rollsim-sweep-shard\")".into()));
-        }
         let num = |k: &str| v[k].as_u64().ok_or_else(|| at(format!("`{k}` is missing or not a number")));
         let (index, count, trials, seed) = (num("shard")?, num("shards")?, num("trials")?, num("seed")?);
         match &identity {

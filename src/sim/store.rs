@@ -153,17 +153,8 @@ impl LazyHistogram {
     fn window(&mut self, from: usize, to: usize) -> [u64; NB] {
         let mut out = [0u64; NB];
         for row in (from + 1)..=to.min(self.total.len().saturating_sub(1)) {
-            if !self.drawn[row] {
-                let mut rng = super::rng::row_stream(self.seed, row as u64);
-                super::rng::multinomial(
-                    &mut rng,
-                    self.total[row],
-                    &self.states[self.state[row] as usize],
-                    &mut self.hist[row],
-                );
-                self.drawn[row] = true;
-            }
-            for (o, h) in out.iter_mut().zip(&self.hist[row]) {
+            let hist = self.row(row);
+            for (o, h) in out.iter_mut().zip(&hist) {
                 *o += h;
             }
         }
