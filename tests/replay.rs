@@ -216,3 +216,23 @@ fn shipped_incidents_replay_to_their_documented_decisions() {
         assert_eq!(decisions(&r, &sc)[0], (at, rule.to_string()), "{file}");
     }
 }
+
+#[test]
+fn streaming_a_sorted_csv_equals_reading_it_whole_and_unsorted_files_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::seed();
+    let sorted = write(dir.path(), "s.csv", &steady(0.03, 13));
+    let map = Default::default();
+    let whole = replay::replay(&sc, &input::read_csv(&sorted, &map).unwrap(), None, None).unwrap();
+    let streamed = replay::replay_csv(&sc, &sorted, &map, None, None).unwrap();
+    assert_eq!(streamed.engine, whole.engine);
+    assert_eq!(streamed.alarms, whole.alarms);
+    assert_eq!(streamed.end, whole.end);
+    // Swap two rows: the stream stops, the file is read whole and sorted, with a warning.
+    let mut lines: Vec<String> = steady(0.03, 13).lines().map(String::from).collect();
+    lines.swap(5, 9);
+    let unsorted = write(dir.path(), "u.csv", &(lines.join("\n") + "\n"));
+    let r = replay::replay_csv(&sc, &unsorted, &map, None, None).unwrap();
+    assert!(r.warnings.iter().any(|w| w.contains("sorted")), "{:?}", r.warnings);
+    assert_eq!(r.engine, whole.engine);
+}

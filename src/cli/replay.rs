@@ -29,10 +29,6 @@ pub fn replay(a: Args) -> i32 {
         },
     };
     let map = a.map.unwrap_or_default();
-    let rec = match input::read(&a.data, &map) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
     let windows = match &a.labels {
         None => None,
         Some(l) => match input::read_windows(l, &a.data) {
@@ -45,15 +41,24 @@ pub fn replay(a: Args) -> i32 {
         Some(Ok((t, _))) => Some(t),
         Some(Err(e)) => return fail(format!("--start: {e}")),
     };
-    for w in &rec.warnings {
+    // CSV streams through the engine in one pass; other formats are read whole.
+    let is_csv = !matches!(a.data.extension().and_then(|e| e.to_str()), Some("parquet" | "json"));
+    let result = if is_csv {
+        replay::replay_csv(&sc, &a.data, &map, origin, windows.as_deref())
+    } else {
+        input::read(&a.data, &map).and_then(|rec| {
+            replay::replay(&sc, &rec, origin, windows.as_deref()).map_err(|e| format!("{}: {e}", a.data.display()))
+        })
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    for w in &result.warnings {
         eprintln!("warning: {}: {w}", a.data.display());
     }
-    let result = match replay::replay(&sc, &rec, origin, windows.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return fail(format!("{}: {e}", a.data.display())),
-    };
     let data = a.data.display().to_string();
-    let md = output::markdown(&result, &sc.policy, &data, &rec.warnings);
+    let md = output::markdown(&result, &sc.policy, &data, &result.warnings);
     print!("{md}");
     let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
     let dir = a.out.unwrap_or_else(|| PathBuf::from("reports").join("replay").join(format!("{stem}-{}", utc_stamp())));
@@ -63,7 +68,7 @@ pub fn replay(a: Args) -> i32 {
             std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
         };
         put("summary.md", &md)?;
-        put("summary.json", &output::json(&result, &sc.policy, &data, &rec.warnings))?;
+        put("summary.json", &output::json(&result, &sc.policy, &data, &result.warnings))?;
         let title = format!("Replay of {stem} against {}: rules vs recorded series", sc.name);
         charts::render(&output::ReplayTimeline { result: &result, title }, &dir)
     };

@@ -129,19 +129,42 @@ fn split(line: &str) -> Vec<&str> {
 }
 
 /// Reads a long CSV or a NAB CSV (detected from the header).
-/// Accumulates samples from any input format with the same rules.
-struct Collector<'m> {
+/// Receives samples in file order when a file is streamed.
+pub type Sink<'s> = &'s mut dyn FnMut(i64, (Metric, Group), f64);
+
+/// Accumulates samples from any input format with the same rules, or hands
+/// them on in file order (streaming).
+struct Collector<'m, 's> {
     map: &'m Mapping,
     out: Recorded,
     format: Option<TsFormat>,
     skipped: u64,
     unknown: BTreeMap<String, u64>,
     sorted: bool,
+    stream: Option<Sink<'s>>,
+    last: Option<i64>,
 }
 
-impl<'m> Collector<'m> {
+/// How streaming a file ended.
+pub enum Streamed {
+    /// Every sample went to the sink; warnings and any `rollsim record` rows are here.
+    Done(Recorded),
+    /// A row went back in time: the file must be read whole and sorted.
+    Unsorted,
+}
+
+impl<'m, 's> Collector<'m, 's> {
     fn new(map: &'m Mapping) -> Self {
-        Collector { map, out: Recorded::default(), format: None, skipped: 0, unknown: BTreeMap::new(), sorted: true }
+        Collector {
+            map,
+            out: Recorded::default(),
+            format: None,
+            skipped: 0,
+            unknown: BTreeMap::new(),
+            sorted: true,
+            stream: None,
+            last: None,
+        }
     }
 
     /// Parses a timestamp; every row of one input must use the same format.
@@ -200,18 +223,29 @@ impl<'m> Collector<'m> {
         })
     }
 
-    /// Adds one sample; `None` or NaN values are gaps.
-    fn push(&mut self, target: Target, t: i64, value: Option<f64>) {
+    /// Adds one sample; `None` or NaN values are gaps. When streaming, returns
+    /// false as soon as a sample goes back in time.
+    fn push(&mut self, target: Target, t: i64, value: Option<f64>) -> bool {
         let Some(v) = value.filter(|x| x.is_finite()) else {
             self.skipped += 1;
-            return;
+            return true;
         };
+        if let Some(sink) = self.stream.as_mut() {
+            if self.last.is_some_and(|l| t < l) {
+                return false;
+            }
+            self.last = Some(t);
+            sink(t, (target.metric, target.group), v * target.scale);
+            self.out.rows += 1;
+            return true;
+        }
         let s = self.out.series.entry((target.metric, target.group)).or_default();
         if s.last().is_some_and(|last| last.0 > t) {
             self.sorted = false;
         }
         s.push((t, v * target.scale));
         self.out.rows += 1;
+        true
     }
 
     fn finish(mut self, path: &Path) -> Result<Recorded, String> {
@@ -243,7 +277,7 @@ impl<'m> Collector<'m> {
             out.warnings
                 .push(format!("{n} samples of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'"));
         }
-        if out.series.is_empty() && out.trial.is_empty() {
+        if out.rows == 0 && out.trial.is_empty() {
             return Err(format!("{}: no usable rows", path.display()));
         }
         Ok(self.out)
@@ -271,6 +305,26 @@ pub fn read(path: &Path, map: &Mapping) -> Result<Recorded, String> {
 
 /// Reads a long CSV or a NAB CSV (detected from the header), line by line.
 pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+    let mut c = Collector::new(map);
+    scan_csv(path, &mut c)?;
+    c.finish(path)
+}
+
+/// Streams a CSV file's samples to `sink` in file order, keeping nothing but
+/// warnings; stops with [`Streamed::Unsorted`] when a row goes back in time.
+pub fn stream_csv(path: &Path, map: &Mapping, sink: Sink) -> Result<Streamed, String> {
+    let mut c = Collector::new(map);
+    c.stream = Some(sink);
+    if !scan_csv(path, &mut c)? {
+        return Ok(Streamed::Unsorted);
+    }
+    c.stream = None;
+    c.finish(path).map(Streamed::Done)
+}
+
+/// Feeds a CSV file's rows to `c`; false when streaming stopped at an unsorted row.
+fn scan_csv(path: &Path, c: &mut Collector) -> Result<bool, String> {
+    let map = c.map;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut lines = reader.lines();
@@ -289,7 +343,6 @@ pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
     if metric_col.is_none() && !map.series.contains_key("value") {
         return Err(format!("{}: a `timestamp,value` file {NAB_HINT}", path.display()));
     }
-    let mut c = Collector::new(map);
     for (i, line) in lines.enumerate() {
         let row = i as u64 + 2;
         let line = line.map_err(|e| at(row, format!("cannot read: {e}")))?;
@@ -313,9 +366,11 @@ pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
         let Some(target) = c.target(name, version).map_err(|e| at(row, e))? else {
             continue;
         };
-        c.push(target, t, v);
+        if !c.push(target, t, v) {
+            return Ok(false);
+        }
     }
-    c.finish(path)
+    Ok(true)
 }
 
 /// Reads a Parquet file with the long CSV's columns (`timestamp` as text or
@@ -396,7 +451,9 @@ pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, String> {
             let raw = p[1].as_str().ok_or_else(|| at("expected the value as a string".into()))?;
             let v = parse_value(raw).map_err(at)?;
             match target {
-                Some(target) => c.push(target, t, v),
+                Some(target) => {
+                    c.push(target, t, v);
+                }
                 None => {
                     c.trial_series(name, version, t, v).map_err(at)?;
                 }

@@ -13,38 +13,45 @@ pub mod input;
 pub mod output;
 pub mod record;
 
-use crate::engine::{Agg, Engine, EngineEvent, Group, Metric, MetricSource, Policy, Query, Sample, Severity};
+use crate::engine::{
+    Agg, Condition, Engine, EngineEvent, FailureAction, Group, Metric, MetricSource, Policy, Query, Sample, Severity,
+    Window,
+};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 use input::Recorded;
 use std::collections::BTreeMap;
+use std::path::Path;
 
-/// Recorded series on simulated time: seconds since the recording's start.
+type Key = (Metric, Group);
+
+/// Recorded samples on simulated time (seconds since the recording's start),
+/// keeping only the most recent `retain` seconds of each series: enough for
+/// the longest window any rule reads.
 #[derive(Debug, Clone)]
 pub struct RecordingSource {
-    /// Unix seconds of simulated time zero.
-    pub origin: i64,
-    pub series: BTreeMap<(Metric, Group), Vec<(u64, f64)>>,
-    /// The last sample's time.
-    pub end: SimTime,
+    series: BTreeMap<Key, Vec<(u64, f64)>>,
+    retain: u64,
 }
 
 impl RecordingSource {
-    /// Places `rec` on simulated time starting at `origin` (default: its first sample).
-    pub fn new(rec: &Recorded, origin: Option<i64>) -> RecordingSource {
-        let first = rec.series.values().filter_map(|s| s.first().map(|p| p.0)).min().unwrap_or(0);
-        let origin = origin.unwrap_or(first);
-        let mut series = BTreeMap::new();
-        let mut end = 0u64;
-        for (k, s) in &rec.series {
-            let v: Vec<(u64, f64)> = s.iter().filter(|p| p.0 >= origin).map(|p| ((p.0 - origin) as u64, p.1)).collect();
-            end = end.max(v.last().map_or(0, |p| p.0));
-            series.insert(*k, v);
+    fn push(&mut self, key: Key, t: u64, v: f64) -> bool {
+        let s = self.series.entry(key).or_default();
+        let duplicate = s.last().is_some_and(|last| last.0 == t);
+        if duplicate {
+            s.pop();
         }
-        RecordingSource { origin, series, end: SimTime(end) }
+        s.push((t, v));
+        // Drop samples no window can reach any more (amortised: only in large batches).
+        let keep_from = t.saturating_sub(self.retain + 1);
+        let dead = s.partition_point(|p| p.0 < keep_from);
+        if dead > 1024 && dead * 2 > s.len() {
+            s.drain(..dead);
+        }
+        duplicate
     }
 
-    fn window(&self, key: (Metric, Group), now: SimTime, w: SimDur) -> &[(u64, f64)] {
+    fn window(&self, key: Key, now: SimTime, w: SimDur) -> &[(u64, f64)] {
         let Some(s) = self.series.get(&key) else { return &[] };
         let from = now.0.saturating_sub(w.0);
         let lo = s.partition_point(|p| p.0 <= from && !(from == 0 && p.0 == 0));
@@ -77,6 +84,45 @@ impl MetricSource for RecordingSource {
     }
 }
 
+/// The longest stretch of the past any rule of `policy` can read.
+fn retention(policy: &Policy) -> u64 {
+    let mut r = 0u64;
+    for q in policy.queries(false) {
+        r = r.max(q.window.0);
+    }
+    for p in &policy.phases {
+        let ext = [p.checks.on_failure, p.checks.on_inconclusive]
+            .iter()
+            .map(|a| match a {
+                FailureAction::Extend { by, max } => by.0 * *max as u64,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        for g in &p.gates {
+            r = r.max(match g.window {
+                Window::Fixed(d) => d.0,
+                Window::Phase => p.bake.0 + ext,
+            });
+        }
+    }
+    r
+}
+
+/// At most this many points per series are kept for the timeline chart.
+const CHART_POINTS: usize = 4096;
+
+/// A series for the chart in bounded memory: when full, neighbouring pairs
+/// merge into their maximum, so spikes stay visible.
+fn chart_push(points: &mut Vec<(u64, f64)>, t: u64, v: f64) {
+    if points.len() >= CHART_POINTS {
+        let merged: Vec<(u64, f64)> =
+            points.chunks(2).map(|c| c.iter().copied().fold(c[0], |a, b| if b.1 > a.1 { b } else { a })).collect();
+        *points = merged;
+    }
+    points.push((t, v));
+}
+
 /// When one rule fired over the recording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleAlarms {
@@ -85,7 +131,7 @@ pub struct RuleAlarms {
     pub metric: Metric,
     pub threshold: f64,
     pub severity: Option<Severity>,
-    /// Firing episodes `[start, end)` (end = last evaluation that fired + cadence).
+    /// Firing episodes `[start, end)`.
     pub episodes: Vec<(SimTime, SimTime)>,
 }
 
@@ -100,8 +146,14 @@ pub struct WindowResult {
 
 #[derive(Debug, Clone)]
 pub struct ReplayResult {
-    pub source: RecordingSource,
-    /// The engine's events over the recording, from time zero until it finished.
+    /// Unix seconds of simulated time zero.
+    pub origin: i64,
+    /// The last sample's time.
+    pub end: SimTime,
+    /// The recorded series for the chart (at most 4,096 points each, pairwise maxima beyond).
+    pub chart: BTreeMap<Key, Vec<(u64, f64)>>,
+    /// The engine's events over the recording, from time zero until it finished
+    /// (trigger evaluations that did not fire are left out).
     pub engine: Vec<EngineEvent>,
     pub alarms: Vec<RuleAlarms>,
     pub windows: Vec<WindowResult>,
@@ -109,143 +161,188 @@ pub struct ReplayResult {
     pub labelled: bool,
     /// Per rule: episodes that started outside every window (meaningful when `labelled`).
     pub false_alarms: Vec<usize>,
+    pub warnings: Vec<String>,
 }
 
-fn episodes(fired: &[(SimTime, bool)], every: SimDur) -> Vec<(SimTime, SimTime)> {
-    let mut out: Vec<(SimTime, SimTime)> = Vec::new();
-    let mut open: Option<SimTime> = None;
-    let mut last = SimTime::ZERO;
-    for &(t, f) in fired {
-        match (f, open) {
-            (true, None) => open = Some(t),
+/// One trigger or alert rule being evaluated over the recording.
+struct RuleRun {
+    condition: Condition,
+    every: SimDur,
+    /// Alerts: how long the condition must hold.
+    for_: Option<SimDur>,
+    next: SimTime,
+    pending_since: Option<SimTime>,
+    open: Option<SimTime>,
+    alarms: RuleAlarms,
+}
+
+impl RuleRun {
+    fn evaluate<S: MetricSource>(&mut self, now: SimTime, src: &mut S) {
+        let active = self.condition.evaluate(now, src).1;
+        let firing = match self.for_ {
+            None => active,
+            Some(for_) => {
+                let since = if active { *self.pending_since.get_or_insert(now) } else { now };
+                if !active {
+                    self.pending_since = None;
+                }
+                active && now.since(since) >= for_
+            }
+        };
+        match (firing, self.open) {
+            (true, None) => self.open = Some(now),
             (false, Some(s)) => {
-                out.push((s, t));
-                open = None;
+                self.alarms.episodes.push((s, now));
+                self.open = None;
             }
             _ => {}
         }
-        last = t;
+        self.next += self.every;
     }
-    if let Some(s) = open {
-        out.push((s, last + every));
-    }
-    out
 }
 
-/// Evaluates every trigger (on its cadence) and alert rule (pending → firing
-/// after `for`) over the whole recording.
-pub fn rule_alarms<S: MetricSource>(policy: &Policy, src: &mut S, end: SimTime) -> Vec<RuleAlarms> {
+fn rules(policy: &Policy) -> Vec<RuleRun> {
     let mut out = Vec::new();
     for t in &policy.triggers {
-        let mut fired = Vec::new();
-        let mut now = SimTime::ZERO + t.every;
-        while now <= end {
-            fired.push((now, t.condition.evaluate(now, src).1));
-            now += t.every;
-        }
-        out.push(RuleAlarms {
-            rule: format!("trigger:{}", t.name),
-            metric: t.condition.query.metric,
-            threshold: t.condition.threshold,
-            severity: None,
-            episodes: episodes(&fired, t.every),
+        out.push(RuleRun {
+            condition: t.condition.clone(),
+            every: t.every,
+            for_: None,
+            next: SimTime::ZERO + t.every,
+            pending_since: None,
+            open: None,
+            alarms: RuleAlarms {
+                rule: format!("trigger:{}", t.name),
+                metric: t.condition.query.metric,
+                threshold: t.condition.threshold,
+                severity: None,
+                episodes: vec![],
+            },
         });
     }
     for a in &policy.alerts {
-        let mut fired = Vec::new();
-        let mut pending_since: Option<SimTime> = None;
-        let mut now = SimTime::ZERO + policy.alert_every;
-        while now <= end {
-            let active = a.condition.evaluate(now, src).1;
-            let since = if active { *pending_since.get_or_insert(now) } else { now };
-            if !active {
-                pending_since = None;
-            }
-            fired.push((now, active && now.since(since) >= a.for_));
-            now += policy.alert_every;
-        }
-        out.push(RuleAlarms {
-            rule: format!("alert:{}", a.name),
-            metric: a.condition.query.metric,
-            threshold: a.condition.threshold,
-            severity: Some(a.severity),
-            episodes: episodes(&fired, policy.alert_every),
+        out.push(RuleRun {
+            condition: a.condition.clone(),
+            every: policy.alert_every,
+            for_: Some(a.for_),
+            next: SimTime::ZERO + policy.alert_every,
+            pending_since: None,
+            open: None,
+            alarms: RuleAlarms {
+                rule: format!("alert:{}", a.name),
+                metric: a.condition.query.metric,
+                threshold: a.condition.threshold,
+                severity: Some(a.severity),
+                episodes: vec![],
+            },
         });
     }
     out
 }
 
-/// Replays `rec` against the scenario's policy. `windows` are labelled
-/// incident windows in Unix seconds (`None`: no labels given). A recording
-/// made by `rollsim record` is replayed from its lossless series, so the
-/// engine sees exactly what it saw in the simulation.
-pub fn replay(
-    sc: &Scenario,
-    rec: &Recorded,
-    origin: Option<i64>,
-    windows: Option<&[(i64, i64)]>,
-) -> Result<ReplayResult, String> {
-    if !rec.trial.is_empty() {
-        return replay_trial(sc, rec, windows);
-    }
-    let mut src = RecordingSource::new(rec, origin);
-    let end = src.end;
-    let events = run_engine(sc, &mut src, end);
-    let alarms = rule_alarms(&sc.policy, &mut src, end);
-    Ok(finish(src, events, alarms, windows))
-}
+/// Keeps the engine's events except trigger evaluations that did not fire
+/// (one per trigger per cadence, for as long as the engine watches: they would
+/// make memory grow with the recording's length).
+#[derive(Debug, Default)]
+struct Events(Vec<EngineEvent>);
 
-fn run_engine<S: MetricSource>(sc: &Scenario, src: &mut S, end: SimTime) -> Vec<EngineEvent> {
-    let mut engine = Engine::new(sc.policy.clone());
-    let mut events = Vec::new();
-    while let Some(t) = engine.next_wakeup() {
-        if t > end {
-            break;
+impl crate::engine::EventSink for Events {
+    fn event(&mut self, e: EngineEvent) {
+        if !matches!(e, EngineEvent::TriggerEvaluated { fired: false, .. }) {
+            self.0.push(e);
         }
-        engine.step(t, src, &mut events);
     }
-    events
 }
 
-fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -> Result<ReplayResult, String> {
-    let tick_name = format!("{}tick", crate::sim::store::DUMP_PREFIX);
-    let origin =
-        rec.trial.iter().find(|r| r.2 == tick_name).map(|r| r.0).ok_or("a recorded trial needs its tick series")?;
-    let rows: Vec<crate::sim::store::DumpRow> =
-        rec.trial.iter().map(|(t, g, n, v)| ((t - origin).max(0) as u64, *g, n.clone(), *v)).collect();
-    let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
-    let mut store = crate::sim::store::Store::from_dump(&classes, &rows)?;
-    let end = SimTime((store.len as u64 - 1) * store.tick.0);
-    let events = run_engine(sc, &mut store, end);
-    let alarms = rule_alarms(&sc.policy, &mut store, end);
-    // For the timeline: the candidate's per-tick error rate, p99 and CPU.
-    let mut series = BTreeMap::new();
-    for metric in [Metric::ErrorRate, Metric::LatencyP99, Metric::Cpu] {
-        let mut v = Vec::new();
-        for row in 1..store.len {
-            let t = SimTime(row as u64 * store.tick.0);
-            let q =
-                Query { metric, group: Group::Candidate, class: None, window: store.tick, agg: metric.default_agg() };
-            if let Some(x) = store.query(&q, t).value {
-                v.push((t.0, x));
+/// Drives the engine and every rule through samples that arrive in time
+/// order, keeping only what the rules can still read.
+pub struct Replayer {
+    origin: i64,
+    src: RecordingSource,
+    engine: Engine,
+    events: Events,
+    rules: Vec<RuleRun>,
+    chart: BTreeMap<Key, Vec<(u64, f64)>>,
+    end: SimTime,
+    duplicates: u64,
+}
+
+impl Replayer {
+    pub fn new(sc: &Scenario, origin: i64) -> Replayer {
+        Replayer {
+            origin,
+            src: RecordingSource { series: BTreeMap::new(), retain: retention(&sc.policy) },
+            engine: Engine::new(sc.policy.clone()),
+            events: Events::default(),
+            rules: rules(&sc.policy),
+            chart: BTreeMap::new(),
+            end: SimTime::ZERO,
+            duplicates: 0,
+        }
+    }
+
+    /// Runs every engine wake-up and rule evaluation due before `limit` (or at it, if `inclusive`).
+    fn run_until(&mut self, limit: SimTime, inclusive: bool) {
+        loop {
+            let wake = self.engine.next_wakeup();
+            let rule = self.rules.iter().map(|r| r.next).min();
+            let Some(t) = [wake, rule].into_iter().flatten().min() else { return };
+            if t > limit || (t == limit && !inclusive) {
+                return;
+            }
+            if wake == Some(t) {
+                self.engine.step(t, &mut self.src, &mut self.events);
+            }
+            for r in self.rules.iter_mut().filter(|r| r.next == t) {
+                r.evaluate(t, &mut self.src);
             }
         }
-        series.insert((metric, Group::Candidate), v);
     }
-    let src = RecordingSource { origin, series, end };
-    Ok(finish(src, events, alarms, windows))
+
+    /// Adds a sample at Unix time `unix`; samples must come in time order.
+    pub fn push(&mut self, unix: i64, key: Key, v: f64) {
+        if unix < self.origin {
+            return;
+        }
+        let t = SimTime((unix - self.origin) as u64);
+        self.run_until(t, false);
+        self.end = self.end.max(t);
+        if self.src.push(key, t.0, v) {
+            self.duplicates += 1;
+        }
+        chart_push(self.chart.entry(key).or_default(), t.0, v);
+    }
+
+    /// Runs to the last sample and compares the rules' firings with `windows` (Unix seconds).
+    pub fn finish(mut self, windows: Option<&[(i64, i64)]>, mut warnings: Vec<String>) -> ReplayResult {
+        let end = self.end;
+        self.run_until(end, true);
+        for r in &mut self.rules {
+            if let Some(s) = r.open.take() {
+                r.alarms.episodes.push((s, r.next));
+            }
+        }
+        if self.duplicates > 0 {
+            warnings.push(format!("{} duplicate timestamps; kept the last value of each", self.duplicates));
+        }
+        let alarms = self.rules.into_iter().map(|r| r.alarms).collect();
+        compare_windows(self.origin, end, self.chart, self.events.0, alarms, windows, warnings)
+    }
 }
 
-fn finish(
-    src: RecordingSource,
+fn compare_windows(
+    origin: i64,
+    end: SimTime,
+    chart: BTreeMap<Key, Vec<(u64, f64)>>,
     engine: Vec<EngineEvent>,
     alarms: Vec<RuleAlarms>,
     windows: Option<&[(i64, i64)]>,
+    warnings: Vec<String>,
 ) -> ReplayResult {
     let labelled = windows.is_some();
-    let windows = windows.unwrap_or(&[]);
-    let on_sim = |u: i64| SimTime((u - src.origin).max(0) as u64);
+    let on_sim = |u: i64| SimTime((u - origin).max(0) as u64);
     let windows: Vec<WindowResult> = windows
+        .unwrap_or(&[])
         .iter()
         .map(|&(s, e)| {
             let (start, end) = (on_sim(s), on_sim(e));
@@ -262,5 +359,101 @@ fn finish(
         .iter()
         .map(|a| a.episodes.iter().filter(|ep| !windows.iter().any(|w| ep.0 >= w.start && ep.0 <= w.end)).count())
         .collect();
-    ReplayResult { source: src, engine, alarms, windows, labelled, false_alarms }
+    ReplayResult { origin, end, chart, engine, alarms, windows, labelled, false_alarms, warnings }
+}
+
+/// Replays an in-memory recording against the scenario's policy. `windows` are
+/// labelled incident windows in Unix seconds (`None`: no labels given). A
+/// recording made by `rollsim record` is replayed from its lossless series, so
+/// the engine sees exactly what it saw in the simulation.
+pub fn replay(
+    sc: &Scenario,
+    rec: &Recorded,
+    origin: Option<i64>,
+    windows: Option<&[(i64, i64)]>,
+) -> Result<ReplayResult, String> {
+    if !rec.trial.is_empty() {
+        return replay_trial(sc, rec, windows);
+    }
+    let mut samples: Vec<(i64, Key, f64)> =
+        rec.series.iter().flat_map(|(k, s)| s.iter().map(move |p| (p.0, *k, p.1))).collect();
+    samples.sort_by_key(|s| s.0);
+    let first = samples.first().map_or(0, |s| s.0);
+    let mut r = Replayer::new(sc, origin.unwrap_or(first));
+    for (t, k, v) in samples {
+        r.push(t, k, v);
+    }
+    Ok(r.finish(windows, rec.warnings.clone()))
+}
+
+/// Replays a CSV file in one pass, in bounded memory, when its rows are in time
+/// order; otherwise reads it whole, sorts it (with a warning) and replays that.
+pub fn replay_csv(
+    sc: &Scenario,
+    path: &Path,
+    map: &input::Mapping,
+    origin: Option<i64>,
+    windows: Option<&[(i64, i64)]>,
+) -> Result<ReplayResult, String> {
+    let mut replayer: Option<Replayer> = None;
+    let streamed = input::stream_csv(path, map, &mut |t, key, v| {
+        replayer.get_or_insert_with(|| Replayer::new(sc, origin.unwrap_or(t))).push(t, key, v)
+    })?;
+    match streamed {
+        input::Streamed::Done(rec) if rec.trial.is_empty() => match replayer {
+            Some(r) => Ok(r.finish(windows, rec.warnings)),
+            None => Err(format!("{}: no usable rows", path.display())),
+        },
+        // A `rollsim record` trial, or rows out of time order: read the whole file.
+        _ => replay(sc, &input::read_csv(path, map)?, origin, windows),
+    }
+}
+
+fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -> Result<ReplayResult, String> {
+    let tick_name = format!("{}tick", crate::sim::store::DUMP_PREFIX);
+    let origin =
+        rec.trial.iter().find(|r| r.2 == tick_name).map(|r| r.0).ok_or("a recorded trial needs its tick series")?;
+    let rows: Vec<crate::sim::store::DumpRow> =
+        rec.trial.iter().map(|(t, g, n, v)| ((t - origin).max(0) as u64, *g, n.clone(), *v)).collect();
+    let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
+    let mut store = crate::sim::store::Store::from_dump(&classes, &rows)?;
+    let end = SimTime((store.len as u64 - 1) * store.tick.0);
+    let mut engine = Engine::new(sc.policy.clone());
+    let mut events = Events::default();
+    let mut rule_runs = rules(&sc.policy);
+    loop {
+        let wake = engine.next_wakeup();
+        let rule = rule_runs.iter().map(|r| r.next).min();
+        let Some(t) = [wake, rule].into_iter().flatten().min().filter(|t| *t <= end) else { break };
+        if wake == Some(t) {
+            engine.step(t, &mut store, &mut events);
+        }
+        for r in rule_runs.iter_mut().filter(|r| r.next == t) {
+            r.evaluate(t, &mut store);
+        }
+    }
+    let alarms = rule_runs
+        .into_iter()
+        .map(|mut r| {
+            if let Some(s) = r.open.take() {
+                r.alarms.episodes.push((s, r.next));
+            }
+            r.alarms
+        })
+        .collect();
+    // For the timeline: the candidate's per-tick error rate, p99 and CPU.
+    let mut chart = BTreeMap::new();
+    for metric in [Metric::ErrorRate, Metric::LatencyP99, Metric::Cpu] {
+        let mut v = Vec::new();
+        for row in 1..store.len {
+            let t = SimTime(row as u64 * store.tick.0);
+            let q =
+                Query { metric, group: Group::Candidate, class: None, window: store.tick, agg: metric.default_agg() };
+            if let Some(x) = store.query(&q, t).value {
+                chart_push(&mut v, t.0, x);
+            }
+        }
+        chart.insert((metric, Group::Candidate), v);
+    }
+    Ok(compare_windows(origin, end, chart, events.0, alarms, windows, rec.warnings.clone()))
 }

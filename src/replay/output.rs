@@ -36,21 +36,20 @@ fn decisions(r: &ReplayResult, p: &Policy) -> Vec<(SimTime, String)> {
 /// The Markdown summary.
 pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> String {
     let mut o = String::new();
-    let src = &r.source;
     let _ = writeln!(o, "# rollsim replay: {data}\n");
     let _ = writeln!(
         o,
         "Recording from {} to {} (UTC), {} series.\n",
-        clock(src.origin, SimTime::ZERO),
-        clock(src.origin, src.end),
-        src.series.len()
+        clock(r.origin, SimTime::ZERO),
+        clock(r.origin, r.end),
+        r.chart.len()
     );
     for w in warnings {
         let _ = writeln!(o, "- warning: {w}");
     }
     let _ = writeln!(o, "\n## The policy's decisions (rollout starting with the recording)\n");
     for (t, d) in decisions(r, p) {
-        let _ = writeln!(o, "- {} ({t}): {d}", clock(src.origin, t));
+        let _ = writeln!(o, "- {} ({t}): {d}", clock(r.origin, t));
     }
     let _ = writeln!(o, "\n## When each rule fires over the whole recording\n");
     let _ = writeln!(
@@ -60,7 +59,7 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
     );
     let _ = writeln!(o, "|---|---|---:|---|{}", if r.labelled { "---:|" } else { "" });
     for (i, a) in r.alarms.iter().enumerate() {
-        let first = a.episodes.first().map_or("never".to_string(), |e| clock(src.origin, e.0));
+        let first = a.episodes.first().map_or("never".to_string(), |e| clock(r.origin, e.0));
         let fa = if r.labelled { format!(" {} |", r.false_alarms[i]) } else { String::new() };
         let _ = writeln!(
             o,
@@ -83,13 +82,8 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
         for w in &r.windows {
             let cells: Vec<String> =
                 w.delays.iter().map(|d| d.map_or("missed".to_string(), |d| d.to_string())).collect();
-            let _ = writeln!(
-                o,
-                "| {} → {} | {} |",
-                clock(src.origin, w.start),
-                clock(src.origin, w.end),
-                cells.join(" | ")
-            );
+            let _ =
+                writeln!(o, "| {} → {} | {} |", clock(r.origin, w.start), clock(r.origin, w.end), cells.join(" | "));
         }
     }
     o
@@ -100,8 +94,8 @@ pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> St
     let v = serde_json::json!({
         "schema": 1,
         "data": data,
-        "origin_unix": r.source.origin,
-        "end_s": r.source.end.0,
+        "origin_unix": r.origin,
+        "end_s": r.end.0,
         "warnings": warnings,
         "decisions": decisions(r, p).iter().map(|(t, d)| serde_json::json!({"at_s": t.0, "decision": d})).collect::<Vec<_>>(),
         "rules": r.alarms.iter().enumerate().map(|(i, a)| serde_json::json!({
@@ -135,12 +129,12 @@ impl Chart for ReplayTimeline<'_> {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let r = self.result;
-        let keys: Vec<_> = r.source.series.keys().copied().take(3).collect();
+        let keys: Vec<_> = r.chart.keys().copied().take(3).collect();
         let root = root.titled(&self.title(), (FONT, 18)).map_err(err)?;
         let panels = root.split_evenly((keys.len().max(1), 1));
-        let hours = r.source.end.hours().max(0.1);
+        let hours = r.end.hours().max(0.1);
         for (area, key) in panels.iter().zip(&keys) {
-            let s = &r.source.series[key];
+            let s = &r.chart[key];
             let rules: Vec<_> = r.alarms.iter().filter(|a| a.metric == key.0).collect();
             let top =
                 s.iter().map(|p| p.1).chain(rules.iter().map(|a| a.threshold)).fold(f64::MIN_POSITIVE, f64::max) * 1.1;
