@@ -51,6 +51,28 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
     for (t, d) in decisions(r, p) {
         let _ = writeln!(o, "- {} ({t}): {d}", clock(r.origin, t));
     }
+    // Gate checks while the rollout ran: how often each gate failed, and when first.
+    let mut gates: std::collections::BTreeMap<(usize, usize), (u32, u32, Option<SimTime>)> = Default::default();
+    for e in &r.engine {
+        if let EngineEvent::Check { at, phase, gate, verdict, .. } = e {
+            let g = gates.entry((*phase, *gate)).or_default();
+            g.0 += 1;
+            if *verdict == crate::engine::Verdict::Fail {
+                g.1 += 1;
+                g.2.get_or_insert(*at);
+            }
+        }
+    }
+    if !gates.is_empty() {
+        let _ = writeln!(o, "\n## Gate checks while the rollout ran\n");
+        let _ = writeln!(o, "| gate | checks | failed | first failure |");
+        let _ = writeln!(o, "|---|---:|---:|---|");
+        for ((phase, gate), (n, failed, first)) in gates {
+            let name = format!("{}/{}", p.phases[phase].name, p.phases[phase].gates[gate].name);
+            let first = first.map_or("—".to_string(), |t| clock(r.origin, t));
+            let _ = writeln!(o, "| {name} | {n} | {failed} | {first} |");
+        }
+    }
     let _ = writeln!(o, "\n## When each rule fires over the whole recording\n");
     let _ = writeln!(
         o,
@@ -185,6 +207,22 @@ impl Chart for ReplayTimeline<'_> {
                     )
                 });
                 chart.draw_series(marks).map_err(err)?;
+            }
+            // The policy's decisions as vertical lines.
+            let dc = RGBColor(44, 160, 44);
+            for (k, e) in r
+                .engine
+                .iter()
+                .filter_map(|e| if let EngineEvent::Decision(d) = e { Some(d) } else { None })
+                .enumerate()
+            {
+                let x = e.at.hours();
+                let line =
+                    chart.draw_series(LineSeries::new(vec![(x, bottom), (x, top)], dc.stroke_width(2))).map_err(err)?;
+                if k == 0 {
+                    line.label("policy decision")
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], dc.stroke_width(2)));
+                }
             }
             legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }
