@@ -93,6 +93,17 @@ fn read_info(dir: &Path, kind: &str) -> Result<(PathBuf, serde_json::Value), Str
     Ok((json_path, v))
 }
 
+/// Every shard index `0..count` must be among `seen`.
+fn check_complete(count: u64, seen: impl Iterator<Item = u64> + Clone) -> Result<(), String> {
+    let missing: Vec<String> =
+        (0..count).filter(|i| !seen.clone().any(|j| j == *i)).map(|i| format!("{i}/{count}")).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing shards: {}", missing.join(", ")))
+    }
+}
+
 /// A merged run: what `rollsim run` would have had in memory.
 pub struct Merged {
     pub scenario: Scenario,
@@ -151,11 +162,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
     let Some((scenario, meta, count)) = first else {
         return Err("no shard folders given".into());
     };
-    let missing: Vec<String> =
-        (0..count).filter(|i| !parts.iter().any(|(j, _)| j == i)).map(|i| format!("{i}/{count}")).collect();
-    if !missing.is_empty() {
-        return Err(format!("missing shards: {}", missing.join(", ")));
-    }
+    check_complete(count, parts.iter().map(|p| p.0))?;
     parts.sort_by_key(|p| p.0);
     let records = parts.into_iter().flat_map(|p| p.1).collect();
     Ok(Merged { scenario, meta, records })
@@ -285,11 +292,7 @@ pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, String> {
     let Some((count, trials, seed, vars, objective)) = identity else {
         return Err("no shard folders given".into());
     };
-    let missing: Vec<String> =
-        (0..count).filter(|i| !parts.iter().any(|(j, _)| j == i)).map(|i| format!("{i}/{count}")).collect();
-    if !missing.is_empty() {
-        return Err(format!("missing shards: {}", missing.join(", ")));
-    }
+    check_complete(count, parts.iter().map(|p| p.0))?;
     parts.sort_by_key(|p| p.0);
     let vars = vars.as_array().cloned().unwrap_or_default();
     let mut variants = Vec::new();
