@@ -189,7 +189,7 @@ fn a_recorded_trial_replays_to_the_same_decisions_in_every_format() {
         outcomes.insert(r.outcome.name());
         let want = decisions(&trace.engine);
         let rows = store.dump(&classes);
-        for (format, ext) in [(Format::Csv, "csv"), (Format::Parquet, "parquet"), (Format::PromJson, "json")] {
+        for (format, ext) in [(Format::Csv, "csv"), (Format::Parquet, "parquet"), (Format::PromJson, "prom-json")] {
             let path = dir.path().join(format!("t{k}.{ext}"));
             record::write(&path, &rows, format).unwrap();
             let rec = input::read(&path, &Default::default()).unwrap();

@@ -42,7 +42,8 @@ pub fn replay(a: Args) -> i32 {
         Some(Err(e)) => return fail(format!("--start: {e}")),
     };
     // CSV streams through the engine in one pass; other formats are read whole.
-    let is_csv = !matches!(a.data.extension().and_then(|e| e.to_str()), Some("parquet" | "json"));
+    let ext = a.data.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let is_csv = ext != "parquet" && !ext.ends_with("json");
     let result = if is_csv {
         replay::replay_csv(&sc, &a.data, &map, origin, windows.as_deref())
     } else {

@@ -293,12 +293,12 @@ fn parse_value(raw: &str) -> Result<Option<f64>, String> {
 
 const NAB_HINT: &str = "has one series; map it with --map 'value=METRIC' (e.g. value=cpu*0.01 for percentages)";
 
-/// Reads recorded metrics, choosing the reader by extension: `.parquet`, `.json`
-/// (Prometheus `query_range`), anything else CSV.
+/// Reads recorded metrics, choosing the reader by extension: `.parquet`, `.json` or
+/// `.prom-json` (Prometheus `query_range`), anything else CSV.
 pub fn read(path: &Path, map: &Mapping) -> Result<Recorded, String> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("parquet") => read_parquet(path, map),
-        Some("json") => read_prometheus(path, map),
+        Some(e) if e.ends_with("json") => read_prometheus(path, map),
         _ => read_csv(path, map),
     }
 }
