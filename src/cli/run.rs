@@ -206,23 +206,13 @@ fn rayon_threads(threads: usize) -> usize {
 }
 
 fn print_examples(path: &Option<PathBuf>, seed: u64, records: &[TrialRecord], sc: &Scenario) {
-    let slowest =
-        records.iter().filter(|r| r.detection.is_some()).max_by_key(|r| (r.detection, std::cmp::Reverse(r.trial)));
-    let widest = records
-        .iter()
-        .filter(|r| r.bad)
-        .max_by(|a, b| a.excess_failed.total_cmp(&b.excess_failed).then(b.trial.cmp(&a.trial)));
-    let false_rb = records.iter().find(|r| r.false_rollback());
-    let escape = records.iter().find(|r| r.escape());
-    for (what, r) in [
-        ("slowest detection", slowest),
-        ("largest excess failures", widest),
-        ("a false rollback", false_rb),
-        ("an escape", escape),
-    ] {
-        if let Some(r) = r {
-            println!("{what}: trial {} ({}) — {}", r.trial, sc.faults[r.fault].name, reproduce(path, seed, r.trial));
-        }
+    let mut notable = report::representative(records);
+    if let Some(r) = records.iter().find(|r| r.escape()) {
+        notable.push(("an escape", r.trial));
+    }
+    for (what, k) in notable {
+        let Some(r) = records.iter().find(|r| r.trial == k) else { continue };
+        println!("{what}: trial {k} ({}) — {}", sc.faults[r.fault].name, reproduce(path, seed, k));
     }
 }
 

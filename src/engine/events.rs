@@ -104,11 +104,6 @@ impl Cause {
     pub fn parse(policy: &Policy, text: &str) -> Option<Cause> {
         Cause::all(policy).into_iter().find(|c| c.describe(policy) == text)
     }
-
-    /// True for causes that mean "something looked wrong".
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Cause::Trigger(_) | Cause::Alert(_) | Cause::GateFailed { .. } | Cause::GateInconclusive { .. })
-    }
 }
 
 /// The verdict of one check of one gate.

@@ -201,43 +201,85 @@ impl RuleRun {
     }
 }
 
+impl RuleRun {
+    fn new(
+        rule: String,
+        condition: &Condition,
+        every: SimDur,
+        for_: Option<SimDur>,
+        severity: Option<Severity>,
+    ) -> Self {
+        RuleRun {
+            alarms: RuleAlarms {
+                rule,
+                metric: condition.query.metric,
+                threshold: condition.threshold,
+                severity,
+                episodes: vec![],
+            },
+            condition: condition.clone(),
+            every,
+            for_,
+            next: SimTime::ZERO + every,
+            pending_since: None,
+            open: None,
+        }
+    }
+}
+
 fn rules(policy: &Policy) -> Vec<RuleRun> {
-    let mut out = Vec::new();
-    for t in &policy.triggers {
-        out.push(RuleRun {
-            condition: t.condition.clone(),
-            every: t.every,
-            for_: None,
-            next: SimTime::ZERO + t.every,
-            pending_since: None,
-            open: None,
-            alarms: RuleAlarms {
-                rule: format!("trigger:{}", t.name),
-                metric: t.condition.query.metric,
-                threshold: t.condition.threshold,
-                severity: None,
-                episodes: vec![],
-            },
-        });
+    let triggers =
+        policy.triggers.iter().map(|t| RuleRun::new(format!("trigger:{}", t.name), &t.condition, t.every, None, None));
+    let alerts = policy.alerts.iter().map(|a| {
+        RuleRun::new(format!("alert:{}", a.name), &a.condition, policy.alert_every, Some(a.for_), Some(a.severity))
+    });
+    triggers.chain(alerts).collect()
+}
+
+/// The engine and every rule, stepped together in time order over one metric source.
+struct Judge {
+    engine: Engine,
+    events: Events,
+    rules: Vec<RuleRun>,
+}
+
+impl Judge {
+    fn new(policy: &std::sync::Arc<Policy>) -> Judge {
+        Judge { engine: Engine::new(policy.clone()), events: Events::default(), rules: rules(policy) }
     }
-    for a in &policy.alerts {
-        out.push(RuleRun {
-            condition: a.condition.clone(),
-            every: policy.alert_every,
-            for_: Some(a.for_),
-            next: SimTime::ZERO + policy.alert_every,
-            pending_since: None,
-            open: None,
-            alarms: RuleAlarms {
-                rule: format!("alert:{}", a.name),
-                metric: a.condition.query.metric,
-                threshold: a.condition.threshold,
-                severity: Some(a.severity),
-                episodes: vec![],
-            },
-        });
+
+    /// Runs every engine wake-up and rule evaluation due before `limit` (or at it, if `inclusive`).
+    fn run_until<S: MetricSource>(&mut self, src: &mut S, limit: SimTime, inclusive: bool) {
+        loop {
+            let wake = self.engine.next_wakeup();
+            let rule = self.rules.iter().map(|r| r.next).min();
+            let Some(t) = [wake, rule].into_iter().flatten().min() else { return };
+            if t > limit || (t == limit && !inclusive) {
+                return;
+            }
+            if wake == Some(t) {
+                self.engine.step(t, src, &mut self.events);
+            }
+            for r in self.rules.iter_mut().filter(|r| r.next == t) {
+                r.evaluate(t, src);
+            }
+        }
     }
-    out
+
+    /// The engine's events and each rule's firings, closing episodes still open.
+    fn finish(self) -> (Vec<EngineEvent>, Vec<RuleAlarms>) {
+        let alarms = self
+            .rules
+            .into_iter()
+            .map(|mut r| {
+                if let Some(s) = r.open.take() {
+                    r.alarms.episodes.push((s, r.next));
+                }
+                r.alarms
+            })
+            .collect();
+        (self.events.0, alarms)
+    }
 }
 
 /// Keeps the engine's events except trigger evaluations that did not fire
@@ -259,9 +301,7 @@ impl crate::engine::EventSink for Events {
 pub struct Replayer {
     origin: i64,
     src: RecordingSource,
-    engine: Engine,
-    events: Events,
-    rules: Vec<RuleRun>,
+    judge: Judge,
     chart: BTreeMap<Key, Vec<(u64, f64)>>,
     end: SimTime,
     duplicates: u64,
@@ -272,30 +312,10 @@ impl Replayer {
         Replayer {
             origin,
             src: RecordingSource { series: BTreeMap::new(), retain: retention(&sc.policy) },
-            engine: Engine::new(sc.policy.clone()),
-            events: Events::default(),
-            rules: rules(&sc.policy),
+            judge: Judge::new(&sc.policy),
             chart: BTreeMap::new(),
             end: SimTime::ZERO,
             duplicates: 0,
-        }
-    }
-
-    /// Runs every engine wake-up and rule evaluation due before `limit` (or at it, if `inclusive`).
-    fn run_until(&mut self, limit: SimTime, inclusive: bool) {
-        loop {
-            let wake = self.engine.next_wakeup();
-            let rule = self.rules.iter().map(|r| r.next).min();
-            let Some(t) = [wake, rule].into_iter().flatten().min() else { return };
-            if t > limit || (t == limit && !inclusive) {
-                return;
-            }
-            if wake == Some(t) {
-                self.engine.step(t, &mut self.src, &mut self.events);
-            }
-            for r in self.rules.iter_mut().filter(|r| r.next == t) {
-                r.evaluate(t, &mut self.src);
-            }
         }
     }
 
@@ -305,7 +325,7 @@ impl Replayer {
             return;
         }
         let t = SimTime((unix - self.origin) as u64);
-        self.run_until(t, false);
+        self.judge.run_until(&mut self.src, t, false);
         self.end = self.end.max(t);
         if self.src.push(key, t.0, v) {
             self.duplicates += 1;
@@ -316,17 +336,12 @@ impl Replayer {
     /// Runs to the last sample and compares the rules' firings with `windows` (Unix seconds).
     pub fn finish(mut self, windows: Option<&[(i64, i64)]>, mut warnings: Vec<String>) -> ReplayResult {
         let end = self.end;
-        self.run_until(end, true);
-        for r in &mut self.rules {
-            if let Some(s) = r.open.take() {
-                r.alarms.episodes.push((s, r.next));
-            }
-        }
+        self.judge.run_until(&mut self.src, end, true);
         if self.duplicates > 0 {
             warnings.push(format!("{} duplicate timestamps; kept the last value of each", self.duplicates));
         }
-        let alarms = self.rules.into_iter().map(|r| r.alarms).collect();
-        compare_windows(self.origin, end, self.chart, self.events.0, alarms, windows, warnings)
+        let (events, alarms) = self.judge.finish();
+        compare_windows(self.origin, end, self.chart, events, alarms, windows, warnings)
     }
 }
 
@@ -418,29 +433,9 @@ fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -
     let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
     let mut store = crate::sim::store::Store::from_dump(&classes, &rows)?;
     let end = SimTime((store.len as u64 - 1) * store.tick.0);
-    let mut engine = Engine::new(sc.policy.clone());
-    let mut events = Events::default();
-    let mut rule_runs = rules(&sc.policy);
-    loop {
-        let wake = engine.next_wakeup();
-        let rule = rule_runs.iter().map(|r| r.next).min();
-        let Some(t) = [wake, rule].into_iter().flatten().min().filter(|t| *t <= end) else { break };
-        if wake == Some(t) {
-            engine.step(t, &mut store, &mut events);
-        }
-        for r in rule_runs.iter_mut().filter(|r| r.next == t) {
-            r.evaluate(t, &mut store);
-        }
-    }
-    let alarms = rule_runs
-        .into_iter()
-        .map(|mut r| {
-            if let Some(s) = r.open.take() {
-                r.alarms.episodes.push((s, r.next));
-            }
-            r.alarms
-        })
-        .collect();
+    let mut judge = Judge::new(&sc.policy);
+    judge.run_until(&mut store, end, true);
+    let (events, alarms) = judge.finish();
     // For the timeline: the candidate's per-tick error rate, p99 and CPU.
     let mut chart = BTreeMap::new();
     for metric in [Metric::ErrorRate, Metric::LatencyP99, Metric::Cpu] {
@@ -455,5 +450,5 @@ fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -
         }
         chart.insert((metric, Group::Candidate), v);
     }
-    Ok(compare_windows(origin, end, chart, events.0, alarms, windows, rec.warnings.clone()))
+    Ok(compare_windows(origin, end, chart, events, alarms, windows, rec.warnings.clone()))
 }

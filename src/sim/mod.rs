@@ -10,7 +10,7 @@ pub mod queue;
 pub mod rng;
 pub mod store;
 
-use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Policy, Status, StepAction};
+use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Policy, Status};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 use fault::DrawnFault;
@@ -189,7 +189,6 @@ impl Worker {
 struct Recorder<'t> {
     rollback: Option<(SimTime, Cause)>,
     rollback_complete: Option<SimTime>,
-    completed: Option<SimTime>,
     first_alert: Option<SimTime>,
     phase_times: Vec<Option<SimTime>>,
     phase: usize,
@@ -202,7 +201,6 @@ impl EventSink for Recorder<'_> {
             EngineEvent::Decision(d) => match d.kind {
                 DecisionKind::Rollback if self.rollback.is_none() => self.rollback = Some((d.at, d.cause)),
                 DecisionKind::RollbackComplete => self.rollback_complete = Some(d.at),
-                DecisionKind::Complete => self.completed = Some(d.at),
                 DecisionKind::Promote { to } => self.phase = to,
                 _ => {}
             },
@@ -214,7 +212,6 @@ impl EventSink for Recorder<'_> {
                     slot.get_or_insert(at);
                 }
             }
-            EngineEvent::Step { action: StepAction::Deploy | StepAction::Shift, .. } => {}
             _ => {}
         }
         if let Some(t) = self.trace.as_deref_mut() {
@@ -247,7 +244,6 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
     let mut rec = Recorder {
         rollback: None,
         rollback_complete: None,
-        completed: None,
         first_alert: None,
         phase_times: vec![None; sc.policy.phases.len()],
         phase: 0,
