@@ -3,7 +3,7 @@
 //! reduced in trial order, so the summary is identical for any thread count.
 
 use crate::scenario::Scenario;
-use crate::sim::{Outcome, TrialRecord};
+use crate::sim::{Outcome, Population, TrialRecord};
 use crate::stats::{mean, quantile, sorted, wilson, Quantile, Rate};
 use std::fmt::Write;
 
@@ -34,8 +34,13 @@ pub struct GroupSummary {
     pub false_rollback: Rate,
     /// Trials held at the time limit.
     pub held: Rate,
-    /// Rollout duration in hours (end of the rollout), all trials of the group.
+    /// Rollout duration in hours, over the group's *completed* rollouts only
+    /// (the time a policy costs a good version; rollbacks are not faster rollouts).
     pub duration_p50_h: Quantile,
+    /// Hours from the start to the rollback decision, over good versions rolled back.
+    pub false_rollback_time_p50_h: Quantile,
+    /// The population of an overall row; `None` for a fault entry's row.
+    pub population: Option<Population>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +58,9 @@ fn group(name: &str, kind: &str, bad: bool, rs: &[&TrialRecord]) -> GroupSummary
     let det: Vec<f64> = sorted(rs.iter().map(|r| r.detection.map_or(f64::INFINITY, |d| d.as_mins_f64())).collect());
     let peak: Vec<f64> = rs.iter().map(|r| r.peak_weight).collect();
     let excess: Vec<f64> = rs.iter().map(|r| r.excess_failed).collect();
-    let dur: Vec<f64> = sorted(rs.iter().map(|r| r.end.hours()).collect());
+    let dur: Vec<f64> = sorted(rs.iter().filter(|r| r.outcome == Outcome::Completed).map(|r| r.end.hours()).collect());
+    let fr_time: Vec<f64> =
+        sorted(rs.iter().filter(|r| r.false_rollback()).filter_map(|r| r.rollback_at.map(|t| t.hours())).collect());
     GroupSummary {
         name: name.to_string(),
         kind: kind.to_string(),
@@ -70,6 +77,8 @@ fn group(name: &str, kind: &str, bad: bool, rs: &[&TrialRecord]) -> GroupSummary
         false_rollback: wilson(count(&|r| r.false_rollback()), n),
         held: wilson(count(&|r| r.outcome == Outcome::HeldAtTimeLimit), n),
         duration_p50_h: quantile(&dur, 0.5),
+        false_rollback_time_p50_h: quantile(&fr_time, 0.5),
+        population: None,
     }
 }
 
@@ -80,19 +89,36 @@ impl Summary {
             let rs: Vec<&TrialRecord> = records.iter().filter(|r| r.fault == i).collect();
             groups.push(group(&f.name, f.kind.name(), f.kind.candidate_is_bad(), &rs));
         }
-        let bad: Vec<&TrialRecord> = records.iter().filter(|r| r.bad).collect();
-        let good: Vec<&TrialRecord> = records.iter().filter(|r| !r.bad).collect();
-        groups.push(group("all bad", "*", true, &bad));
-        groups.push(group("all good", "*", false, &good));
+        // Overall rows: bad versions, and good versions apart by population;
+        // the outside-incident row only when the mix has such an entry.
+        for p in Population::ALL {
+            if p == Population::Incident && !sc.faults.iter().any(|f| Population::of(&f.kind) == p) {
+                continue;
+            }
+            let rs: Vec<&TrialRecord> = records.iter().filter(|r| r.population(sc) == p).collect();
+            let mut g = group(p.label(), "*", p == Population::Bad, &rs);
+            g.population = Some(p);
+            groups.push(g);
+        }
         Summary { scenario: sc.name.clone(), seed, trials: records.len() as u64, groups }
     }
 
-    pub fn overall_bad(&self) -> &GroupSummary {
-        &self.groups[self.groups.len() - 2]
+    fn overall(&self, p: Population) -> Option<&GroupSummary> {
+        self.groups.iter().find(|g| g.population == Some(p))
     }
 
+    pub fn overall_bad(&self) -> &GroupSummary {
+        self.overall(Population::Bad).expect("Summary::new always adds the bad row")
+    }
+
+    /// Good versions under noise alone: the false-alarm rate to tune.
     pub fn overall_good(&self) -> &GroupSummary {
-        &self.groups[self.groups.len() - 1]
+        self.overall(Population::Noise).expect("Summary::new always adds the noise row")
+    }
+
+    /// Good versions during an outside incident, when the mix has one.
+    pub fn overall_incident(&self) -> Option<&GroupSummary> {
+        self.overall(Population::Incident)
     }
 }
 
@@ -103,12 +129,33 @@ pub fn pct(r: &Rate) -> String {
     format!("{:.1}% [{:.1}, {:.1}]", 100.0 * r.value, 100.0 * r.lo, 100.0 * r.hi)
 }
 
+/// An unbounded interval end (too few trials for an exact bound) or a
+/// censored value (never detected) prints as ∞ or -∞.
+fn inf_or(v: f64, digits: usize) -> String {
+    if v == f64::INFINITY {
+        "∞".to_string()
+    } else if v == f64::NEG_INFINITY {
+        "-∞".to_string()
+    } else {
+        format!("{v:.digits$}")
+    }
+}
+
 pub fn minutes(q: &Quantile) -> String {
-    let f = |v: f64| if v.is_infinite() { "∞".to_string() } else { format!("{v:.0}") };
+    let f = |v: f64| inf_or(v, 0);
     if q.n == 0 || q.value.is_nan() {
         return "—".into();
     }
     format!("{} [{}, {}]", f(q.value), f(q.lo), f(q.hi))
+}
+
+/// Hours with the interval, `—` when the group has none.
+pub fn hours(q: &Quantile) -> String {
+    let f = |v: f64| inf_or(v, 1);
+    if q.n == 0 || q.value.is_nan() {
+        return "—".into();
+    }
+    format!("{} h [{}, {}]", f(q.value), f(q.lo), f(q.hi))
 }
 
 /// The per-fault table as plain text for the terminal.
@@ -116,7 +163,7 @@ pub fn render_text(s: &Summary) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<18} {:>6} {:>22} {:>20} {:>20} {:>8} {:>11} {:>20} {:>20}",
+        "{:<22} {:>6} {:>22} {:>20} {:>20} {:>8} {:>11} {:>20} {:>20}",
         "fault",
         "trials",
         "detected",
@@ -135,7 +182,7 @@ pub fn render_text(s: &Summary) -> String {
         };
         let _ = writeln!(
             o,
-            "{:<18} {:>6} {:>22} {:>20} {:>20} {:>7.1}% {:>11.0} {:>20} {:>20}",
+            "{:<22} {:>6} {:>22} {:>20} {:>20} {:>7.1}% {:>11.0} {:>20} {:>20}",
             g.name,
             g.trials,
             det,
@@ -150,8 +197,17 @@ pub fn render_text(s: &Summary) -> String {
     let good = s.overall_good();
     let _ = writeln!(
         o,
-        "good versions: rollout duration p50 {:.1} h [{:.1}, {:.1}]",
-        good.duration_p50_h.value, good.duration_p50_h.lo, good.duration_p50_h.hi
+        "good versions, noise only: completed rollout p50 {}; false rollbacks {} at p50 {} after the start",
+        hours(&good.duration_p50_h),
+        pct(&good.false_rollback),
+        hours(&good.false_rollback_time_p50_h)
     );
+    if let Some(inc) = s.overall_incident() {
+        let _ = writeln!(
+            o,
+            "good versions during an outside incident (shared dependency): rolled back {}",
+            pct(&inc.false_rollback)
+        );
+    }
     o
 }

@@ -5,7 +5,7 @@
 //! paired. Paths address the scenario file's TOML; variants are validated
 //! before anything runs.
 
-use crate::compare::{MetricId, Row};
+use crate::compare::{MetricId, MetricRef, Row};
 use crate::scenario::Scenario;
 use toml::Value;
 
@@ -156,8 +156,8 @@ pub struct Objective {
     /// As the user wrote it.
     pub text: String,
     pub minimise: bool,
-    pub metric: MetricId,
-    pub constraints: Vec<(MetricId, crate::engine::Cmp, f64)>,
+    pub metric: MetricRef,
+    pub constraints: Vec<(MetricRef, crate::engine::Cmp, f64)>,
 }
 
 fn metric_value(m: MetricId, s: &str) -> Result<f64, String> {
@@ -169,11 +169,8 @@ fn metric_value(m: MetricId, s: &str) -> Result<f64, String> {
     }
 }
 
-fn metric_name(s: &str) -> Result<MetricId, String> {
-    MetricId::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| {
-        let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
-        format!("--objective: unknown metric {:?}; expected one of {}", s.trim(), names.join(", "))
-    })
+fn metric_name(s: &str) -> Result<MetricRef, String> {
+    MetricRef::parse(s, "--objective")
 }
 
 impl std::str::FromStr for Objective {
@@ -205,21 +202,41 @@ impl std::str::FromStr for Objective {
             } else {
                 (crate::engine::Cmp::Gt, &rest[1..])
             };
-            constraints.push((m, op, metric_value(m, value)?));
+            let v = metric_value(m.metric, value)?;
+            constraints.push((m, op, v));
         }
         Ok(Objective { text: s.trim().to_string(), minimise, metric, constraints })
     }
 }
 
-/// A metric over one variant's rows (bad or good versions as the metric needs).
+/// A metric over one variant's rows: bad versions for bad-version metrics,
+/// good versions under noise alone for the false-rollback metrics.
 pub fn value(m: MetricId, rows: &[Row]) -> f64 {
-    let sel: Vec<&Row> = rows.iter().filter(|r| r.bad == m.on_bad()).collect();
-    m.stat(&sel)
+    MetricRef::bare(m).value(rows)
 }
 
 impl Objective {
+    /// Checks, before anything runs, that every group the objective names is a
+    /// population key or a fault entry of `sc`.
+    pub fn check_groups(&self, sc: &Scenario) -> Result<(), String> {
+        let mut names: Vec<String> = crate::sim::Population::ALL.iter().map(|p| p.key().to_string()).collect();
+        names.extend(sc.faults.iter().map(|f| f.name.clone()));
+        for m in std::iter::once(&self.metric).chain(self.constraints.iter().map(|c| &c.0)) {
+            if let Some(g) = &m.group {
+                if !names.contains(g) {
+                    return Err(format!(
+                        "--objective: unknown group {g:?} in `{}`; expected one of {}",
+                        m.name(),
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn satisfied(&self, rows: &[Row]) -> bool {
-        self.constraints.iter().all(|(m, op, v)| op.holds(value(*m, rows), *v))
+        self.constraints.iter().all(|(m, op, v)| op.holds(m.value(rows), *v))
     }
 
     /// The best variant (index) that satisfies every constraint; ties go to the earlier variant.
@@ -229,7 +246,10 @@ impl Objective {
             if !self.satisfied(rows) {
                 continue;
             }
-            let v = value(self.metric, rows);
+            let v = self.metric.value(rows);
+            if v.is_nan() {
+                continue;
+            }
             let better = match best {
                 None => true,
                 Some((_, b)) => {
@@ -268,8 +288,30 @@ pub struct SweepResult {
     pub frontier_blast: Vec<usize>,
     pub objective: Option<Objective>,
     pub recommended: Option<usize>,
-    /// Paired evidence: the recommended variant against the current policy.
+    /// Paired evidence: the recommended variant against the current policy,
+    /// on the same trials the choice was made on (optimistic: winner's curse).
     pub evidence: Option<crate::compare::Comparison>,
+    /// The same comparison on fresh trials (another seed): the unbiased check.
+    pub confirmation: Option<Confirmation>,
+}
+
+/// The recommended variant against the current policy on fresh trials.
+pub struct Confirmation {
+    pub seed: u64,
+    pub trials: u64,
+    pub comparison: crate::compare::Comparison,
+    /// The recommended variant still meets every constraint of the objective on the fresh trials.
+    pub constraints_hold: bool,
+}
+
+/// The seed of the confirmation trials: derived from the sweep's seed, never equal to it.
+pub fn confirmation_seed(seed: u64) -> u64 {
+    let s = crate::sim::rng::splitmix64(seed ^ 0x636F_6E66_6972_6D21);
+    if s == seed {
+        s.wrapping_add(1)
+    } else {
+        s
+    }
 }
 
 /// Runs trials `range` of `seed` for every variant.
@@ -296,7 +338,9 @@ pub fn run(
     progress: &(dyn Fn() + Sync),
 ) -> Result<SweepResult, String> {
     let records = run_records(&variants, seed, 0..trials, threads, progress)?;
-    Ok(SweepResult::from_records(variants, &records, seed, objective))
+    let mut result = SweepResult::from_records(variants, &records, seed, objective);
+    result.confirm(seed, trials, threads)?;
+    Ok(result)
 }
 
 impl SweepResult {
@@ -329,7 +373,28 @@ impl SweepResult {
             objective,
             recommended,
             evidence,
+            confirmation: None,
         }
+    }
+
+    /// Runs the recommended variant and the current policy again on `trials`
+    /// fresh trials (seed [`confirmation_seed`]) and compares them, paired: a
+    /// variant picked as the best of many on one set of trials looks better on
+    /// those trials than it is.
+    pub fn confirm(&mut self, seed: u64, trials: u64, threads: usize) -> Result<(), String> {
+        let Some(i) = self.recommended.filter(|&i| i != 0) else { return Ok(()) };
+        let fresh = confirmation_seed(seed);
+        let pair = [self.variants[0].clone(), self.variants[i].clone()];
+        let records = run_records(&pair, fresh, 0..trials, threads, &|| {})?;
+        let rows: Vec<Vec<Row>> = pair
+            .iter()
+            .zip(&records)
+            .map(|(v, rs)| rs.iter().map(|r| Row::from_record(&v.scenario, r)).collect())
+            .collect();
+        let constraints_hold = self.objective.as_ref().is_none_or(|o| o.satisfied(&rows[1]));
+        let comparison = crate::compare::compare(&rows[0], &rows[1], &crate::compare::default_tolerances(), 1000);
+        self.confirmation = Some(Confirmation { seed: fresh, trials, comparison, constraints_hold });
+        Ok(())
     }
 
     /// Writes `sweep.md`, `sweep.json` and the trade-off charts into `dir`.
@@ -379,15 +444,15 @@ impl SweepResult {
             "{} variants × {trials} trials, seed {seed}; every variant runs on the same trials (paired). 95% intervals in brackets; ★ = on the Pareto frontier of false rollbacks vs p90 detection.\n",
             self.variants.len()
         );
-        let _ = writeln!(o, "| variant | settings | detected | detection p50 (min) | detection p90 (min) | mean excess failed | mean peak share | false rollback | good rollout p50 (h) |");
-        let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(o, "| variant | settings | detected | detection p50 (min) | detection p90 (min) | mean excess failed | mean peak share | false rollback (noise) | rolled back in outside incident | completed good rollout p50 (h) |");
+        let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (i, (v, s)) in self.variants.iter().zip(&self.summaries).enumerate() {
             let (b, g) = (s.overall_bad(), s.overall_good());
             let star = if self.frontier_detection.contains(&i) { " ★" } else { "" };
             let rec = if self.recommended == Some(i) { " **recommended**" } else { "" };
             let _ = writeln!(
                 o,
-                "| {}{star}{rec} | {} | {} | {} | {} | {:.0} | {:.1}% | {} | {:.1} |",
+                "| {}{star}{rec} | {} | {} | {} | {} | {:.0} | {:.1}% | {} | {} | {:.1} |",
                 v.id,
                 v.label(),
                 pct(&b.detected),
@@ -396,6 +461,7 @@ impl SweepResult {
                 b.excess_failed_mean,
                 100.0 * b.peak_share_mean,
                 pct(&g.false_rollback),
+                s.overall_incident().map_or("—".to_string(), |x| pct(&x.false_rollback)),
                 g.duration_p50_h.value
             );
         }
@@ -412,6 +478,23 @@ impl SweepResult {
                     .map(|l| format!("{l}\n"))
                     .collect();
                 o.push_str(&table);
+                if let Some(cf) = &self.confirmation {
+                    let _ = writeln!(
+                        o,
+                        "\n## Confirmation on fresh trials (seed {}, {} trials)\n\nThe recommendation was chosen on the trials above, which flatters it (winner's curse). On fresh trials the recommended variant {} the objective's constraints; paired evidence against the current policy:\n",
+                        cf.seed,
+                        cf.trials,
+                        if cf.constraints_hold { "still meets" } else { "**no longer meets**" }
+                    );
+                    let md = crate::compare::output::markdown(&cf.comparison, "current policy", &self.variants[i].id);
+                    let table: String = md
+                        .lines()
+                        .skip_while(|l| !l.starts_with("| group"))
+                        .take_while(|l| l.starts_with('|'))
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    o.push_str(&table);
+                }
             }
             (Some(_), None, _) => {
                 let _ = writeln!(o, "\nNo variant satisfies the objective's constraints.");
@@ -435,6 +518,10 @@ impl SweepResult {
                         let x = value(*m, rows);
                         (m.name().to_string(), if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null })
                     })
+                    .chain(rows.iter().any(|r| r.population == crate::sim::Population::Incident).then(|| {
+                        let m = MetricRef { metric: MetricId::FalseRollback, group: Some("incident".into()) };
+                        (m.name(), serde_json::json!(m.value(rows)))
+                    }))
                     .collect();
                 serde_json::json!({
                     "id": v.id,
@@ -452,6 +539,12 @@ impl SweepResult {
             "seed": seed,
             "trials": trials,
             "variants": variants,
+            "confirmation": self.confirmation.as_ref().map(|c| serde_json::json!({
+                "seed": c.seed,
+                "trials": c.trials,
+                "constraints_hold": c.constraints_hold,
+                "regression": c.comparison.regressed(),
+            })),
         });
         serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
     }
@@ -479,9 +572,12 @@ mod tests {
     fn objectives_parse() {
         let o: Objective = "min p90_detection where false_rollback <= 1% and detection_rate >= 95%".parse().unwrap();
         assert!(o.minimise);
-        assert_eq!(o.metric, MetricId::P90Detection);
+        assert_eq!(o.metric, MetricRef::bare(MetricId::P90Detection));
         assert_eq!(o.constraints.len(), 2);
-        assert_eq!(o.constraints[0], (MetricId::FalseRollback, crate::engine::Cmp::Le, 0.01));
+        assert_eq!(o.constraints[0], (MetricRef::bare(MetricId::FalseRollback), crate::engine::Cmp::Le, 0.01));
+        let g: Objective = "min p90_detection where false_rollback[good] <= 5%".parse().unwrap();
+        assert_eq!(g.constraints[0].0, MetricRef { metric: MetricId::FalseRollback, group: Some("good".into()) });
+        assert!("min p90_detection[x".parse::<Objective>().unwrap_err().contains("METRIC[GROUP]"));
         assert!("fastest".parse::<Objective>().is_err());
         assert!("min p99 where x < 1".parse::<Objective>().unwrap_err().contains("unknown metric"));
     }

@@ -39,13 +39,13 @@ fn replayed_series_drive_the_same_engine() {
     let sc = Scenario::seed();
     // 3%: between the 1% gate and the 5% trigger, stopped by the 12 h decision gate.
     let rec = input::read_csv(&write(dir.path(), "a.csv", &steady(0.03, 13)), &Default::default()).unwrap();
-    let r = replay::replay(&sc, &rec, None, None).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, None).unwrap();
     assert_eq!(decisions(&r, &sc)[0], (12 * 3600, "gate:canary/error_rate".to_string()));
     let trig = r.alarms.iter().find(|a| a.rule == "trigger:error_rate").unwrap();
     assert!(trig.episodes.is_empty());
     // 6%: the trigger fires at its first evaluation with data in its window.
     let rec = input::read_csv(&write(dir.path(), "b.csv", &steady(0.06, 2)), &Default::default()).unwrap();
-    let r = replay::replay(&sc, &rec, None, None).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, None).unwrap();
     assert_eq!(decisions(&r, &sc)[0], (6 * 60, "trigger:error_rate".to_string()));
 }
 
@@ -95,7 +95,7 @@ fn labelled_windows_give_delays_misses_and_false_alarms() {
     let rec = input::read_csv(&write(dir.path(), "c.csv", &s), &map).unwrap();
     let windows =
         [(1_700_000_000 + 90 * 60, 1_700_000_000 + 130 * 60), (1_700_000_000 + 200 * 60, 1_700_000_000 + 250 * 60)];
-    let r = replay::replay(&sc, &rec, None, Some(&windows)).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, Some(&windows)).unwrap();
     let alert = r.alarms.iter().position(|a| a.rule == "alert:CpuHigh").unwrap();
     // Alerts are evaluated every 5 minutes: the spike at minute 100 is seen at minute 100.
     assert_eq!(r.windows[0].delays[alert], Some(SimDur::mins(10)));
@@ -117,7 +117,7 @@ fn nab_sample_per_window_results() {
         let data = nab.join("realAWSCloudwatch").join(file);
         let rec = input::read_csv(&data, &map).unwrap();
         let w = input::read_windows(&nab.join("combined_windows.json"), &data).unwrap();
-        replay::replay(&sc, &rec, None, Some(&w)).unwrap()
+        replay::replay(&sc, &rec, None, None, Some(&w)).unwrap()
     };
     let r = run("ec2_cpu_utilization_5f5533.csv");
     let alert = r.alarms.iter().position(|a| a.rule == "alert:CpuHigh").unwrap();
@@ -145,7 +145,7 @@ fn prometheus_query_range_from_a_real_server() {
     assert!(rec.series[&(Metric::LatencyP99, Group::Candidate)].iter().all(|p| (180.0..300.0).contains(&p.1)));
     assert!(rec.warnings.iter().any(|w| w.contains("scrape_duration_seconds")), "{:?}", rec.warnings);
     let sc = Scenario::seed();
-    let r = replay::replay(&sc, &rec, None, None).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, None).unwrap();
     assert!(r.alarms.iter().all(|a| a.episodes.is_empty()));
     // Not a query_range matrix: a clear error naming the file.
     let dir = tempfile::tempdir().unwrap();
@@ -193,7 +193,7 @@ fn a_recorded_trial_replays_to_the_same_decisions_in_every_format() {
             let path = dir.path().join(format!("t{k}.{ext}"));
             record::write(&path, &rows, format).unwrap();
             let rec = input::read(&path, &Default::default()).unwrap();
-            let got = replay::replay(&sc, &rec, None, None).unwrap();
+            let got = replay::replay(&sc, &rec, None, None, None).unwrap();
             assert_eq!(decisions(&got.engine), want, "trial {k}, {ext}");
         }
     }
@@ -212,7 +212,7 @@ fn shipped_incidents_replay_to_their_documented_decisions() {
     for (file, at, rule) in cases {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets").join(file);
         let rec = input::read(&path, &Default::default()).unwrap();
-        let r = replay::replay(&sc, &rec, None, None).unwrap();
+        let r = replay::replay(&sc, &rec, None, None, None).unwrap();
         assert_eq!(decisions(&r, &sc)[0], (at, rule.to_string()), "{file}");
     }
 }
@@ -223,8 +223,8 @@ fn streaming_a_sorted_csv_equals_reading_it_whole_and_unsorted_files_fall_back()
     let sc = Scenario::seed();
     let sorted = write(dir.path(), "s.csv", &steady(0.03, 13));
     let map = Default::default();
-    let whole = replay::replay(&sc, &input::read_csv(&sorted, &map).unwrap(), None, None).unwrap();
-    let streamed = replay::replay_csv(&sc, &sorted, &map, None, None).unwrap();
+    let whole = replay::replay(&sc, &input::read_csv(&sorted, &map).unwrap(), None, None, None).unwrap();
+    let streamed = replay::replay_csv(&sc, &sorted, &map, None, None, None).unwrap();
     assert_eq!(streamed.engine, whole.engine);
     assert_eq!(streamed.alarms, whole.alarms);
     assert_eq!(streamed.end, whole.end);
@@ -232,7 +232,7 @@ fn streaming_a_sorted_csv_equals_reading_it_whole_and_unsorted_files_fall_back()
     let mut lines: Vec<String> = steady(0.03, 13).lines().map(String::from).collect();
     lines.swap(5, 9);
     let unsorted = write(dir.path(), "u.csv", &(lines.join("\n") + "\n"));
-    let r = replay::replay_csv(&sc, &unsorted, &map, None, None).unwrap();
+    let r = replay::replay_csv(&sc, &unsorted, &map, None, None, None).unwrap();
     assert!(r.warnings.iter().any(|w| w.contains("sorted")), "{:?}", r.warnings);
     assert_eq!(r.engine, whole.engine);
 }

@@ -53,10 +53,10 @@ fn report_folder_has_every_file_and_they_agree() {
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(json["schema"], 1);
+    assert_eq!(json["schema"], 2);
     assert_eq!(json["trials"], 150);
     assert_eq!(json["seed"], 7);
-    assert_eq!(json["groups"].as_array().unwrap().len(), sc.faults.len() + 2);
+    assert_eq!(json["groups"].as_array().unwrap().len(), sc.faults.len() + 3, "faults, then bad, noise and incident");
 }
 
 #[test]

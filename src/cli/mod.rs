@@ -101,6 +101,10 @@ enum Command {
         /// Series and version mapping, e.g. 'value=cpu*0.01' or 'http_errors=error_rate,version:v2=candidate'.
         #[arg(long)]
         map: Option<rollsim::replay::input::Mapping>,
+        /// End of the recording (default: the last sample), as a timestamp: rules keep
+        /// being evaluated until then, so a recording that ends in a gap is judged to its end.
+        #[arg(long)]
+        until: Option<String>,
         /// Rollout start (default: the first sample), as a timestamp.
         #[arg(long)]
         start: Option<String>,
@@ -181,8 +185,8 @@ pub fn main() -> i32 {
         }
         Command::Merge { shards, out } => run::merge(&shards, out),
         Command::Record { scenario, trial, seed, format, out } => replay::record(scenario, trial, seed, format, &out),
-        Command::Replay { scenario, data, labels, map, start, out } => {
-            replay::replay(replay::Args { scenario, data, labels, map, start, out })
+        Command::Replay { scenario, data, labels, map, start, until, out } => {
+            replay::replay(replay::Args { scenario, data, labels, map, start, until, out })
         }
         Command::Sweep { scenario, vary, trials, seed, threads, objective, out, shard } => {
             sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, shard })

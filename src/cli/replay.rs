@@ -12,6 +12,7 @@ pub struct Args {
     pub labels: Option<PathBuf>,
     pub map: Option<input::Mapping>,
     pub start: Option<String>,
+    pub until: Option<String>,
     pub out: Option<PathBuf>,
 }
 
@@ -41,14 +42,20 @@ pub fn replay(a: Args) -> i32 {
         Some(Ok((t, _))) => Some(t),
         Some(Err(e)) => return fail(format!("--start: {e}")),
     };
+    let until = match a.until.as_deref().map(input::parse_timestamp) {
+        None => None,
+        Some(Ok((t, _))) => Some(t),
+        Some(Err(e)) => return fail(format!("--until: {e}")),
+    };
     // CSV streams through the engine in one pass; other formats are read whole.
     let ext = a.data.extension().and_then(|e| e.to_str()).unwrap_or("");
     let is_csv = ext != "parquet" && !ext.ends_with("json");
     let result = if is_csv {
-        replay::replay_csv(&sc, &a.data, &map, origin, windows.as_deref())
+        replay::replay_csv(&sc, &a.data, &map, origin, until, windows.as_deref())
     } else {
         input::read(&a.data, &map).and_then(|rec| {
-            replay::replay(&sc, &rec, origin, windows.as_deref()).map_err(|e| format!("{}: {e}", a.data.display()))
+            replay::replay(&sc, &rec, origin, until, windows.as_deref())
+                .map_err(|e| format!("{}: {e}", a.data.display()))
         })
     };
     let result = match result {

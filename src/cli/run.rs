@@ -150,13 +150,18 @@ pub fn merge(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
 }
 
 fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
-    let m = match rollsim::shard::merge_sweep(shards) {
+    let mut m = match rollsim::shard::merge_sweep(shards) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
+    // The confirmation on fresh trials is part of a sweep's result (as in `rollsim sweep`).
+    if let Err(e) = m.result.confirm(m.seed, m.trials, 0) {
+        eprintln!("error: {e}");
+        return 1;
+    }
     print!("{}", m.result.markdown(m.seed, m.trials));
     let name = m.result.variants[0].scenario.name.clone();
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(name).join(format!("sweep-{}", utc_stamp())));

@@ -37,6 +37,10 @@ pub fn sweep(a: Args) -> i32 {
         }
     };
     let base = &variants[0].scenario;
+    if let Some(Err(e)) = a.objective.as_ref().map(|o| o.check_groups(base)) {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let trials = a.trials.unwrap_or(base.simulation.trials);
     let seed = a.seed.unwrap_or(base.simulation.seed);
     let name = base.name.clone();

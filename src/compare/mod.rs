@@ -12,7 +12,7 @@ pub mod output;
 
 use crate::scenario::Scenario;
 use crate::sim::rng::{splitmix64, SimRng};
-use crate::sim::TrialRecord;
+use crate::sim::{Outcome, Population, TrialRecord};
 use crate::stats::{quantile, sorted};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 pub struct Row {
     pub fault: String,
     pub bad: bool,
+    pub population: Population,
+    /// The rollout completed (reached 100% and passed).
+    pub completed: bool,
     /// Minutes from onset to the rollback decision (bad versions detected after onset).
     pub detection_min: Option<f64>,
     pub peak_share: f64,
@@ -40,6 +43,8 @@ impl Row {
         Row {
             fault: sc.faults[r.fault].name.clone(),
             bad: r.bad,
+            population: r.population(sc),
+            completed: r.outcome == Outcome::Completed,
             detection_min: r.detection.map(|d| d.as_mins_f64()),
             peak_share: r.peak_weight,
             excess_failed: r.excess_failed,
@@ -60,17 +65,19 @@ pub enum MetricId {
     ExcessFailed,
     PeakSpread,
     FalseRollback,
+    FalseRollbackTime,
     Duration,
 }
 
 impl MetricId {
-    pub const ALL: [MetricId; 7] = [
+    pub const ALL: [MetricId; 8] = [
         MetricId::DetectionRate,
         MetricId::P50Detection,
         MetricId::P90Detection,
         MetricId::ExcessFailed,
         MetricId::PeakSpread,
         MetricId::FalseRollback,
+        MetricId::FalseRollbackTime,
         MetricId::Duration,
     ];
 
@@ -82,6 +89,7 @@ impl MetricId {
             MetricId::ExcessFailed => "excess_failed",
             MetricId::PeakSpread => "peak_spread",
             MetricId::FalseRollback => "false_rollback",
+            MetricId::FalseRollbackTime => "false_rollback_time",
             MetricId::Duration => "duration",
         }
     }
@@ -93,8 +101,9 @@ impl MetricId {
             MetricId::P90Detection => "detection time p90 (min)",
             MetricId::ExcessFailed => "mean excess failed requests",
             MetricId::PeakSpread => "mean peak traffic share",
-            MetricId::FalseRollback => "false-rollback rate",
-            MetricId::Duration => "good-version rollout p50 (h)",
+            MetricId::FalseRollback => "good versions rolled back",
+            MetricId::FalseRollbackTime => "time to a false rollback p50 (h)",
+            MetricId::Duration => "completed rollout p50 (h)",
         }
     }
 
@@ -103,9 +112,14 @@ impl MetricId {
         matches!(self, MetricId::DetectionRate | MetricId::PeakSpread | MetricId::FalseRollback)
     }
 
+    /// True when a larger value is better (only the detection rate).
+    pub fn higher_is_better(self) -> bool {
+        self == MetricId::DetectionRate
+    }
+
     /// +1 when larger is worse, -1 when larger is better.
     pub fn worse_sign(self) -> f64 {
-        if self == MetricId::DetectionRate {
+        if self.higher_is_better() {
             -1.0
         } else {
             1.0
@@ -114,11 +128,21 @@ impl MetricId {
 
     /// Which trials the metric reads: bad versions, or good ones.
     pub fn on_bad(self) -> bool {
-        !matches!(self, MetricId::FalseRollback | MetricId::Duration)
+        !matches!(self, MetricId::FalseRollback | MetricId::FalseRollbackTime | MetricId::Duration)
     }
 
-    fn from_name(s: &str) -> Option<MetricId> {
+    pub fn from_name(s: &str) -> Option<MetricId> {
         MetricId::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// The population a bare metric name addresses: bad versions, or good
+    /// versions under noise alone.
+    pub fn default_population(self) -> Population {
+        if self.on_bad() {
+            Population::Bad
+        } else {
+            Population::Noise
+        }
     }
 
     /// The statistic over a set of rows (already restricted to bad or good).
@@ -137,9 +161,104 @@ impl MetricId {
             MetricId::ExcessFailed => mean(&|r| r.excess_failed),
             MetricId::PeakSpread => mean(&|r| r.peak_share),
             MetricId::FalseRollback => share(&|r| r.false_rollback),
-            MetricId::Duration => quantile(&sorted(rows.iter().map(|r| r.end_h).collect()), 0.5).value,
+            MetricId::FalseRollbackTime => {
+                let v = sorted(rows.iter().filter_map(|r| r.rollback_h.filter(|_| r.false_rollback)).collect());
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    quantile(&v, 0.5).value
+                }
+            }
+            MetricId::Duration => {
+                let v = sorted(rows.iter().filter(|r| r.completed).map(|r| r.end_h).collect());
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    quantile(&v, 0.5).value
+                }
+            }
         }
     }
+}
+
+/// A metric of one group of trials: `false_rollback` (the metric's default
+/// population), `false_rollback[incident]`, `p90_detection[payment-only]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRef {
+    pub metric: MetricId,
+    /// A population key (`bad`, `noise`, `incident`) or a fault entry's name;
+    /// `None` is the metric's default population.
+    pub group: Option<String>,
+}
+
+impl MetricRef {
+    pub fn bare(metric: MetricId) -> MetricRef {
+        MetricRef { metric, group: None }
+    }
+
+    /// Parses `METRIC` or `METRIC[GROUP]`; `what` names the option in errors.
+    pub fn parse(s: &str, what: &str) -> Result<MetricRef, String> {
+        let s = s.trim();
+        let (name, group) = match s.split_once('[') {
+            Some((n, rest)) => {
+                let g = rest.strip_suffix(']').ok_or_else(|| {
+                    format!("{what}: expected METRIC[GROUP] such as `false_rollback[incident]`, found {s:?}")
+                })?;
+                if g.trim().is_empty() {
+                    return Err(format!("{what}: empty group in {s:?}; expected e.g. `false_rollback[noise]`"));
+                }
+                (n.trim(), Some(g.trim().to_string()))
+            }
+            None => (s, None),
+        };
+        let metric = MetricId::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
+            format!("{what}: unknown metric {name:?}; expected one of {}", names.join(", "))
+        })?;
+        Ok(MetricRef { metric, group })
+    }
+
+    /// Whether `row` belongs to the addressed group (ignoring the bad/good side).
+    pub fn selects(&self, row: &Row) -> bool {
+        match &self.group {
+            None => row.population == self.metric.default_population(),
+            Some(g) => in_group(row, g),
+        }
+    }
+
+    /// The value over `rows`: the addressed group, on the metric's side (bad or good).
+    pub fn value(&self, rows: &[Row]) -> f64 {
+        let sel: Vec<&Row> = rows.iter().filter(|r| r.bad == self.metric.on_bad() && self.selects(r)).collect();
+        self.metric.stat(&sel)
+    }
+
+    /// Checks that the group exists among `rows` (a fault entry name or a population key).
+    pub fn check_group(&self, rows: &[Row], what: &str) -> Result<(), String> {
+        match &self.group {
+            Some(g) if !rows.iter().any(|r| in_group(r, g)) => {
+                let mut names: Vec<String> = Population::ALL.iter().map(|p| p.key().to_string()).collect();
+                for r in rows {
+                    if !names.contains(&r.fault) {
+                        names.push(r.fault.clone());
+                    }
+                }
+                Err(format!("{what}: no trials in group {g:?}; expected one of {}", names.join(", ")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match &self.group {
+            None => self.metric.name().to_string(),
+            Some(g) => format!("{}[{g}]", self.metric.name()),
+        }
+    }
+}
+
+/// True when `row` is in group `g`: a population key or label, or a fault entry name.
+fn in_group(row: &Row, g: &str) -> bool {
+    row.fault == g || Population::ALL.iter().any(|p| (p.key() == g || p.label() == g) && row.population == *p)
 }
 
 /// How far a metric may get worse before it counts as a regression.
@@ -151,30 +270,31 @@ pub enum Tolerance {
     Absolute(f64),
 }
 
-/// Default tolerances, documented in README.md.
-pub fn default_tolerances() -> Vec<(MetricId, Tolerance)> {
+/// Default tolerances (they apply to the overall rows), documented in README.md.
+pub fn default_tolerances() -> Vec<(MetricRef, Tolerance)> {
     vec![
-        (MetricId::DetectionRate, Tolerance::Absolute(0.01)),
-        (MetricId::P50Detection, Tolerance::Relative(0.10)),
-        (MetricId::P90Detection, Tolerance::Relative(0.10)),
-        (MetricId::ExcessFailed, Tolerance::Relative(0.10)),
-        (MetricId::PeakSpread, Tolerance::Absolute(0.01)),
-        (MetricId::FalseRollback, Tolerance::Absolute(0.005)),
-        (MetricId::Duration, Tolerance::Relative(0.10)),
+        (MetricRef::bare(MetricId::DetectionRate), Tolerance::Absolute(0.01)),
+        (MetricRef::bare(MetricId::P50Detection), Tolerance::Relative(0.10)),
+        (MetricRef::bare(MetricId::P90Detection), Tolerance::Relative(0.10)),
+        (MetricRef::bare(MetricId::ExcessFailed), Tolerance::Relative(0.10)),
+        (MetricRef::bare(MetricId::PeakSpread), Tolerance::Absolute(0.01)),
+        (MetricRef::bare(MetricId::FalseRollback), Tolerance::Absolute(0.005)),
+        (MetricRef::bare(MetricId::FalseRollbackTime), Tolerance::Relative(0.10)),
+        (MetricRef::bare(MetricId::Duration), Tolerance::Relative(0.10)),
     ]
 }
 
-/// Parses `--fail-on 'p90_detection:+10%,false_rollback:+0.5pp'` over the defaults.
-pub fn parse_tolerances(spec: &str) -> Result<Vec<(MetricId, Tolerance)>, String> {
+/// Parses `--fail-on 'p90_detection:+10%,false_rollback[incident]:+5pp'` over the defaults.
+/// A bare metric sets the tolerance of the overall rows; `METRIC[GROUP]` makes
+/// that group's row decide the exit code too.
+pub fn parse_tolerances(spec: &str) -> Result<Vec<(MetricRef, Tolerance)>, String> {
     let mut out = default_tolerances();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once(':').ok_or_else(|| {
+        let (name, value) = part.rsplit_once(':').ok_or_else(|| {
             format!("--fail-on: expected METRIC:TOLERANCE such as `p90_detection:+10%`, found {part:?}")
         })?;
-        let metric = MetricId::from_name(name.trim()).ok_or_else(|| {
-            let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
-            format!("--fail-on: unknown metric {name:?}; expected one of {}", names.join(", "))
-        })?;
+        let mref = MetricRef::parse(name, "--fail-on")?;
+        let metric = mref.metric;
         let v = value.trim().trim_start_matches(['+', '-']);
         let num = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0);
         let tol = if let Some(p) = v.strip_suffix("pp") {
@@ -188,8 +308,9 @@ pub fn parse_tolerances(spec: &str) -> Result<Vec<(MetricId, Tolerance)>, String
             num(v).map(Tolerance::Absolute)
         }
         .ok_or_else(|| format!("--fail-on: expected a tolerance such as `+10%`, `+0.5pp` or `+5`, found {value:?}"))?;
-        if let Some(slot) = out.iter_mut().find(|(m, _)| *m == metric) {
-            slot.1 = tol;
+        match out.iter_mut().find(|(m, _)| *m == mref) {
+            Some(slot) => slot.1 = tol,
+            None => out.push((mref, tol)),
         }
     }
     Ok(out)
@@ -212,6 +333,37 @@ impl Verdict {
     }
 }
 
+/// The verdict on a change `new − base` with interval `[lo, hi]`, for a metric
+/// where larger is worse (`higher_is_better = false`) or better. *Worse* only
+/// when the estimate and the whole interval lie on the bad side of zero,
+/// *better* only when wholly on the good side; changes within float noise of
+/// zero (relative to `scale`, the magnitude of the values compared) count as zero.
+pub fn verdict(change: f64, lo: f64, hi: f64, higher_is_better: bool, scale: f64) -> Verdict {
+    let eps = 1e-9 * scale.abs().max(1.0);
+    let w = if higher_is_better { -1.0 } else { 1.0 };
+    // Oriented so that positive = worse.
+    let (c, a, b) = (w * change, w * lo, w * hi);
+    let (a, b) = (a.min(b), a.max(b));
+    if c.is_nan() || a.is_nan() || b.is_nan() {
+        Verdict::NoSignificantChange
+    } else if c > eps && a > eps {
+        Verdict::Worse
+    } else if c < -eps && b < -eps {
+        Verdict::Better
+    } else {
+        Verdict::NoSignificantChange
+    }
+}
+
+/// True when a change (new − base) goes beyond the tolerance in the bad direction.
+pub fn beyond(metric: MetricId, change: f64, base: f64, tol: Tolerance) -> bool {
+    let worse_by = metric.worse_sign() * change;
+    match tol {
+        Tolerance::Relative(f) => worse_by > f * base.abs(),
+        Tolerance::Absolute(a) => worse_by > a,
+    }
+}
+
 /// One metric of one group, compared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delta {
@@ -223,14 +375,18 @@ pub struct Delta {
     pub lo: f64,
     pub hi: f64,
     pub verdict: Verdict,
-    /// Worse, and beyond the tolerance (overall rows only).
+    /// The tolerance that applies to this row, if any (overall rows, and groups named in `--fail-on`).
+    pub tolerance: Option<Tolerance>,
+    /// Worse, and beyond the tolerance.
     pub regression: bool,
 }
 
-/// All metrics of one group of trials (a fault name, or `all bad` / `all good`).
+/// All metrics of one group of trials (a population or a fault name).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupDeltas {
     pub name: String,
+    /// An overall row (a population), as opposed to one fault entry.
+    pub overall: bool,
     pub base_n: usize,
     pub new_n: usize,
     pub deltas: Vec<Delta>,
@@ -240,21 +396,21 @@ pub struct GroupDeltas {
 pub struct Comparison {
     pub paired: bool,
     pub resamples: usize,
-    /// Overall rows first (`all bad`, `all good`), then each fault name.
+    /// Overall rows first (the populations present), then each fault name.
     pub groups: Vec<GroupDeltas>,
-    pub tolerances: Vec<(MetricId, Tolerance)>,
+    pub tolerances: Vec<(MetricRef, Tolerance)>,
 }
 
 impl Comparison {
-    /// True when an overall metric got worse beyond its tolerance.
+    /// True when some metric with a tolerance got worse beyond it.
     pub fn regressed(&self) -> bool {
-        self.groups.iter().take(2).any(|g| g.deltas.iter().any(|d| d.regression))
+        self.groups.iter().any(|g| g.deltas.iter().any(|d| d.regression))
     }
 }
 
 /// Difference that treats equal infinities (both undetected) as no change.
 fn diff(new: f64, base: f64) -> f64 {
-    if new == base {
+    if new == base || (new.is_nan() && base.is_nan()) {
         0.0
     } else {
         new - base
@@ -273,7 +429,7 @@ const BOOTSTRAP_SEED: u64 = 0x726F_6C6C_7369_6D21;
 
 /// Compares `new` against `base`. Pairs trials by index when both have the
 /// same faults in the same order.
-pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricId, Tolerance)], resamples: usize) -> Comparison {
+pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricRef, Tolerance)], resamples: usize) -> Comparison {
     let paired = base.len() == new.len() && base.iter().zip(new).all(|(a, b)| a.fault == b.fault && a.bad == b.bad);
     let mut names: Vec<String> = Vec::new();
     for r in base.iter().chain(new) {
@@ -281,18 +437,20 @@ pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricId, Tolerance)], 
             names.push(r.fault.clone());
         }
     }
-    let mut groups = vec![("all bad".to_string(), None), ("all good".to_string(), None)];
-    groups.extend(names.into_iter().map(|n| (n.clone(), Some(n))));
+    // (row name, population for overall rows, fault name for per-fault rows)
+    let mut groups: Vec<(String, Option<Population>, Option<String>)> =
+        Population::ALL.iter().map(|p| (p.label().to_string(), Some(*p), None)).collect();
+    groups.extend(names.into_iter().map(|n| (n.clone(), None, Some(n))));
     let mut out = Vec::new();
-    for (gi, (name, fault)) in groups.iter().enumerate() {
-        let member = |r: &Row| fault.as_ref().is_none_or(|f| &r.fault == f);
+    for (gi, (name, population, fault)) in groups.iter().enumerate() {
+        let member = |r: &Row| match (population, fault) {
+            (Some(p), _) => r.population == *p,
+            (None, Some(f)) => &r.fault == f,
+            _ => false,
+        };
         let mut deltas = Vec::new();
         let (mut base_n, mut new_n) = (0, 0);
         for &metric in &MetricId::ALL {
-            // Overall rows: bad metrics on `all bad`, good ones on `all good`.
-            if (gi == 0 && !metric.on_bad()) || (gi == 1 && metric.on_bad()) {
-                continue;
-            }
             let keep = |r: &Row| member(r) && r.bad == metric.on_bad();
             let bi: Vec<usize> = (0..base.len()).filter(|&i| keep(&base[i])).collect();
             let ni: Vec<usize> = (0..new.len()).filter(|&i| keep(&new[i])).collect();
@@ -322,36 +480,34 @@ pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricId, Tolerance)], 
                 }
                 draws.push(diff(stat(new, &sn), stat(base, &sb)));
             }
-            let draws = sorted(draws);
-            let (lo, hi) = (percentile(&draws, 0.025), percentile(&draws, 0.975));
-            let change = diff(n, b);
-            let w = metric.worse_sign();
-            let verdict = if w * lo > 0.0 || (w < 0.0 && hi < 0.0) {
-                Verdict::Worse
-            } else if w * hi < 0.0 || (w < 0.0 && lo > 0.0) {
-                Verdict::Better
+            // A statistic undefined in some resamples (no false rollback drawn) has no interval.
+            let (lo, hi) = if draws.iter().any(|d| d.is_nan()) {
+                (f64::NAN, f64::NAN)
             } else {
-                Verdict::NoSignificantChange
+                let draws = sorted(draws);
+                (percentile(&draws, 0.025), percentile(&draws, 0.975))
             };
-            let tol = tolerances.iter().find(|(m, _)| *m == metric).map(|t| t.1);
-            let beyond = match tol {
-                Some(Tolerance::Relative(f)) => w * change > f * b.abs(),
-                Some(Tolerance::Absolute(a)) => w * change > a,
-                None => true,
-            };
-            deltas.push(Delta {
-                metric,
-                base: b,
-                new: n,
-                change,
-                lo,
-                hi,
-                verdict,
-                regression: verdict == Verdict::Worse && beyond,
+            let change = diff(n, b);
+            let scale = b.abs().max(n.abs());
+            let verdict =
+                verdict(change, lo, hi, metric.higher_is_better(), if scale.is_finite() { scale } else { 1.0 });
+            let group_tol = tolerances.iter().find(|(m, _)| {
+                m.metric == metric
+                    && m.group.as_deref().is_some_and(|g| {
+                        fault.as_deref() == Some(g) || population.is_some_and(|p| p.key() == g || p.label() == g)
+                    })
             });
+            let overall_tol = || {
+                tolerances.iter().find(|(m, _)| {
+                    m.metric == metric && m.group.is_none() && *population == Some(metric.default_population())
+                })
+            };
+            let tolerance = group_tol.or_else(overall_tol).map(|t| t.1);
+            let regression = verdict == Verdict::Worse && tolerance.is_some_and(|t| beyond(metric, change, b, t));
+            deltas.push(Delta { metric, base: b, new: n, change, lo, hi, verdict, tolerance, regression });
         }
         if !deltas.is_empty() {
-            out.push(GroupDeltas { name: name.clone(), base_n, new_n, deltas });
+            out.push(GroupDeltas { name: name.clone(), overall: population.is_some(), base_n, new_n, deltas });
         }
     }
     Comparison { paired, resamples, groups: out, tolerances: tolerances.to_vec() }
@@ -378,6 +534,8 @@ pub fn read_report(dir: &Path) -> Result<Vec<Row>, InputError> {
     let col = |name: &str| df.column(name).map_err(|_| bad(format!("the trial table has no column `{name}`")));
     let wrong = |name: &str| bad(format!("column `{name}` has an unexpected type"));
     let fault = col("fault")?.str().map_err(|_| wrong("fault"))?.clone();
+    let kind = col("fault_kind")?.str().map_err(|_| wrong("fault_kind"))?.clone();
+    let outcome = col("outcome")?.str().map_err(|_| wrong("outcome"))?.clone();
     let is_bad = col("bad")?.bool().map_err(|_| wrong("bad"))?.clone();
     let det = col("detection_s")?.u64().map_err(|_| wrong("detection_s"))?.clone();
     let peak = col("peak_share")?.f64().map_err(|_| wrong("peak_share"))?.clone();
@@ -398,9 +556,17 @@ pub fn read_report(dir: &Path) -> Result<Vec<Row>, InputError> {
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let missing = |name: &str| bad(format!("row {}: `{name}` is empty", i + 1));
+        let bad_version = is_bad.get(i).ok_or_else(|| missing("bad"))?;
+        let population = match (bad_version, kind.get(i).ok_or_else(|| missing("fault_kind"))?) {
+            (true, _) => Population::Bad,
+            (false, "shared-dependency") => Population::Incident,
+            (false, _) => Population::Noise,
+        };
         rows.push(Row {
             fault: fault.get(i).ok_or_else(|| missing("fault"))?.to_string(),
-            bad: is_bad.get(i).ok_or_else(|| missing("bad"))?,
+            bad: bad_version,
+            population,
+            completed: outcome.get(i).ok_or_else(|| missing("outcome"))? == Outcome::Completed.name(),
             detection_min: det.get(i).map(|s| s as f64 / 60.0),
             peak_share: peak.get(i).ok_or_else(|| missing("peak_share"))?,
             excess_failed: excess.get(i).ok_or_else(|| missing("excess_failed"))?,

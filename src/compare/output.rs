@@ -14,7 +14,7 @@ fn value(m: MetricId, v: f64) -> String {
     }
     if m.is_share() {
         format!("{:.2}%", 100.0 * v)
-    } else if m == MetricId::Duration {
+    } else if matches!(m, MetricId::Duration | MetricId::FalseRollbackTime) {
         format!("{v:.2}")
     } else {
         format!("{v:.1}")
@@ -22,12 +22,15 @@ fn value(m: MetricId, v: f64) -> String {
 }
 
 fn change(m: MetricId, v: f64) -> String {
+    if v.is_nan() {
+        return "—".into();
+    }
     if v.is_infinite() {
         return if v > 0.0 { "+∞".into() } else { "−∞".into() };
     }
     if m.is_share() {
         format!("{:+.2}pp", 100.0 * v)
-    } else if m == MetricId::Duration {
+    } else if matches!(m, MetricId::Duration | MetricId::FalseRollbackTime) {
         format!("{v:+.2}")
     } else {
         format!("{v:+.1}")
@@ -45,7 +48,8 @@ pub fn tolerance_text(m: MetricId, t: Tolerance) -> String {
 fn mark(d: &Delta) -> &'static str {
     match (d.verdict, d.regression) {
         (Verdict::Worse, true) => "❌ worse (regression)",
-        (Verdict::Worse, false) => "⚠️ worse (within tolerance)",
+        (Verdict::Worse, false) if d.tolerance.is_some() => "⚠️ worse (within tolerance)",
+        (Verdict::Worse, false) => "⚠️ worse (no tolerance set)",
         (Verdict::Better, _) => "✅ better",
         _ => "no significant change",
     }
@@ -67,12 +71,7 @@ pub fn markdown(c: &Comparison, base: &str, new: &str) -> String {
     let _ = writeln!(o, "|---|---|---:|---:|---:|---|---:|");
     for g in &c.groups {
         for d in &g.deltas {
-            let tol = c
-                .tolerances
-                .iter()
-                .find(|t| t.0 == d.metric)
-                .map(|t| tolerance_text(d.metric, t.1))
-                .unwrap_or_default();
+            let tol = d.tolerance.map(|t| tolerance_text(d.metric, t)).unwrap_or_default();
             let _ = writeln!(
                 o,
                 "| {} (n={}/{}) | {} | {} | {} | {} [{}, {}] | {} | {} |",
@@ -92,7 +91,7 @@ pub fn markdown(c: &Comparison, base: &str, new: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "\nOnly the overall rows (`all bad`, `all good`) decide the exit code; per-fault rows are for reading."
+        "\nRows with a tolerance decide the exit code: `all bad` and `good, noise only` by default, and any group named in `--fail-on METRIC[GROUP]:TOL`. A change is worse (or better) only when its estimate and whole interval lie on that side of zero."
     );
     o
 }
@@ -124,15 +123,16 @@ pub fn json(c: &Comparison, base: &str, new: &str) -> String {
                         "change": num(d.change),
                         "ci95": [num(d.lo), num(d.hi)],
                         "verdict": d.verdict.name(),
+                        "tolerance": d.tolerance.map(|t| tolerance_text(d.metric, t)),
                         "regression": d.regression,
                     })
                 })
                 .collect();
-            serde_json::json!({ "name": g.name, "base_n": g.base_n, "new_n": g.new_n, "metrics": deltas })
+            serde_json::json!({ "name": g.name, "overall": g.overall, "base_n": g.base_n, "new_n": g.new_n, "metrics": deltas })
         })
         .collect();
     let tolerances: serde_json::Map<String, serde_json::Value> =
-        c.tolerances.iter().map(|(m, t)| (m.name().to_string(), serde_json::json!(tolerance_text(*m, *t)))).collect();
+        c.tolerances.iter().map(|(m, t)| (m.name(), serde_json::json!(tolerance_text(m.metric, *t)))).collect();
     let v = serde_json::json!({
         "schema": 1,
         "base": base,
@@ -152,10 +152,13 @@ fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// JUnit XML: one test case per overall metric; a regression is a failure.
+/// JUnit XML: one test case per metric with a tolerance; a regression is a failure.
 pub fn junit(c: &Comparison) -> String {
-    let cases: Vec<(&str, &Delta)> =
-        c.groups.iter().take(2).flat_map(|g| g.deltas.iter().map(move |d| (g.name.as_str(), d))).collect();
+    let cases: Vec<(&str, &Delta)> = c
+        .groups
+        .iter()
+        .flat_map(|g| g.deltas.iter().filter(|d| d.tolerance.is_some()).map(move |d| (g.name.as_str(), d)))
+        .collect();
     let failures = cases.iter().filter(|(_, d)| d.regression).count();
     let mut o = String::new();
     let _ = writeln!(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");

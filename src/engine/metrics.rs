@@ -57,6 +57,10 @@ pub enum Agg {
     Min,
     /// The latest per-scrape value (the group maximum for gauges).
     Last,
+    /// A Prometheus instant selector: the latest sample whose timestamp lies in
+    /// `[now − window, now]` (the window is the lookback, 5m by default, closed
+    /// at both ends as in Prometheus 2.x); no such sample = no data.
+    Instant,
     /// Increase of a counter over the window.
     Increase,
 }
@@ -126,7 +130,7 @@ impl Metric {
         match self.default_agg() {
             Agg::Window => &[Agg::Window],
             Agg::Increase => &[Agg::Increase],
-            _ => &[Agg::Max, Agg::Avg, Agg::Min, Agg::Last],
+            _ => &[Agg::Max, Agg::Avg, Agg::Min, Agg::Last, Agg::Instant],
         }
     }
 
@@ -164,11 +168,14 @@ impl Agg {
             Agg::Max => "max",
             Agg::Min => "min",
             Agg::Last => "last",
+            Agg::Instant => "instant",
             Agg::Increase => "increase",
         }
     }
     pub fn from_name(name: &str) -> Option<Agg> {
-        [Agg::Window, Agg::Avg, Agg::Max, Agg::Min, Agg::Last, Agg::Increase].into_iter().find(|a| a.name() == name)
+        [Agg::Window, Agg::Avg, Agg::Max, Agg::Min, Agg::Last, Agg::Instant, Agg::Increase]
+            .into_iter()
+            .find(|a| a.name() == name)
     }
 }
 

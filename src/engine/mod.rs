@@ -103,7 +103,9 @@ impl Engine {
             policy.alerts.len()
         ];
         let next_trigger = policy.triggers.iter().map(|t| SimTime::ZERO + t.every).collect();
-        let next_alert_eval = SimTime::ZERO + policy.alert_every;
+        // Alert rules are evaluated from the start, then every `alert_every`,
+        // as Prometheus evaluates a rule group.
+        let next_alert_eval = SimTime::ZERO;
         let mut engine = Engine {
             status: Status::InPhase { phase: 0 },
             weight: 0.0,

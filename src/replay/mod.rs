@@ -51,10 +51,13 @@ impl RecordingSource {
         duplicate
     }
 
-    fn window(&self, key: Key, now: SimTime, w: SimDur) -> &[(u64, f64)] {
+    /// The samples in `(now − w, now]`, or `[now − w, now]` when `closed`
+    /// (a Prometheus 2.x instant selector's lookback). `now − w` may lie
+    /// before the recording's start (then every sample up to `now` is in).
+    fn window(&self, key: Key, now: SimTime, w: SimDur, closed: bool) -> &[(u64, f64)] {
         let Some(s) = self.series.get(&key) else { return &[] };
-        let from = now.0.saturating_sub(w.0);
-        let lo = s.partition_point(|p| p.0 <= from && !(from == 0 && p.0 == 0));
+        let from = now.0 as i128 - w.0 as i128;
+        let lo = s.partition_point(|p| if closed { (p.0 as i128) < from } else { (p.0 as i128) <= from });
         let hi = s.partition_point(|p| p.0 <= now.0);
         &s[lo.min(hi)..hi]
     }
@@ -62,7 +65,7 @@ impl RecordingSource {
 
 impl MetricSource for RecordingSource {
     fn query(&mut self, q: &Query, now: SimTime) -> Sample {
-        let vals = self.window((q.metric, q.group), now, q.window);
+        let vals = self.window((q.metric, q.group), now, q.window, q.agg == Agg::Instant);
         if vals.is_empty() {
             return Sample::NO_DATA;
         }
@@ -71,10 +74,10 @@ impl MetricSource for RecordingSource {
             Agg::Window | Agg::Avg => vals.iter().map(|p| p.1).sum::<f64>() / n,
             Agg::Max => vals.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max),
             Agg::Min => vals.iter().map(|p| p.1).fold(f64::INFINITY, f64::min),
-            Agg::Last => vals[vals.len() - 1].1,
+            Agg::Last | Agg::Instant => vals[vals.len() - 1].1,
             Agg::Increase => vals.iter().map(|p| p.1).sum(),
         };
-        let rate = self.window((Metric::RequestRate, q.group), now, q.window);
+        let rate = self.window((Metric::RequestRate, q.group), now, q.window, false);
         let requests = if rate.is_empty() {
             u64::MAX
         } else {
@@ -129,6 +132,8 @@ pub struct RuleAlarms {
     /// `trigger:NAME` or `alert:NAME`.
     pub rule: String,
     pub metric: Metric,
+    /// The comparison that fires (`value op threshold`).
+    pub op: crate::engine::Cmp,
     pub threshold: f64,
     pub severity: Option<Severity>,
     /// Firing episodes `[start, end)`.
@@ -140,8 +145,12 @@ pub struct RuleAlarms {
 pub struct WindowResult {
     pub start: SimTime,
     pub end: SimTime,
-    /// Per rule (same order as the alarms): detection delay from the window's start, or None if missed.
+    /// Per rule (same order as the alarms): detection delay from the window's
+    /// start to the first firing episode that *starts* inside it, or None if missed.
     pub delays: Vec<Option<SimDur>>,
+    /// Per rule: an episode that began before the window was still firing at
+    /// its start (an earlier alarm, not a detection of this window).
+    pub already_firing: Vec<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +222,7 @@ impl RuleRun {
             alarms: RuleAlarms {
                 rule,
                 metric: condition.query.metric,
+                op: condition.op,
                 threshold: condition.threshold,
                 severity,
                 episodes: vec![],
@@ -220,7 +230,9 @@ impl RuleRun {
             condition: condition.clone(),
             every,
             for_,
-            next: SimTime::ZERO + every,
+            // Evaluated from the recording's first instant, as Prometheus evaluates
+            // a rule group at its start and then every interval.
+            next: SimTime::ZERO,
             pending_since: None,
             open: None,
         }
@@ -260,6 +272,15 @@ impl Judge {
             if wake == Some(t) {
                 self.engine.step(t, src, &mut self.events);
             }
+            for r in self.rules.iter_mut().filter(|r| r.next == t) {
+                r.evaluate(t, src);
+            }
+        }
+    }
+
+    /// Evaluates the rules alone (the rollout itself ended with the data) up to `limit`, inclusive.
+    fn run_rules_until<S: MetricSource>(&mut self, src: &mut S, limit: SimTime) {
+        while let Some(t) = self.rules.iter().map(|r| r.next).min().filter(|t| *t <= limit) {
             for r in self.rules.iter_mut().filter(|r| r.next == t) {
                 r.evaluate(t, src);
             }
@@ -334,15 +355,74 @@ impl Replayer {
     }
 
     /// Runs to the last sample and compares the rules' firings with `windows` (Unix seconds).
-    pub fn finish(mut self, windows: Option<&[(i64, i64)]>, mut warnings: Vec<String>) -> ReplayResult {
-        let end = self.end;
+    pub fn finish(self, windows: Option<&[(i64, i64)]>, warnings: Vec<String>) -> ReplayResult {
+        self.finish_at(None, windows, warnings)
+    }
+
+    /// Like [`Replayer::finish`], and then keeps evaluating the rules until Unix
+    /// time `until` (the end of the recording when it ends in a gap): a rule's
+    /// lookback can still see the last samples after they arrived.
+    pub fn finish_at(
+        mut self,
+        until: Option<i64>,
+        windows: Option<&[(i64, i64)]>,
+        mut warnings: Vec<String>,
+    ) -> ReplayResult {
+        let mut end = self.end;
         self.judge.run_until(&mut self.src, end, true);
+        if let Some(u) = until {
+            let horizon = SimTime((u - self.origin).max(0) as u64);
+            if horizon > end {
+                self.judge.run_rules_until(&mut self.src, horizon);
+                end = horizon;
+            }
+        }
         if self.duplicates > 0 {
             warnings.push(format!("{} duplicate timestamps; kept the last value of each", self.duplicates));
         }
+        warnings.extend(missing_metrics(self.judge.engine.policy(), &self.chart));
         let (events, alarms) = self.judge.finish();
         compare_windows(self.origin, end, self.chart, events, alarms, windows, warnings)
     }
+}
+
+/// One warning per (metric, group) the policy reads but the recording lacks,
+/// naming the gates and rules that can therefore only be inconclusive (or never fire).
+fn missing_metrics(policy: &Policy, present: &BTreeMap<Key, Vec<(u64, f64)>>) -> Vec<String> {
+    let mut readers: BTreeMap<Key, Vec<String>> = BTreeMap::new();
+    let mut add = |k: Key, who: String| {
+        if k.0 != Metric::CriticalAlerts && !present.contains_key(&k) {
+            let v = readers.entry(k).or_default();
+            if !v.contains(&who) {
+                v.push(who);
+            }
+        }
+    };
+    for p in &policy.phases {
+        for g in &p.gates {
+            add((g.metric, g.group), format!("gate {}/{}", p.name, g.name));
+            if !matches!(g.limit, crate::engine::Limit::Absolute(_)) {
+                add((g.metric, Group::Stable), format!("gate {}/{} (its baseline)", p.name, g.name));
+            }
+        }
+    }
+    for a in &policy.alerts {
+        add((a.condition.query.metric, a.condition.query.group), format!("alert {}", a.name));
+    }
+    for t in &policy.triggers {
+        add((t.condition.query.metric, t.condition.query.group), format!("trigger {}", t.name));
+    }
+    readers
+        .into_iter()
+        .map(|((m, g), who)| {
+            format!(
+                "the recording has no `{}` series for the {} group: {} can only be inconclusive or never fire",
+                m.name(),
+                g.name(),
+                who.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn compare_windows(
@@ -363,11 +443,11 @@ fn compare_windows(
             let (start, end) = (on_sim(s), on_sim(e));
             let delays = alarms
                 .iter()
-                .map(|a| {
-                    a.episodes.iter().find(|ep| ep.1 > start && ep.0 <= end).map(|ep| ep.0.max(start).since(start))
-                })
+                .map(|a| a.episodes.iter().find(|ep| ep.0 >= start && ep.0 <= end).map(|ep| ep.0.since(start)))
                 .collect();
-            WindowResult { start, end, delays }
+            let already_firing =
+                alarms.iter().map(|a| a.episodes.iter().any(|ep| ep.0 < start && ep.1 > start)).collect();
+            WindowResult { start, end, delays, already_firing }
         })
         .collect();
     let false_alarms = alarms
@@ -385,6 +465,7 @@ pub fn replay(
     sc: &Scenario,
     rec: &Recorded,
     origin: Option<i64>,
+    until: Option<i64>,
     windows: Option<&[(i64, i64)]>,
 ) -> Result<ReplayResult, String> {
     if !rec.trial.is_empty() {
@@ -398,7 +479,7 @@ pub fn replay(
     for (t, k, v) in samples {
         r.push(t, k, v);
     }
-    Ok(r.finish(windows, rec.warnings.clone()))
+    Ok(r.finish_at(until, windows, rec.warnings.clone()))
 }
 
 /// Replays a CSV file in one pass, in bounded memory, when its rows are in time
@@ -408,6 +489,7 @@ pub fn replay_csv(
     path: &Path,
     map: &input::Mapping,
     origin: Option<i64>,
+    until: Option<i64>,
     windows: Option<&[(i64, i64)]>,
 ) -> Result<ReplayResult, String> {
     let mut replayer: Option<Replayer> = None;
@@ -416,11 +498,11 @@ pub fn replay_csv(
     })?;
     match streamed {
         input::Streamed::Done(rec) if rec.trial.is_empty() => match replayer {
-            Some(r) => Ok(r.finish(windows, rec.warnings)),
+            Some(r) => Ok(r.finish_at(until, windows, rec.warnings)),
             None => Err(format!("{}: no usable rows", path.display())),
         },
         // A `rollsim record` trial, or rows out of time order: read the whole file.
-        _ => replay(sc, &input::read_csv(path, map)?, origin, windows),
+        _ => replay(sc, &input::read_csv(path, map)?, origin, until, windows),
     }
 }
 

@@ -10,10 +10,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::fmt::Write;
 
+/// A threshold exactly as the policy holds it (no rounding: 49.72 ms stays 49.72ms).
 fn fmt_value(m: Metric, v: f64) -> String {
     match m.unit() {
-        Unit::Fraction => format!("{:.2}%", v * 100.0),
-        Unit::Millis => format!("{v:.0}ms"),
+        Unit::Fraction => crate::units::format_percent(v),
+        Unit::Millis => crate::units::format_latency_ms(v),
         Unit::Number => format!("{v}"),
     }
 }
@@ -31,6 +32,34 @@ fn decisions(r: &ReplayResult, p: &Policy) -> Vec<(SimTime, String)> {
             _ => None,
         })
         .collect()
+}
+
+/// One gate's checks over a replay.
+#[derive(Debug, Default, Clone, Copy)]
+struct GateCount {
+    checks: u32,
+    failed: u32,
+    inconclusive: u32,
+    first_failure: Option<SimTime>,
+}
+
+fn gate_counts(r: &ReplayResult) -> std::collections::BTreeMap<(usize, usize), GateCount> {
+    let mut gates: std::collections::BTreeMap<(usize, usize), GateCount> = Default::default();
+    for e in &r.engine {
+        if let EngineEvent::Check { at, phase, gate, verdict, .. } = e {
+            let g = gates.entry((*phase, *gate)).or_default();
+            g.checks += 1;
+            match verdict {
+                crate::engine::Verdict::Fail => {
+                    g.failed += 1;
+                    g.first_failure.get_or_insert(*at);
+                }
+                crate::engine::Verdict::Inconclusive => g.inconclusive += 1,
+                _ => {}
+            }
+        }
+    }
+    gates
 }
 
 /// The Markdown summary.
@@ -52,25 +81,15 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
         let _ = writeln!(o, "- {} ({t}): {d}", clock(r.origin, t));
     }
     // Gate checks while the rollout ran: how often each gate failed, and when first.
-    let mut gates: std::collections::BTreeMap<(usize, usize), (u32, u32, Option<SimTime>)> = Default::default();
-    for e in &r.engine {
-        if let EngineEvent::Check { at, phase, gate, verdict, .. } = e {
-            let g = gates.entry((*phase, *gate)).or_default();
-            g.0 += 1;
-            if *verdict == crate::engine::Verdict::Fail {
-                g.1 += 1;
-                g.2.get_or_insert(*at);
-            }
-        }
-    }
+    let gates = gate_counts(r);
     if !gates.is_empty() {
         let _ = writeln!(o, "\n## Gate checks while the rollout ran\n");
-        let _ = writeln!(o, "| gate | checks | failed | first failure |");
-        let _ = writeln!(o, "|---|---:|---:|---|");
-        for ((phase, gate), (n, failed, first)) in gates {
+        let _ = writeln!(o, "| gate | checks | failed | inconclusive | first failure |");
+        let _ = writeln!(o, "|---|---:|---:|---:|---|");
+        for ((phase, gate), g) in gates {
             let name = format!("{}/{}", p.phases[phase].name, p.phases[phase].gates[gate].name);
-            let first = first.map_or("—".to_string(), |t| clock(r.origin, t));
-            let _ = writeln!(o, "| {name} | {n} | {failed} | {first} |");
+            let first = g.first_failure.map_or("—".to_string(), |t| clock(r.origin, t));
+            let _ = writeln!(o, "| {name} | {} | {} | {} | {first} |", g.checks, g.failed, g.inconclusive);
         }
     }
     let _ = writeln!(o, "\n## When each rule fires over the whole recording\n");
@@ -85,9 +104,10 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
         let fa = if r.labelled { format!(" {} |", r.false_alarms[i]) } else { String::new() };
         let _ = writeln!(
             o,
-            "| {} | {} > {} | {} | {first} |{fa}",
+            "| {} | {} {} {} | {} | {first} |{fa}",
             a.rule,
             a.metric,
+            a.op.symbol(),
             fmt_value(a.metric, a.threshold),
             a.episodes.len()
         );
@@ -96,14 +116,23 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
         let _ = writeln!(o, "\n## Labelled incident windows\n");
         let _ = writeln!(
             o,
-            "Detection delay from the window's start; `missed` = the rule did not fire inside the window.\n"
+            "Detection delay from the window's start to the first firing that began inside it; `missed` = no firing began inside the window; `already firing` = an alarm that began before the window was still on at its start (not a detection of this window).\n"
         );
         let head: Vec<&str> = r.alarms.iter().map(|a| a.rule.as_str()).collect();
         let _ = writeln!(o, "| window | {} |", head.join(" | "));
         let _ = writeln!(o, "|---|{}", "---|".repeat(head.len()));
         for w in &r.windows {
-            let cells: Vec<String> =
-                w.delays.iter().map(|d| d.map_or("missed".to_string(), |d| d.to_string())).collect();
+            let cells: Vec<String> = w
+                .delays
+                .iter()
+                .zip(&w.already_firing)
+                .map(|(d, already)| match (d, already) {
+                    (Some(d), false) => d.to_string(),
+                    (Some(d), true) => format!("{d} (already firing at the start)"),
+                    (None, true) => "already firing (no new firing)".to_string(),
+                    (None, false) => "missed".to_string(),
+                })
+                .collect();
             let _ =
                 writeln!(o, "| {} → {} | {} |", clock(r.origin, w.start), clock(r.origin, w.end), cells.join(" | "));
         }
@@ -119,10 +148,16 @@ pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> St
         "origin_unix": r.origin,
         "end_s": r.end.0,
         "warnings": warnings,
+        "gates": gate_counts(r).iter().map(|((ph, g), c)| serde_json::json!({
+            "gate": format!("{}/{}", p.phases[*ph].name, p.phases[*ph].gates[*g].name),
+            "checks": c.checks, "failed": c.failed, "inconclusive": c.inconclusive,
+            "first_failure_s": c.first_failure.map(|t| t.0),
+        })).collect::<Vec<_>>(),
         "decisions": decisions(r, p).iter().map(|(t, d)| serde_json::json!({"at_s": t.0, "decision": d})).collect::<Vec<_>>(),
         "rules": r.alarms.iter().enumerate().map(|(i, a)| serde_json::json!({
             "rule": a.rule,
             "metric": a.metric.name(),
+            "op": a.op.symbol(),
             "threshold": a.threshold,
             "episodes": a.episodes.iter().map(|e| [e.0.0, e.1.0]).collect::<Vec<_>>(),
             "false_alarms": if r.labelled { r.false_alarms.get(i).copied() } else { None },
@@ -131,6 +166,7 @@ pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> St
             "start_s": w.start.0,
             "end_s": w.end.0,
             "delays_s": w.delays.iter().map(|d| d.map(|d| d.0)).collect::<Vec<_>>(),
+            "already_firing": w.already_firing,
         })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"

@@ -37,12 +37,19 @@ pub fn page(meta: &RunMeta, s: &Summary, charts: &[(String, String)]) -> String 
     let good = s.overall_good();
     let _ = writeln!(
         o,
-        "<ul><li>Bad versions detected: {}; escaped to 100%: {}</li><li>Detection time (minutes from onset): p50 {}, p90 {}</li><li>Good versions rolled back: {}</li></ul>",
+        "<ul><li>Bad versions detected: {}; escaped to 100%: {}</li><li>Detection time (minutes from onset): p50 {}, p90 {}</li><li>Good versions rolled back under noise alone (false rollbacks): {}</li>{}<li>Completed rollouts of good versions (noise only) took p50 {}</li></ul>",
         pct(&bad.detected),
         pct(&bad.escape),
         minutes(&bad.detection_p50_min),
         minutes(&bad.detection_p90_min),
-        pct(&good.false_rollback)
+        pct(&good.false_rollback),
+        s.overall_incident()
+            .map(|inc| format!(
+                "<li>Good versions rolled back during an outside incident (shared dependency): {}</li>",
+                pct(&inc.false_rollback)
+            ))
+            .unwrap_or_default(),
+        crate::summary::hours(&good.duration_p50_h)
     );
     let _ = writeln!(o, "<p>Estimates with 95% confidence intervals in brackets; ∞ = not detected.</p>");
     let _ = writeln!(

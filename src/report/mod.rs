@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use table::{read_parquet, read_records, trial_table};
 
 /// Version of the `summary.json` schema.
-pub const SUMMARY_SCHEMA: u32 = 1;
+pub const SUMMARY_SCHEMA: u32 = 2;
 
 /// What identifies a run: enough to reproduce it.
 #[derive(Debug, Clone)]
@@ -89,6 +89,8 @@ pub fn summary_json(meta: &RunMeta, s: &Summary) -> String {
                 "false_rollback": rate_json(&g.false_rollback),
                 "held": rate_json(&g.held),
                 "duration_p50_h": quantile_json(&g.duration_p50_h),
+                "false_rollback_time_p50_h": quantile_json(&g.false_rollback_time_p50_h),
+                "population": g.population.map(|p| p.key()),
             })
         })
         .collect();
@@ -129,8 +131,24 @@ pub fn summary_md(meta: &RunMeta, s: &Summary) -> String {
         minutes(&bad.detection_p50_min),
         minutes(&bad.detection_p90_min)
     );
-    let _ = writeln!(o, "- Good versions rolled back: {}", pct(&good.false_rollback));
-    let _ = writeln!(o, "- Rollout duration of good versions p50 {:.1} h\n", good.duration_p50_h.value);
+    let _ = writeln!(
+        o,
+        "- Good versions rolled back under noise alone (false rollbacks): {}, p50 {} after the start",
+        pct(&good.false_rollback),
+        crate::summary::hours(&good.false_rollback_time_p50_h)
+    );
+    if let Some(inc) = s.overall_incident() {
+        let _ = writeln!(
+            o,
+            "- Good versions rolled back during an outside incident (shared dependency): {}",
+            pct(&inc.false_rollback)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "- Completed rollouts of good versions (noise only) took p50 {}\n",
+        crate::summary::hours(&good.duration_p50_h)
+    );
     let _ = writeln!(o, "Values are estimates with 95% confidence intervals in brackets; ∞ = not detected.\n");
     let _ = writeln!(
         o,

@@ -79,6 +79,7 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("faults[].data", "(recorded)", "recording whose shape the fault replays, relative to the scenario file"),
     ("faults[].metric", "error_rate", "recorded metric: error_rate, latency_p99 or cpu"),
     ("faults[].scale", "1", "share of the recorded deviation from its median to apply, `lo..hi` allowed"),
+    ("simulation.tick", "1m", "the simulated world's time grid (a multiple of fleet.scrape_interval); traffic noise, counts and gauges are drawn per tick, so every query window must be a multiple of it; policy instants between ticks see the last completed tick"),
     ("simulation.time_limit", "72h", "simulated time cap per trial (outcome: held)"),
     ("simulation.max_events", "10000000", "event cap per trial"),
     ("simulation.trials", "1000", "default trial count"),
@@ -329,11 +330,13 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
     let faults = super::faults::build_faults(cx, &raw.faults, &traffic, base_dir);
     let s = &raw.simulation;
     let simulation = SimSettings {
+        tick: cx.opt(&s.tick, "simulation.tick", SimDur::mins(1), positive_duration),
         time_limit: cx.opt(&s.time_limit, "simulation.time_limit", SimDur::hours(72), positive_duration),
         max_events: cx.int(&s.max_events, "simulation.max_events", 10_000_000, 1, i64::MAX) as u64,
         trials: cx.int(&s.trials, "simulation.trials", 1000, 1, 100_000_000) as u64,
         seed: cx.int(&s.seed, "simulation.seed", 1, 0, i64::MAX) as u64,
     };
+    check_tick(cx, s, &fleet, &policy, simulation.tick);
     let planned = policy.planned_duration();
     if cx.errors.is_empty() && simulation.time_limit < planned {
         let span = s.time_limit.as_ref().map(|t| t.span());
@@ -576,6 +579,48 @@ fn build_target(cx: &mut Ctx, name: &str, f: TargetFields, traffic: &Traffic, pr
         }
     };
     Some(Target { metric, group, class, agg })
+}
+
+/// The tick is a whole number of scrapes, and every query window is a whole
+/// number of ticks (a window that is not would silently read fewer ticks).
+fn check_tick(cx: &mut Ctx, s: &RawSimulation, fleet: &Fleet, policy: &Policy, tick: SimDur) {
+    let span = s.tick.as_ref().map(|t| t.span());
+    if fleet.scrape_interval.0 > 0 && tick.0 % fleet.scrape_interval.0 != 0 {
+        cx.err_at(
+            span,
+            "simulation.tick",
+            format!("expected a multiple of fleet.scrape_interval ({}), found {tick}", fleet.scrape_interval),
+        );
+        return;
+    }
+    let mut windows: Vec<(String, SimDur)> = Vec::new();
+    for (i, p) in policy.phases.iter().enumerate() {
+        for g in &p.gates {
+            if let Window::Fixed(w) = g.window {
+                windows.push((format!("policy.phases[{i}].gates.{}.window", g.name), w));
+            }
+        }
+    }
+    windows
+        .extend(policy.alerts.iter().map(|a| (format!("policy.alerts.{}.window", a.name), a.condition.query.window)));
+    windows.extend(
+        policy
+            .triggers
+            .iter()
+            .map(|t| (format!("policy.rollback.triggers.{}.window", t.name), t.condition.query.window)),
+    );
+    for (field, w) in windows {
+        if w.0 % tick.0 != 0 {
+            cx.err_at(
+                span.clone(),
+                field,
+                format!(
+                    "the window {w} is not a whole number of simulation ticks ({tick}); use a multiple of {tick} or set simulation.tick to a divisor of {w}, e.g. simulation.tick = \"{}\"",
+                    fleet.scrape_interval
+                ),
+            );
+        }
+    }
 }
 
 /// Engine durations must be whole multiples of the scrape interval.

@@ -188,6 +188,12 @@ impl FaultKind {
         }
     }
 
+    /// True for an outside incident that hurts stable and candidate alike:
+    /// a rollback during it is not a noise-induced false rollback.
+    pub fn is_outside_incident(&self) -> bool {
+        matches!(self, FaultKind::SharedDependency { .. })
+    }
+
     /// True when the candidate version itself is bad.
     pub fn candidate_is_bad(&self) -> bool {
         !matches!(self, FaultKind::None | FaultKind::SharedDependency { .. })
@@ -212,6 +218,10 @@ pub struct FaultSpec {
 /// Limits and defaults for runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimSettings {
+    /// The simulated world's time grid: traffic noise, request counts, gauges
+    /// and pod events are drawn per tick. It belongs to the model, never to the
+    /// policy, so a policy edit cannot change the world it is judged against.
+    pub tick: SimDur,
     /// Simulated time after which a trial stops (outcome: held at the time limit).
     pub time_limit: SimDur,
     /// Cap on simulated events per trial.

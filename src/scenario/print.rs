@@ -301,6 +301,7 @@ pub fn to_toml(sc: &Scenario) -> String {
 
     let sim = &sc.simulation;
     let mut simulation = Table::new();
+    simulation.insert("tick".into(), dur(sim.tick));
     simulation.insert("time_limit".into(), dur(sim.time_limit));
     simulation.insert("max_events".into(), Value::Integer(sim.max_events as i64));
     simulation.insert("trials".into(), Value::Integer(sim.trials as i64));

@@ -205,6 +205,7 @@ pub struct RawFault {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawSimulation {
+    pub tick: Option<Text>,
     pub time_limit: Option<Text>,
     pub max_events: Option<Spanned<i64>>,
     pub trials: Option<Spanned<i64>>,

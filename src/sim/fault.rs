@@ -10,7 +10,8 @@ use crate::time::{SimDur, SimTime};
 pub struct DrawnFault {
     /// Index into `scenario.faults`.
     pub spec: usize,
-    /// Absolute onset time (first deployment + drawn delay).
+    /// Absolute onset time: first deployment + drawn delay, rounded up to the
+    /// simulation tick, the first instant from which the fault is in the data.
     pub onset: SimTime,
     pub effect: Effect,
     /// The headline magnitude (added error rate, latency shift in ms, leak per hour, ...).
@@ -122,8 +123,10 @@ fn opt(d: &Option<Dist>, rng: &mut SimRng, none: f64) -> f64 {
 
 impl DrawnFault {
     /// Picks a fault entry by weight and draws its magnitudes and onset.
-    /// `deploy` is when the candidate first receives traffic.
-    pub fn draw(sc: &Scenario, deploy: SimTime, rng: &mut SimRng) -> DrawnFault {
+    /// `deploy` is when the candidate first receives traffic; the onset is
+    /// rounded up to the `tick` grid, where the fault first shows in the data
+    /// (detection time is measured from it).
+    pub fn draw(sc: &Scenario, deploy: SimTime, tick: SimDur, rng: &mut SimRng) -> DrawnFault {
         let total: f64 = sc.faults.iter().map(|f| f.weight).sum();
         let mut u = uniform(rng) * total;
         let mut spec = sc.faults.len() - 1;
@@ -137,7 +140,9 @@ impl DrawnFault {
         let f = &sc.faults[spec];
         let span = f.onset_hi.0 - f.onset_lo.0;
         let delay = f.onset_lo.0 + (uniform(rng) * (span as f64 + 1.0)).floor().min(span as f64) as u64;
-        let onset = deploy + SimDur(delay);
+        let drawn = (deploy + SimDur(delay)).0;
+        let tick = tick.0.max(1);
+        let onset = SimTime(drawn.div_ceil(tick).saturating_mul(tick));
         let (effect, magnitude) = match &f.kind {
             FaultKind::None => (Effect::None, 0.0),
             FaultKind::ErrorRate { added, factor } => {

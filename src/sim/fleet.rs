@@ -14,7 +14,7 @@
 //!   restarts and OOM kills are per pod.
 
 use super::fault::{DrawnFault, Effect, GroupState};
-use super::rng::{binomial, max_of_normals, multinomial, normal, normal_cdf, poisson, uniform, SimRng};
+use super::rng::{binomial, max_of_normals, multinomial, normal, normal_cdf, poisson, stream, uniform, SimRng, Stream};
 use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
 use crate::engine::{Group, Metric, Policy};
 use crate::scenario::Scenario;
@@ -116,6 +116,9 @@ pub struct Fleet {
     active: usize,
     reports_due: [Vec<u64>; 2],
     delta: [Vec<u64>; 2],
+    /// Streams of the optional signals (see `rng::Stream`).
+    cache_rng: SimRng,
+    report_rng: SimRng,
 }
 
 impl Fleet {
@@ -159,6 +162,8 @@ impl Fleet {
             active: 0,
             reports_due: [vec![0; delay_ticks + 1], vec![0; delay_ticks + 1]],
             delta: [vec![0; width], vec![0; width]],
+            cache_rng: stream(0, Stream::Cache),
+            report_rng: stream(0, Stream::Reports),
         };
         let healthy = f.conditional_bucket_probs(&GroupState::HEALTHY);
         f.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
@@ -170,6 +175,8 @@ impl Fleet {
         self.reset();
         let healthy = self.conditional_bucket_probs(&GroupState::HEALTHY);
         self.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
+        self.cache_rng = stream(seed, Stream::Cache);
+        self.report_rng = stream(seed, Stream::Reports);
         store.lazy.seed = seed;
         store.lazy.states.clear();
         store.lazy.states.push(healthy);
@@ -348,7 +355,7 @@ impl Fleet {
                 store.lazy.record(row, total, (store.lazy.states.len() - 1) as u8);
             }
             if self.observed.cache && total > 0 {
-                d[layout.cache_hits()] = binomial(rng, total, self.cache_hit);
+                d[layout.cache_hits()] = binomial(&mut self.cache_rng, total, self.cache_hit);
             }
             // User reports: failures now, reported after the delay.
             if self.observed.reports {
@@ -358,7 +365,7 @@ impl Fleet {
                 d[layout.reports()] = ring[now_slot];
                 ring[now_slot] = 0;
                 if errors > 0 {
-                    let later = binomial(rng, errors, self.report_p);
+                    let later = binomial(&mut self.report_rng, errors, self.report_p);
                     ring[(row + self.report_delay_ticks) % len] += later;
                 }
             }

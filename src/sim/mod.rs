@@ -10,7 +10,7 @@ pub mod queue;
 pub mod rng;
 pub mod store;
 
-use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Policy, Status};
+use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Status};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 use fault::DrawnFault;
@@ -77,7 +77,56 @@ pub struct TrialRecord {
     pub events: u64,
 }
 
+/// The three populations every outcome figure is reported for, never mixed:
+/// bad candidates; good candidates under noise alone (false rollbacks here are
+/// the policy's false-alarm rate); good candidates during an outside incident
+/// that hurts stable and candidate alike (`shared-dependency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Population {
+    Bad,
+    Noise,
+    Incident,
+}
+
+impl Population {
+    pub const ALL: [Population; 3] = [Population::Bad, Population::Noise, Population::Incident];
+
+    /// The row name in tables and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Population::Bad => "all bad",
+            Population::Noise => "good, noise only",
+            Population::Incident => "good, outside incident",
+        }
+    }
+
+    /// The name that addresses it in `METRIC[GROUP]` (`--objective`, `--fail-on`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Population::Bad => "bad",
+            Population::Noise => "noise",
+            Population::Incident => "incident",
+        }
+    }
+
+    pub fn of(kind: &crate::scenario::FaultKind) -> Population {
+        if kind.candidate_is_bad() {
+            Population::Bad
+        } else if kind.is_outside_incident() {
+            Population::Incident
+        } else {
+            Population::Noise
+        }
+    }
+}
+
 impl TrialRecord {
+    pub fn population(&self, sc: &Scenario) -> Population {
+        Population::of(&sc.faults[self.fault].kind)
+    }
+
+    /// A good version rolled back (under noise or during an outside incident;
+    /// see [`Population`] for which).
     pub fn false_rollback(&self) -> bool {
         !self.bad && self.outcome == Outcome::RolledBack
     }
@@ -105,49 +154,10 @@ pub struct Model<'a> {
     pub max_ticks: usize,
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
-/// The simulation tick: the largest step at which every engine instant and
-/// window falls on a tick boundary (so per-tick sums are exactly what the
-/// engine observes). At least the scrape interval divides it.
+/// The simulation tick: the model's own time grid (`simulation.tick`), never
+/// derived from the policy, so that policy variants judge the same world.
 pub fn tick_of(sc: &Scenario) -> SimDur {
-    let p: &Policy = &sc.policy;
-    let mut g = 0u64;
-    let mut add = |d: SimDur| g = gcd(g, d.0);
-    add(p.alert_every);
-    add(p.rollback_duration);
-    for t in &p.triggers {
-        add(t.every);
-    }
-    for q in p.queries(false) {
-        add(q.window);
-    }
-    for ph in &p.phases {
-        add(ph.bake);
-        add(ph.checks.every);
-        ph.approval.into_iter().for_each(&mut add);
-        for a in [ph.checks.on_failure, ph.checks.on_inconclusive] {
-            if let crate::engine::FailureAction::Extend { by, .. } = a {
-                add(by);
-            }
-        }
-        for s in &ph.steps {
-            add(s.at);
-        }
-        for gt in &ph.gates {
-            if let crate::engine::Window::Fixed(w) = gt.window {
-                add(w);
-            }
-        }
-    }
-    let g = if g == 0 { sc.fleet.scrape_interval.0 } else { g };
-    SimDur(g.max(1))
+    SimDur(sc.simulation.tick.0.max(1))
 }
 
 impl<'a> Model<'a> {
@@ -226,7 +236,7 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
     let seed = trial_seed(master, k);
     let mut fault_rng = stream(seed, Stream::Fault);
     let mut rng = stream(seed, Stream::Fleet);
-    let fault = DrawnFault::draw(sc, model.deploy, &mut fault_rng);
+    let fault = DrawnFault::draw(sc, model.deploy, model.tick, &mut fault_rng);
     let bad = sc.faults[fault.spec].kind.candidate_is_bad();
 
     let Worker { store, fleet, queue } = worker;

@@ -32,6 +32,11 @@ pub enum Stream {
     Fault = 1,
     /// Traffic noise, request outcomes, gauges, crashes.
     Fleet = 2,
+    /// Cache hits: drawn only when a rule reads them, so from a stream of their own
+    /// (drawing them or not never shifts another series).
+    Cache = 3,
+    /// User reports of failed requests: likewise optional, likewise their own stream.
+    Reports = 4,
 }
 
 pub fn stream(trial_seed: u64, s: Stream) -> SimRng {

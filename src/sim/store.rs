@@ -244,12 +244,14 @@ impl Store {
             Metric::Memory => (MEM_MEAN, MEM_MAX),
             _ => (DB_MEAN, DB_MAX),
         };
-        let rows = (from + 1)..=to;
+        // Rows are tick ends; an instant selector's lookback is closed on the left.
+        let first = if agg == Agg::Instant { from } else { from + 1 };
+        let rows = first.max(1)..=to;
         let vals = |col: usize| rows.clone().map(move |r| self.gauge(g, r, col)).filter(|v| !v.is_nan());
         match agg {
             Agg::Max | Agg::Window => vals(max_col).reduce(f64::max),
             Agg::Min => vals(mean_col).reduce(f64::min),
-            Agg::Last => vals(max_col).next_back(),
+            Agg::Last | Agg::Instant => vals(max_col).next_back(),
             Agg::Avg | Agg::Increase => {
                 let (s, n) = vals(mean_col).fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
                 (n > 0).then(|| s / n as f64)

@@ -1,9 +1,10 @@
-//! What a policy costs good versions: how often they are rolled back (and by
-//! which rule), and how long their rollouts take.
+//! What a policy costs good versions under noise alone: how often they are
+//! rolled back (and by which rule), and how long their completed rollouts take.
+//! Good versions during an outside incident are left out (reported apart).
 
 use super::*;
 use crate::scenario::Scenario;
-use crate::sim::TrialRecord;
+use crate::sim::{Outcome, Population, TrialRecord};
 use std::collections::BTreeMap;
 
 pub struct GoodVersions<'a> {
@@ -16,10 +17,12 @@ impl Chart for GoodVersions<'_> {
         "good_versions".into()
     }
     fn title(&self) -> String {
-        "What does the policy cost good versions? (false rollbacks by rule; rollout duration)".into()
+        "What does the policy cost good versions under noise alone? (false rollbacks by rule; completed rollouts)"
+            .into()
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let good: Vec<&TrialRecord> = self.records.iter().filter(|r| !r.bad).collect();
+        let good: Vec<&TrialRecord> =
+            self.records.iter().filter(|r| r.population(self.scenario) == Population::Noise).collect();
         let n = good.len().max(1) as f64;
         let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
         for r in good.iter().filter(|r| r.false_rollback()) {
@@ -70,7 +73,7 @@ impl Chart for GoodVersions<'_> {
         legend(&mut bars, SeriesLabelPosition::LowerRight)?;
 
         // Rollout duration of good versions that completed, in hours.
-        let mut d: Vec<f64> = good.iter().filter(|r| !r.false_rollback()).map(|r| r.end.hours()).collect();
+        let mut d: Vec<f64> = good.iter().filter(|r| r.outcome == Outcome::Completed).map(|r| r.end.hours()).collect();
         d.sort_by(f64::total_cmp);
         let hi = d.last().copied().unwrap_or(1.0).ceil() + 1.0;
         let lo = (d.first().copied().unwrap_or(0.0).floor() - 1.0).max(0.0);
