@@ -7,6 +7,36 @@ use crate::sim::{Outcome, Population, TrialRecord};
 use crate::stats::{mean, quantile, sorted, wilson, Quantile, Rate};
 use std::fmt::Write;
 
+/// What the figures mean, in a user's words (`rollsim scenario --explain`; README says the same).
+pub const DEFINITIONS: &str = "\
+Outcome figures (per fault entry and per population; rates with 95% Wilson intervals,
+quantiles with exact order-statistic intervals, an unreachable end printed as ∞/-∞):
+  onset               first instant the fault is in the data: the drawn delay after the
+                      first deployment, rounded up to simulation.tick
+  detection time      onset → the decision that starts the rollback (bad versions
+                      rolled back after onset; otherwise not detected, ∞)
+  escape              a bad version that reached 100% and completed
+  false_rollback      good versions under noise alone (kind none) rolled back
+  false_rollback[incident]
+                      good versions rolled back during an outside incident
+                      (shared-dependency): reported apart, never mixed with noise
+  false_rollback_time hours from the start to a false rollback decision
+  duration            hours to completion, over good versions that completed only
+  excess failed       candidate failures minus what the stable error rate would give
+Groups in METRIC[GROUP] (--objective, --fail-on): bad, noise, incident, or a fault name.
+
+Alert rules are evaluated as Prometheus evaluates a rule group: at the start, then every
+policy.alert_every; pending from the first evaluation where the condition holds, firing
+at the first evaluation at least `for` later, resolved when it no longer holds.
+agg = \"instant\" is a Prometheus 2.x instant selector: the latest sample in
+[now - window, now] (window = the lookback, e.g. \"5m\").
+
+Paired worlds: a trial's traffic, noise, faults and pod events are drawn on the model's
+own grid (simulation.tick) from (fleet, traffic, health, faults, seed, trial index) only.
+The policy decides when it looks and what it does; it never changes what happens before
+its first decision that differs, so policy variants and compare sides are paired.
+";
+
 /// Aggregates of one group of trials (one fault entry, or all bad / all good).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSummary {

@@ -245,6 +245,8 @@ fn scenario(file: Option<PathBuf>, explain: bool) -> i32 {
         for (field, default, meaning) in FIELD_DOCS {
             println!("{field:<42} {default:<16} {meaning}");
         }
+        println!();
+        print!("{}", rollsim::summary::DEFINITIONS);
         return 0;
     }
     match load(&file) {
