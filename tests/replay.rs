@@ -236,3 +236,57 @@ fn streaming_a_sorted_csv_equals_reading_it_whole_and_unsorted_files_fall_back()
     assert!(r.warnings.iter().any(|w| w.contains("sorted")), "{:?}", r.warnings);
     assert_eq!(r.engine, whole.engine);
 }
+
+#[test]
+fn a_firing_that_began_before_a_window_is_not_a_detection_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::from_toml(&std::fs::read_to_string("scenarios/replay-ec2-cpu.toml").unwrap(), "cpu").unwrap();
+    // CPU high from minute 60 to minute 300: one long episode; the window opens at minute 200.
+    let mut s = String::from("timestamp,value\n");
+    for m in 0..400u64 {
+        let v = if (60..300).contains(&m) { 70.0 } else { 40.0 };
+        s.push_str(&format!("{},{v}\n", 1_700_000_000 + m * 60));
+    }
+    let map: input::Mapping = "value=cpu*0.01".parse().unwrap();
+    let rec = input::read_csv(&write(dir.path(), "d.csv", &s), &map).unwrap();
+    let windows = [(1_700_000_000 + 200 * 60, 1_700_000_000 + 260 * 60)];
+    let r = replay::replay(&sc, &rec, None, None, Some(&windows)).unwrap();
+    let alert = r.alarms.iter().position(|a| a.rule == "alert:CpuHigh").unwrap();
+    assert_eq!(r.alarms[alert].episodes.len(), 1, "{:?}", r.alarms[alert]);
+    assert_eq!(r.windows[0].delays[alert], None, "an episode from minute 60 is not a 0h00m detection");
+    assert!(r.windows[0].already_firing[alert]);
+    let md = replay::output::markdown(&r, &sc.policy, "d.csv", &r.warnings);
+    assert!(md.contains("already firing (no new firing)"), "{md}");
+}
+
+#[test]
+fn replay_reports_state_operators_exact_thresholds_missing_metrics_and_inconclusive_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("scenarios/replay-ec2-cpu.toml")
+        .unwrap()
+        .replace("threshold = \"58%\"", "threshold = \"49.72%\"\nop = \"<\"")
+        .replace("[policy.rollback.triggers.cpu]", "[policy.rollback.triggers.errors]\nmetric = \"error_rate\"\nthreshold = \"5%\"\nwindow = \"15m\"\nevery = \"5m\"\n\n[policy.rollback.triggers.cpu]");
+    let sc = Scenario::from_toml(&text, "cpu").unwrap();
+    // CPU only, with a gap of an hour: the cpu gate's checks in the gap are inconclusive.
+    let mut s = String::from("timestamp,value\n");
+    for m in (0..300u64).filter(|m| !(60..120).contains(m)) {
+        s.push_str(&format!("{},40\n", 1_700_000_000 + m * 60));
+    }
+    let map: input::Mapping = "value=cpu*0.01".parse().unwrap();
+    let rec = input::read_csv(&write(dir.path(), "e.csv", &s), &map).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, None).unwrap();
+    let w = r.warnings.join("\n");
+    assert!(w.contains("no `error_rate` series for the candidate group: trigger errors"), "{w}");
+    let md = replay::output::markdown(&r, &sc.policy, "e.csv", &r.warnings);
+    assert!(md.contains("| alert:CpuHigh | cpu < 49.72% |"), "{md}");
+    assert!(md.contains("| trigger:cpu | cpu > 65% |"), "{md}");
+    assert!(md.contains("| gate | checks | failed | inconclusive | first failure |"), "{md}");
+    let gate_row = md.lines().find(|l| l.starts_with("| canary/cpu |")).unwrap();
+    let cells: Vec<&str> = gate_row.split('|').map(str::trim).collect();
+    assert!(cells[4].parse::<u32>().unwrap() >= 1, "a check in the gap is inconclusive: {gate_row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&replay::output::json(&r, &sc.policy, "e.csv", &r.warnings)).unwrap();
+    let cpu_high = json["rules"].as_array().unwrap().iter().find(|x| x["rule"] == "alert:CpuHigh").unwrap();
+    assert_eq!(cpu_high["op"], "<");
+    assert_eq!(cpu_high["threshold"], 0.4972);
+}
