@@ -377,7 +377,11 @@ pub struct Delta {
     pub verdict: Verdict,
     /// The tolerance that applies to this row, if any (overall rows, and groups named in `--fail-on`).
     pub tolerance: Option<Tolerance>,
-    /// Worse, and beyond the tolerance.
+    /// For rows with a tolerance: the interval at the Bonferroni-corrected level
+    /// `1 − 5%/m` over the `m` rows with a tolerance, so that the chance of a
+    /// false regression anywhere in a comparison stays within 5%.
+    pub adjusted: Option<(f64, f64)>,
+    /// Worse on the corrected interval, and beyond the tolerance.
     pub regression: bool,
 }
 
@@ -441,7 +445,9 @@ pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricRef, Tolerance)],
     let mut groups: Vec<(String, Option<Population>, Option<String>)> =
         Population::ALL.iter().map(|p| (p.label().to_string(), Some(*p), None)).collect();
     groups.extend(names.into_iter().map(|n| (n.clone(), None, Some(n))));
-    let mut out = Vec::new();
+    let mut out: Vec<GroupDeltas> = Vec::new();
+    // Rows with a tolerance: (group, delta, sorted bootstrap draws, scale).
+    let mut gated: Vec<(usize, usize, Vec<f64>, f64)> = Vec::new();
     for (gi, (name, population, fault)) in groups.iter().enumerate() {
         let member = |r: &Row| match (population, fault) {
             (Some(p), _) => r.population == *p,
@@ -481,16 +487,11 @@ pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricRef, Tolerance)],
                 draws.push(diff(stat(new, &sn), stat(base, &sb)));
             }
             // A statistic undefined in some resamples (no false rollback drawn) has no interval.
-            let (lo, hi) = if draws.iter().any(|d| d.is_nan()) {
-                (f64::NAN, f64::NAN)
-            } else {
-                let draws = sorted(draws);
-                (percentile(&draws, 0.025), percentile(&draws, 0.975))
-            };
+            let draws = if draws.iter().any(|d| d.is_nan()) { Vec::new() } else { sorted(draws) };
+            let (lo, hi) = (percentile(&draws, 0.025), percentile(&draws, 0.975));
             let change = diff(n, b);
-            let scale = b.abs().max(n.abs());
-            let verdict =
-                verdict(change, lo, hi, metric.higher_is_better(), if scale.is_finite() { scale } else { 1.0 });
+            let scale = Some(b.abs().max(n.abs())).filter(|s| s.is_finite()).unwrap_or(1.0);
+            let verdict = verdict(change, lo, hi, metric.higher_is_better(), scale);
             let group_tol = tolerances.iter().find(|(m, _)| {
                 m.metric == metric
                     && m.group.as_deref().is_some_and(|g| {
@@ -503,12 +504,37 @@ pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricRef, Tolerance)],
                 })
             };
             let tolerance = group_tol.or_else(overall_tol).map(|t| t.1);
-            let regression = verdict == Verdict::Worse && tolerance.is_some_and(|t| beyond(metric, change, b, t));
-            deltas.push(Delta { metric, base: b, new: n, change, lo, hi, verdict, tolerance, regression });
+            if tolerance.is_some() {
+                gated.push((out.len(), deltas.len(), draws, scale));
+            }
+            deltas.push(Delta {
+                metric,
+                base: b,
+                new: n,
+                change,
+                lo,
+                hi,
+                verdict,
+                tolerance,
+                adjusted: None,
+                regression: false,
+            });
         }
         if !deltas.is_empty() {
             out.push(GroupDeltas { name: name.clone(), overall: population.is_some(), base_n, new_n, deltas });
+        } else {
+            gated.retain(|g| g.0 != out.len());
         }
+    }
+    // Regressions decide the exit code: correct for testing many metrics at once.
+    let alpha = 0.05 / gated.len().max(1) as f64;
+    for (g, d, draws, scale) in gated {
+        let delta = &mut out[g].deltas[d];
+        let (lo, hi) = (percentile(&draws, alpha / 2.0), percentile(&draws, 1.0 - alpha / 2.0));
+        let v = verdict(delta.change, lo, hi, delta.metric.higher_is_better(), scale);
+        delta.adjusted = Some((lo, hi));
+        delta.regression =
+            v == Verdict::Worse && delta.tolerance.is_some_and(|t| beyond(delta.metric, delta.change, delta.base, t));
     }
     Comparison { paired, resamples, groups: out, tolerances: tolerances.to_vec() }
 }

@@ -46,10 +46,12 @@ pub fn tolerance_text(m: MetricId, t: Tolerance) -> String {
 }
 
 fn mark(d: &Delta) -> &'static str {
+    let within = |d: &Delta| d.tolerance.is_some_and(|t| !super::beyond(d.metric, d.change, d.base, t));
     match (d.verdict, d.regression) {
         (Verdict::Worse, true) => "❌ worse (regression)",
-        (Verdict::Worse, false) if d.tolerance.is_some() => "⚠️ worse (within tolerance)",
-        (Verdict::Worse, false) => "⚠️ worse (no tolerance set)",
+        (Verdict::Worse, false) if d.tolerance.is_none() => "⚠️ worse (no tolerance set)",
+        (Verdict::Worse, false) if within(d) => "⚠️ worse (within tolerance)",
+        (Verdict::Worse, false) => "⚠️ worse (not significant once corrected for the metrics tested)",
         (Verdict::Better, _) => "✅ better",
         _ => "no significant change",
     }
@@ -91,7 +93,7 @@ pub fn markdown(c: &Comparison, base: &str, new: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "\nRows with a tolerance decide the exit code: `all bad` and `good, noise only` by default, and any group named in `--fail-on METRIC[GROUP]:TOL`. A change is worse (or better) only when its estimate and whole interval lie on that side of zero."
+        "\nRows with a tolerance decide the exit code: `all bad` and `good, noise only` by default, and any group named in `--fail-on METRIC[GROUP]:TOL`. A change is worse (or better) only when its estimate and whole interval lie on that side of zero. A regression is worse beyond its tolerance on an interval corrected for the number of rows with a tolerance (Bonferroni), so two equally good policies fail a comparison in at most about 1 run in 20."
     );
     o
 }
@@ -124,6 +126,7 @@ pub fn json(c: &Comparison, base: &str, new: &str) -> String {
                         "ci95": [num(d.lo), num(d.hi)],
                         "verdict": d.verdict.name(),
                         "tolerance": d.tolerance.map(|t| tolerance_text(d.metric, t)),
+                        "ci_corrected": d.adjusted.map(|(lo, hi)| [num(lo), num(hi)]),
                         "regression": d.regression,
                     })
                 })
