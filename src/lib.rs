@@ -6,11 +6,13 @@
 //! * [`sim`] — the discrete-event fleet simulator and the fault library.
 //! * [`runner`] — parallel runs over trials (rayon).
 //! * [`summary`], [`stats`] — per-fault-kind aggregates with confidence intervals.
+//! * [`outdir`] — the one output discipline: never write over a user's files.
 //! * [`time`], [`units`] — simulated time and the human units of scenario files.
 
 pub mod calendar;
 pub mod compare;
 pub mod engine;
+pub mod outdir;
 pub mod replay;
 pub mod report;
 pub mod runner;

@@ -10,5 +10,10 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // An interrupted command leaves nothing half-written behind.
+    let _ = ctrlc::set_handler(|| {
+        rollsim::outdir::remove_in_progress();
+        std::process::exit(130);
+    });
     std::process::exit(cli::main());
 }

@@ -40,20 +40,15 @@ impl Shard {
 
 const SHARD_FILE: &str = "shard.json";
 
-/// A fresh hidden sibling `.NAME.partial` of `dir`, renamed to `dir` once complete.
-fn partial(dir: &Path) -> Result<PathBuf, String> {
-    let name = dir.file_name().map_or("shard".into(), |n| n.to_string_lossy());
-    let tmp = dir.with_file_name(format!(".{name}.partial"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| format!("cannot clear {}: {e}", tmp.display()))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    Ok(tmp)
-}
-
 /// Writes a shard folder: `shard.json` (identity and slice), `scenario.toml`
 /// (canonical), `trials.parquet` (this slice's rows).
-pub fn write(dir: &Path, sc: &Scenario, meta: &RunMeta, shard: Shard, records: &[TrialRecord]) -> Result<(), String> {
+pub fn write(
+    out: &crate::outdir::OutDir,
+    sc: &Scenario,
+    meta: &RunMeta,
+    shard: Shard,
+    records: &[TrialRecord],
+) -> Result<(), String> {
     let range = shard.range(meta.trials);
     let info = serde_json::json!({
         "schema": 1,
@@ -69,16 +64,12 @@ pub fn write(dir: &Path, sc: &Scenario, meta: &RunMeta, shard: Shard, records: &
         "program_version": meta.program_version,
         "reproduce": meta.reproduce,
     });
-    let tmp = partial(dir)?;
-    let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
-    write_part(&tmp, sc, records)?;
-    let json_path = tmp.join(SHARD_FILE);
-    let text = serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n";
-    std::fs::write(&json_path, text).map_err(|e| io(&json_path, e))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
+    out.write(|tmp| {
+        write_part(tmp, sc, records)?;
+        let json_path = tmp.join(SHARD_FILE);
+        let text = serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n";
+        std::fs::write(&json_path, text).map_err(|e| format!("cannot write {}: {e}", json_path.display()))
+    })
 }
 
 /// Reads a shard folder's `shard.json`, checking its kind; errors name the file.
@@ -203,7 +194,7 @@ fn write_part(dir: &Path, sc: &Scenario, records: &[TrialRecord]) -> Result<(), 
 /// Writes a sweep shard: `shard.json` (identity, slice, variants, objective) and
 /// `variants/<id>/{scenario.toml,trials.parquet}` per variant.
 pub fn write_sweep(
-    dir: &Path,
+    out: &crate::outdir::OutDir,
     variants: &[crate::sweep::Variant],
     records: &[Vec<TrialRecord>],
     shard: Shard,
@@ -211,7 +202,18 @@ pub fn write_sweep(
     trials: u64,
     objective: Option<&str>,
 ) -> Result<(), String> {
-    let tmp = partial(dir)?;
+    out.write(|tmp| write_sweep_into(tmp, variants, records, shard, seed, trials, objective))
+}
+
+fn write_sweep_into(
+    tmp: &Path,
+    variants: &[crate::sweep::Variant],
+    records: &[Vec<TrialRecord>],
+    shard: Shard,
+    seed: u64,
+    trials: u64,
+    objective: Option<&str>,
+) -> Result<(), String> {
     let mut list = Vec::new();
     for (v, rs) in variants.iter().zip(records) {
         write_part(&tmp.join("variants").join(&v.id), &v.scenario, rs)?;
@@ -234,11 +236,7 @@ pub fn write_sweep(
     });
     let json_path = tmp.join(SHARD_FILE);
     std::fs::write(&json_path, serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n")
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))
 }
 
 /// A merged sweep: what `rollsim sweep` would have had in memory.

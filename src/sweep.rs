@@ -398,9 +398,12 @@ impl SweepResult {
     }
 
     /// Writes `sweep.md`, `sweep.json` and the trade-off charts into `dir`.
-    pub fn write(&self, dir: &std::path::Path, seed: u64, trials: u64) -> Result<(), String> {
+    pub fn write(&self, out: &crate::outdir::OutDir, seed: u64, trials: u64) -> Result<(), String> {
+        out.write(|dir| self.write_into(dir, seed, trials))
+    }
+
+    fn write_into(&self, dir: &std::path::Path, seed: u64, trials: u64) -> Result<(), String> {
         use crate::report::charts::{self, Tradeoff};
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let put = |f: &str, t: &str| {
             std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
         };

@@ -25,7 +25,8 @@ fn report_folder_has_every_file_and_they_agree() {
     let summary = Summary::new(&sc, 7, &records);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports").join("seed-canary").join("run-1");
-    report::write(&out, &sc, &meta(&sc, 7, 150), &records, &summary).unwrap();
+    report::write(&rollsim::outdir::OutDir::check(&out, false).unwrap(), &sc, &meta(&sc, 7, 150), &records, &summary)
+        .unwrap();
     for f in
         ["trials.parquet", "trials.csv", "summary.json", "summary.md", "index.html", "spread.svg", "detection_cdf.png"]
     {

@@ -16,6 +16,7 @@ pub struct Args {
     pub threads: usize,
     pub fail_on: Option<String>,
     pub out: Option<PathBuf>,
+    pub force: bool,
     pub resamples: usize,
 }
 
@@ -67,6 +68,11 @@ pub fn compare(a: Args) -> i32 {
         Ok(t) => t,
         Err(e) => return usage(&e),
     };
+    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("reports").join("compare").join(utc_stamp()));
+    let out = match super::out_dir(&dir, a.force) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let sides = match load_sides(&a) {
         Ok(s) => s,
         Err(code) => return code,
@@ -75,8 +81,7 @@ pub fn compare(a: Args) -> i32 {
     let c = compare::compare(&base.rows, &new.rows, &tolerances, a.resamples);
     let md = output::markdown(&c, &base.label, &new.label);
     print!("{md}");
-    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("reports").join("compare").join(utc_stamp()));
-    if let Err(e) = write(&dir, &c, base, new, &md) {
+    if let Err(e) = out.write(|dir| write(dir, &c, base, new, &md)) {
         eprintln!("error: {e}");
         return 2;
     }
@@ -129,7 +134,6 @@ fn load_sides(a: &Args) -> Result<(Side, Side), i32> {
 }
 
 fn write(dir: &Path, c: &Comparison, base: &Side, new: &Side, md: &str) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let put = |name: &str, text: String| {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))

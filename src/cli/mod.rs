@@ -34,9 +34,12 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
-        /// Report folder (default: reports/<scenario>/<run-id>/).
+        /// Report folder (default: reports/<scenario>/<run-id>/); must not exist or be empty.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
+        #[arg(long)]
+        force: bool,
         /// Run only shard i of n (0-based) and write a partial result for `rollsim merge`.
         #[arg(long, value_name = "i/n")]
         shard: Option<rollsim::shard::Shard>,
@@ -60,9 +63,12 @@ enum Command {
         /// e.g. 'min p90_detection where false_rollback <= 1%'.
         #[arg(long)]
         objective: Option<rollsim::sweep::Objective>,
-        /// Output folder (default: reports/<scenario>/sweep-<UTC time>/).
+        /// Output folder (default: reports/<scenario>/sweep-<UTC time>/); must not exist or be empty.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
+        #[arg(long)]
+        force: bool,
         /// Run only shard i of n (0-based) of every variant, for `rollsim merge`.
         #[arg(long, value_name = "i/n")]
         shard: Option<rollsim::shard::Shard>,
@@ -72,9 +78,12 @@ enum Command {
         /// Shard folders written by `run --shard i/n`, all n of them.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
-        /// Report folder (default: reports/<scenario>/<run-id>/).
+        /// Report folder (default: reports/<scenario>/<run-id>/); must not exist or be empty.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
+        #[arg(long)]
+        force: bool,
     },
     /// Re-run one trial alone and print its full event log.
     Trace {
@@ -108,9 +117,12 @@ enum Command {
         /// Rollout start (default: the first sample), as a timestamp.
         #[arg(long)]
         start: Option<String>,
-        /// Output folder (default: reports/replay/<data>-<UTC time>/).
+        /// Output folder (default: reports/replay/<data>-<UTC time>/); must not exist or be empty.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
+        #[arg(long)]
+        force: bool,
     },
     /// Write one simulated trial's series in a replay format (replaying it reproduces its decisions).
     Record {
@@ -125,9 +137,12 @@ enum Command {
         /// Output format: csv, parquet or prom-json.
         #[arg(long, default_value = "csv")]
         format: rollsim::replay::record::Format,
-        /// Output file.
+        /// Output file; must not exist.
         #[arg(long)]
         out: PathBuf,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Compare two policies (paired, same trials) or two runs; exit 1 on a regression.
     Compare {
@@ -152,9 +167,12 @@ enum Command {
         /// Bootstrap resamples for the intervals.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
         resamples: u64,
-        /// Output folder (default: reports/compare/<UTC time>/).
+        /// Output folder (default: reports/compare/<UTC time>/); must not exist or be empty.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
+        #[arg(long)]
+        force: bool,
     },
     /// Print a scenario as canonical TOML, or document every scenario field.
     Scenario {
@@ -180,19 +198,21 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Scenario { file, explain } => scenario(file, explain),
-        Command::Run { scenario, trials, seed, threads, out, shard } => {
-            run::run(scenario, trials, seed, threads, out, shard)
+        Command::Run { scenario, trials, seed, threads, out, force, shard } => {
+            run::run(scenario, trials, seed, threads, out, force, shard)
         }
-        Command::Merge { shards, out } => run::merge(&shards, out),
-        Command::Record { scenario, trial, seed, format, out } => replay::record(scenario, trial, seed, format, &out),
-        Command::Replay { scenario, data, labels, map, start, until, out } => {
-            replay::replay(replay::Args { scenario, data, labels, map, start, until, out })
+        Command::Merge { shards, out, force } => run::merge(&shards, out, force),
+        Command::Record { scenario, trial, seed, format, out, force } => {
+            replay::record(scenario, trial, seed, format, &out, force)
         }
-        Command::Sweep { scenario, vary, trials, seed, threads, objective, out, shard } => {
-            sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, shard })
+        Command::Replay { scenario, data, labels, map, start, until, out, force } => {
+            replay::replay(replay::Args { scenario, data, labels, map, start, until, out, force })
+        }
+        Command::Sweep { scenario, vary, trials, seed, threads, objective, out, force, shard } => {
+            sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, force, shard })
         }
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
-        Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out } => {
+        Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out, force } => {
             compare::compare(compare::Args {
                 inputs,
                 git_base,
@@ -201,6 +221,7 @@ pub fn main() -> i32 {
                 threads,
                 fail_on,
                 out,
+                force,
                 resamples: resamples as usize,
             })
         }
@@ -211,6 +232,14 @@ mod compare;
 mod replay;
 mod run;
 mod sweep;
+
+/// Checks an output folder before any work; prints the error and returns exit code 2.
+pub fn out_dir(dir: &std::path::Path, force: bool) -> Result<rollsim::outdir::OutDir, i32> {
+    rollsim::outdir::OutDir::check(dir, force).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })
+}
 
 fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {
     match file {

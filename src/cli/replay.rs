@@ -14,6 +14,7 @@ pub struct Args {
     pub start: Option<String>,
     pub until: Option<String>,
     pub out: Option<PathBuf>,
+    pub force: bool,
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -28,6 +29,15 @@ pub fn replay(a: Args) -> i32 {
             Ok(s) => s,
             Err(e) => return fail(format!("invalid scenario\n{e}")),
         },
+    };
+    let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join("replay").join(format!("{stem}-{}", utc_stamp())));
+    let out = match super::out_dir(&dir, a.force) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     let map = a.map.unwrap_or_default();
     let windows = match &a.labels {
@@ -68,19 +78,16 @@ pub fn replay(a: Args) -> i32 {
     let data = a.data.display().to_string();
     let md = output::markdown(&result, &sc.policy, &data, &result.warnings);
     print!("{md}");
-    let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
-    let dir = a.out.unwrap_or_else(|| PathBuf::from("reports").join("replay").join(format!("{stem}-{}", utc_stamp())));
-    let write = || -> Result<(), String> {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let write = |dir: &std::path::Path| -> Result<(), String> {
         let put = |f: &str, t: &str| {
             std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
         };
         put("summary.md", &md)?;
         put("summary.json", &output::json(&result, &sc.policy, &data, &result.warnings))?;
         let title = format!("Replay of {stem} against {}: rules vs recorded series", sc.name);
-        charts::render(&output::ReplayTimeline { result: &result, title }, &dir)
+        charts::render(&output::ReplayTimeline { result: &result, title }, dir)
     };
-    match write() {
+    match out.write(write) {
         Ok(()) => {
             println!("report: {}", dir.display());
             0
@@ -98,7 +105,15 @@ pub fn record(
     seed: Option<u64>,
     format: rollsim::replay::record::Format,
     out: &std::path::Path,
+    force: bool,
 ) -> i32 {
+    let file = match rollsim::outdir::OutFile::check(out, force) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let sc = match super::load(&path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -107,7 +122,7 @@ pub fn record(
     let (r, _, mut store) = rollsim::runner::record(&sc, seed, trial);
     let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
     let rows = store.dump(&classes);
-    match rollsim::replay::record::write(out, &rows, format) {
+    match file.write(|tmp| rollsim::replay::record::write(tmp, &rows, format)) {
         Ok(()) => {
             println!(
                 "trial {trial} ({}, {} at {}): {} values over {} ticks written to {}",

@@ -27,6 +27,7 @@ pub fn run(
     seed: Option<u64>,
     threads: usize,
     out: Option<PathBuf>,
+    force: bool,
     shard: Option<Shard>,
 ) -> i32 {
     let sc = match load(&path) {
@@ -35,6 +36,16 @@ pub fn run(
     };
     let trials = trials.unwrap_or(sc.simulation.trials);
     let seed = seed.unwrap_or(sc.simulation.seed);
+    // The output folder is checked before any simulation.
+    let run_id = format!("{}-s{seed}-n{trials}", utc_stamp());
+    let dir = out.unwrap_or_else(|| match shard {
+        Some(sh) => PathBuf::from("reports").join(&sc.name).join(format!("{run_id}-shard{}of{}", sh.index, sh.count)),
+        None => PathBuf::from("reports").join(&sc.name).join(&run_id),
+    });
+    let out = match super::out_dir(&dir, force) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let range = shard.map_or(0..trials, |s| s.range(trials));
     let bar = ProgressBar::with_draw_target(Some(range.end - range.start), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -57,13 +68,9 @@ pub fn run(
         seed,
         trials,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
-        reproduce: reproduce(&path, seed, 0).replace("--trial 0", "--trial {trial}"),
+        reproduce: report::REPRODUCE_TEMPLATE.replace("{seed}", &seed.to_string()),
     };
-    let run_id = format!("{}-s{seed}-n{trials}", utc_stamp());
     if let Some(sh) = shard {
-        let dir = out.unwrap_or_else(|| {
-            PathBuf::from("reports").join(&sc.name).join(format!("{run_id}-shard{}of{}", sh.index, sh.count))
-        });
         println!(
             "shard {}/{}: trials {}..{} of {trials} in {wall:.2} s ({:.0} trials/s)",
             sh.index,
@@ -72,7 +79,7 @@ pub fn run(
             range.end,
             (range.end - range.start) as f64 / wall
         );
-        return match rollsim::shard::write(&dir, &sc, &meta, sh, &records) {
+        return match rollsim::shard::write(&out, &sc, &meta, sh, &records) {
             Ok(()) => {
                 println!("shard: {} (combine all {} with `rollsim merge`)", dir.display(), sh.count);
                 0
@@ -95,20 +102,25 @@ pub fn run(
     );
     print_rules(&records, &sc);
     print_examples(&path, seed, &records, &sc);
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name).join(run_id));
-    write_report(&dir, &sc, &meta, &records, &summary)
+    write_report(&out, &sc, &meta, &records, &summary)
 }
 
 fn write_report(
-    dir: &std::path::Path,
+    out: &rollsim::outdir::OutDir,
     sc: &Scenario,
     meta: &RunMeta,
     records: &[TrialRecord],
     summary: &Summary,
 ) -> i32 {
-    match report::write(dir, sc, meta, records, summary) {
+    match report::write(out, sc, meta, records, summary) {
         Ok(()) => {
-            println!("report: {}", dir.display());
+            let shown = std::fs::canonicalize(out.path()).unwrap_or_else(|_| out.path().to_path_buf());
+            println!("report: {}", shown.display());
+            println!(
+                "reproduce a trial: rollsim trace {} --trial K --seed {}",
+                shown.join("scenario.toml").display(),
+                meta.seed
+            );
             0
         }
         Err(e) => {
@@ -118,9 +130,14 @@ fn write_report(
     }
 }
 
-pub fn merge(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
+pub fn merge(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
+    if let Some(dir) = &out {
+        if let Err(code) = super::out_dir(dir, force) {
+            return code;
+        }
+    }
     if shards.first().is_some_and(|d| rollsim::shard::is_sweep_shard(d)) {
-        return merge_sweep(shards, out);
+        return merge_sweep(shards, out, force);
     }
     let m = match rollsim::shard::merge(shards) {
         Ok(m) => m,
@@ -146,10 +163,14 @@ pub fn merge(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
             m.meta.trials
         ))
     });
-    write_report(&dir, &m.scenario, &m.meta, &m.records, &summary)
+    let out = match super::out_dir(&dir, force) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    write_report(&out, &m.scenario, &m.meta, &m.records, &summary)
 }
 
-fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
+fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
     let mut m = match rollsim::shard::merge_sweep(shards) {
         Ok(m) => m,
         Err(e) => {
@@ -165,7 +186,11 @@ fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>) -> i32 {
     print!("{}", m.result.markdown(m.seed, m.trials));
     let name = m.result.variants[0].scenario.name.clone();
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(name).join(format!("sweep-{}", utc_stamp())));
-    match m.result.write(&dir, m.seed, m.trials) {
+    let out = match super::out_dir(&dir, force) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match m.result.write(&out, m.seed, m.trials) {
         Ok(()) => {
             println!("report: {}", dir.display());
             0
@@ -280,6 +305,12 @@ pub fn trace(path: Option<PathBuf>, trial: u64, seed: Option<u64>) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if path.is_none() {
+        eprintln!(
+            "note: no scenario given: tracing the built-in scenario {} (a report folder's trials are traced with its scenario.toml)",
+            sc.name
+        );
+    }
     let seed = seed.unwrap_or(sc.simulation.seed);
     let (r, tr) = runner::trace(&sc, seed, trial);
     let f = &sc.faults[r.fault];

@@ -15,6 +15,7 @@ pub struct Args {
     pub threads: usize,
     pub objective: Option<Objective>,
     pub out: Option<PathBuf>,
+    pub force: bool,
     pub shard: Option<rollsim::shard::Shard>,
 }
 
@@ -44,6 +45,16 @@ pub fn sweep(a: Args) -> i32 {
     let trials = a.trials.unwrap_or(base.simulation.trials);
     let seed = a.seed.unwrap_or(base.simulation.seed);
     let name = base.name.clone();
+    let dir = a.out.clone().unwrap_or_else(|| match a.shard {
+        Some(sh) => {
+            PathBuf::from("reports").join(&name).join(format!("sweep-{}-shard{}of{}", utc_stamp(), sh.index, sh.count))
+        }
+        None => PathBuf::from("reports").join(&name).join(format!("sweep-{}", utc_stamp())),
+    });
+    let out = match super::out_dir(&dir, a.force) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     if let Some(sh) = a.shard {
         let range = sh.range(trials);
         let bar = ProgressBar::with_draw_target(
@@ -58,11 +69,8 @@ pub fn sweep(a: Args) -> i32 {
             }
         };
         bar.finish_and_clear();
-        let dir = a.out.unwrap_or_else(|| {
-            PathBuf::from("reports").join(&name).join(format!("sweep-{}-shard{}of{}", utc_stamp(), sh.index, sh.count))
-        });
         let objective = a.objective.as_ref().map(|o| o.text.as_str());
-        return match rollsim::shard::write_sweep(&dir, &variants, &records, sh, seed, trials, objective) {
+        return match rollsim::shard::write_sweep(&out, &variants, &records, sh, seed, trials, objective) {
             Ok(()) => {
                 println!(
                     "sweep shard {}/{}: trials {}..{} of {} variants in {} (combine all {} with `rollsim merge`)",
@@ -101,8 +109,7 @@ pub fn sweep(a: Args) -> i32 {
         result.variants.len(),
         total as f64 / wall
     );
-    let dir = a.out.unwrap_or_else(|| PathBuf::from("reports").join(&name).join(format!("sweep-{}", utc_stamp())));
-    match result.write(&dir, seed, trials) {
+    match result.write(&out, seed, trials) {
         Ok(()) => {
             println!("report: {}", dir.display());
             0

@@ -20,6 +20,10 @@ pub use table::{read_parquet, read_records, trial_table};
 /// Version of the `summary.json` schema.
 pub const SUMMARY_SCHEMA: u32 = 2;
 
+/// How any trial of a report is re-run: from inside the report folder, with the
+/// canonical copy of the scenario it ran (`{seed}` is filled in by the run).
+pub const REPRODUCE_TEMPLATE: &str = "rollsim trace scenario.toml --trial {trial} --seed {seed}";
+
 /// What identifies a run: enough to reproduce it.
 #[derive(Debug, Clone)]
 pub struct RunMeta {
@@ -48,6 +52,8 @@ pub enum ReportError {
     Table { path: PathBuf, source: polars::error::PolarsError },
     #[error("cannot draw chart {stem}: {message}")]
     Chart { stem: String, message: String },
+    #[error(transparent)]
+    Out(#[from] crate::outdir::OutError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -172,7 +178,7 @@ pub fn summary_md(meta: &RunMeta, s: &Summary) -> String {
             if g.bad { dash() } else { pct(&g.false_rollback) },
         );
     }
-    let _ = writeln!(o, "\nReproduce any trial: `{}`", meta.reproduce);
+    let _ = writeln!(o, "\nReproduce any trial, from this folder (it holds the scenario it ran): `{}`", meta.reproduce);
     o
 }
 
@@ -237,23 +243,21 @@ fn write_charts(
     Ok(out)
 }
 
-/// Writes the report folder `dir` atomically: everything goes to a hidden
-/// sibling folder first, which is renamed to `dir` once every file is written.
+/// Writes the report folder atomically (see [`crate::outdir`]): everything goes
+/// to a hidden sibling folder first, renamed into place once every file is written.
 pub fn write(
-    dir: &Path,
+    out: &crate::outdir::OutDir,
     sc: &Scenario,
     meta: &RunMeta,
     records: &[TrialRecord],
     s: &Summary,
 ) -> Result<(), ReportError> {
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-    let tmp = parent.join(format!(".{name}.partial"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    out.write(|tmp| fill(tmp, sc, meta, records, s))
+}
+
+fn fill(tmp: &Path, sc: &Scenario, meta: &RunMeta, records: &[TrialRecord], s: &Summary) -> Result<(), ReportError> {
+    let toml = tmp.join("scenario.toml");
+    std::fs::write(&toml, crate::scenario::print::to_toml(sc)).map_err(io(&toml))?;
     let mut df = trial_table(sc, records).map_err(|source| ReportError::Table { path: tmp.join("trials"), source })?;
     table::write_parquet(&tmp.join("trials.parquet"), &mut df)?;
     table::write_csv(&tmp.join("trials.csv"), &mut df)?;
@@ -261,12 +265,8 @@ pub fn write(
     std::fs::write(&json, summary_json(meta, s)).map_err(io(&json))?;
     let md = tmp.join("summary.md");
     std::fs::write(&md, summary_md(meta, s)).map_err(io(&md))?;
-    let charts = write_charts(&tmp, sc, meta, records)?;
+    let charts = write_charts(tmp, sc, meta, records)?;
     let index = tmp.join("index.html");
     std::fs::write(&index, html::page(meta, s, &charts)).map_err(io(&index))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(io(dir))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(io(dir))?;
     Ok(())
 }
