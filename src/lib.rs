@@ -9,7 +9,6 @@
 //! * [`outdir`] — the one output discipline: never write over a user's files.
 //! * [`time`], [`units`] — simulated time and the human units of scenario files.
 
-pub mod calendar;
 pub mod compare;
 pub mod engine;
 pub mod outdir;

@@ -126,7 +126,7 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
     let base = Scenario::from_toml(text, file).map_err(|e| e.to_string())?;
     let doc: Value = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
     let mut out = vec![Variant { id: "current".into(), settings: vec![], scenario: base }];
-    let total: usize = varies.iter().map(|v| v.values.len()).product();
+    let total: usize = varies.iter().map(|v| v.values.len()).fold(1usize, |a, b| a.saturating_mul(b));
     if total > 10_000 {
         return Err(format!("--vary: {total} combinations; at most 10000"));
     }

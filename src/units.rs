@@ -12,8 +12,21 @@ pub fn parse_duration(text: &str) -> Result<SimDur, String> {
     if t == "0" {
         return Ok(SimDur::ZERO);
     }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("expected a duration such as \"15s\", \"15m\" or \"12h\", found {text:?} ({e})"))?;
+    if t.starts_with('-') {
+        return Err(format!(
+            "expected a duration such as \"15s\", \"15m\" or \"12h\", found {text:?}: durations cannot be negative"
+        ));
+    }
+    let d = humantime::parse_duration(t).map_err(|e| {
+        let why = match e {
+            humantime::DurationError::InvalidCharacter(_) | humantime::DurationError::NumberExpected(_) => {
+                "a number followed by a unit (s, m, h, d) is expected".to_string()
+            }
+            humantime::DurationError::UnknownUnit { unit, .. } => format!("unknown unit {unit:?}; use s, m, h or d"),
+            other => other.to_string(),
+        };
+        format!("expected a duration such as \"15s\", \"15m\" or \"12h\", found {text:?} ({why})")
+    })?;
     if d.subsec_nanos() != 0 {
         return Err(format!("expected a whole number of seconds, found {text:?}"));
     }

@@ -290,3 +290,39 @@ fn replay_reports_state_operators_exact_thresholds_missing_metrics_and_inconclus
     assert_eq!(cpu_high["op"], "<");
     assert_eq!(cpu_high["threshold"], 0.4972);
 }
+
+#[test]
+fn timestamps_are_parsed_strictly_and_never_panic() {
+    use input::parse_timestamp;
+    assert_eq!(parse_timestamp("2014-02-14T14:27:00Z").unwrap().0, 1_392_388_020);
+    assert_eq!(parse_timestamp("2014-02-14 14:27:00").unwrap().0, 1_392_388_020);
+    assert_eq!(parse_timestamp("2014-02-14 14:27:00.250").unwrap().0, 1_392_388_020);
+    assert_eq!(parse_timestamp("2014-02-14T16:27:00+02:00").unwrap().0, 1_392_388_020);
+    assert_eq!(parse_timestamp("1392388020").unwrap().0, 1_392_388_020);
+    // Impossible dates, hostile offsets and far-out numbers are errors, not panics.
+    for bad in [
+        "2014-02-31 14:27:00",
+        "2014-13-01T00:00:00Z",
+        "2014-02-14T14:27:00+0é:0",
+        "2014-02-14T14:27:00+99:00",
+        "é014-02-14 14:27:00",
+        "1e300",
+        "",
+        "2014-02-14X14:27:00",
+    ] {
+        let e = parse_timestamp(bad).unwrap_err();
+        assert!(e.contains("expected a timestamp"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_recorded_trial_with_a_far_future_timestamp_is_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two rows: the tick series, and one value ~4e12 s later. Buffers sized from the
+    // timestamp would need terabytes.
+    let csv = "timestamp,metric,version,value\n1700000000,rollsim:tick,candidate,60\n248000000000,rollsim:cpu_max,candidate,0.5\n";
+    let p = write(dir.path(), "far.csv", csv);
+    let sc = Scenario::seed();
+    let e = replay::replay_csv(&sc, &p, &Default::default(), None, None, None).unwrap_err();
+    assert!(e.contains("far.csv") && e.contains("ticks"), "{e}");
+}

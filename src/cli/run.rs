@@ -204,9 +204,7 @@ fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
 
 /// `YYYYMMDD-HHMMSSZ` in UTC: run ids sort by start time.
 pub fn utc_stamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (y, m, d, hh, mm, ss) = rollsim::calendar::civil_from_unix(secs);
-    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}Z")
+    jiff::Timestamp::now().strftime("%Y%m%d-%H%M%SZ").to_string()
 }
 
 /// Which rules rolled back good versions, and which caught bad ones.

@@ -26,39 +26,26 @@ pub enum TsFormat {
 pub fn parse_timestamp(s: &str) -> Result<(i64, TsFormat), String> {
     let t = s.trim().trim_matches('"');
     if let Ok(v) = t.parse::<f64>() {
-        if v.is_finite() {
+        // Unix seconds within jiff's range (years -9999..=9999).
+        if v.is_finite() && v.abs() < 253_402_300_800.0 {
             return Ok((v.floor() as i64, TsFormat::UnixSeconds));
         }
     }
-    let err = || format!("expected a timestamp (RFC 3339, `YYYY-MM-DD HH:MM:SS` or Unix seconds), found {s:?}");
-    if t.len() < 19 {
-        return Err(err());
-    }
-    let b = t.as_bytes();
-    let sep = b[10];
-    let num = |r: std::ops::Range<usize>| t.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(err);
-    if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return Err(err());
-    }
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return Err(err());
-    }
-    let mut rest = &t[19..];
-    if let Some(r) = rest.strip_prefix('.') {
-        rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let base = crate::calendar::unix_from_civil(y, mo, d, h, mi, se);
-    match (sep, rest) {
-        (b' ', "") => Ok((base, TsFormat::DateTime)),
-        (b'T' | b't', "Z" | "z") => Ok((base, TsFormat::Rfc3339)),
-        (b'T' | b't', off) if off.len() == 6 && (off.starts_with('+') || off.starts_with('-')) => {
-            let sign = if off.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = off[1..3].parse().map_err(|_| err())?;
-            let om: i64 = off[4..6].parse().map_err(|_| err())?;
-            Ok((base - sign * (oh * 3600 + om * 60), TsFormat::Rfc3339))
+    let err = |why: &dyn std::fmt::Display| {
+        format!("expected a timestamp (RFC 3339, `YYYY-MM-DD HH:MM:SS` in UTC, or Unix seconds), found {s:?} ({why})")
+    };
+    // Dates are parsed by jiff: impossible dates (Feb 31) and malformed offsets are errors.
+    match t.as_bytes().get(10) {
+        Some(b' ') => {
+            let dt: jiff::civil::DateTime = t.parse().map_err(|e| err(&e))?;
+            let ts = dt.to_zoned(jiff::tz::TimeZone::UTC).map_err(|e| err(&e))?.timestamp();
+            Ok((ts.as_second(), TsFormat::DateTime))
         }
-        _ => Err(err()),
+        Some(b'T' | b't') => {
+            let ts: jiff::Timestamp = t.parse().map_err(|e| err(&e))?;
+            Ok((ts.as_second(), TsFormat::Rfc3339))
+        }
+        _ => Err(err(&"not a date and time")),
     }
 }
 

@@ -502,7 +502,8 @@ pub fn replay_csv(
             None => Err(format!("{}: no usable rows", path.display())),
         },
         // A `rollsim record` trial, or rows out of time order: read the whole file.
-        _ => replay(sc, &input::read_csv(path, map)?, origin, until, windows),
+        _ => replay(sc, &input::read_csv(path, map)?, origin, until, windows)
+            .map_err(|e| format!("{}: {e}", path.display())),
     }
 }
 

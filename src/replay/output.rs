@@ -20,8 +20,11 @@ fn fmt_value(m: Metric, v: f64) -> String {
 }
 
 fn clock(origin: i64, t: SimTime) -> String {
-    let (y, m, d, hh, mm, _) = crate::calendar::civil_from_unix(origin + t.0 as i64);
-    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
+    let secs = origin.saturating_add(i64::try_from(t.0).unwrap_or(i64::MAX));
+    match jiff::Timestamp::from_second(secs) {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => format!("{secs} s (Unix)"),
+    }
 }
 
 fn decisions(r: &ReplayResult, p: &Policy) -> Vec<(SimTime, String)> {

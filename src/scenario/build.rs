@@ -86,6 +86,13 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("simulation.seed", "1", "default master seed"),
 ];
 
+/// Caps on what one scenario may ask for: each names itself in its error.
+pub const MAX_CLASSES: usize = 64;
+pub const MAX_PHASES: usize = 100;
+pub const MAX_FAULTS: usize = 1000;
+/// A trial's simulated time (memory grows with the ticks a trial actually runs).
+pub const MAX_TIME_LIMIT: SimDur = SimDur::hours(366 * 24);
+
 /// Scalar defaults used by the builder (kept next to [`FIELD_DOCS`]).
 pub struct Defaults {
     pub instances: u32,
@@ -290,16 +297,117 @@ const SEVERITIES: &[(&str, Severity)] =
     &[("info", Severity::Info), ("warning", Severity::Warning), ("critical", Severity::Critical)];
 const ACTIONS: &[(&str, u8)] = &[("rollback", 0), ("hold", 1), ("extend", 2)];
 
+/// The field path as the user wrote it (serde's span wrapper removed).
+fn user_path(path: &str) -> String {
+    let p = path.replace(".$__serde_spanned_private_value", "").replace("$__serde_spanned_private_value", "");
+    if p == "." {
+        String::new()
+    } else {
+        p
+    }
+}
+
+/// What a field's value looks like, by the field's name.
+fn example_for(field: &str) -> Option<(&'static str, &'static str)> {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let last = last.split('[').next().unwrap_or(last);
+    const PERCENT: &[&str] = &[
+        "weight",
+        "threshold",
+        "limit",
+        "error_rate",
+        "cpu",
+        "memory",
+        "share",
+        "noise",
+        "diurnal_amplitude",
+        "cpu_spread",
+        "memory_spread",
+        "db_pool",
+        "cache_hit_ratio",
+        "user_report_probability",
+        "slo_target",
+        "cpu_added",
+        "min_weight",
+        "slow_share",
+        "leak_per_hour",
+        "drift_per_hour",
+    ];
+    const DURATION: &[&str] = &[
+        "every",
+        "window",
+        "bake",
+        "duration",
+        "time_limit",
+        "onset",
+        "for",
+        "at",
+        "approval",
+        "extend_by",
+        "tick",
+        "scrape_interval",
+        "restart_time",
+        "user_report_delay",
+        "alert_every",
+        "burst_every",
+        "burst_length",
+    ];
+    const LATENCY: &[&str] = &["latency_p50", "latency_p99", "slo_latency", "latency_shift", "slow_latency"];
+    if PERCENT.contains(&last) {
+        Some(("a percentage", "\"1%\""))
+    } else if DURATION.contains(&last) {
+        Some(("a duration", "\"15m\""))
+    } else if LATENCY.contains(&last) {
+        Some(("a latency", "\"500ms\""))
+    } else {
+        None
+    }
+}
+
+/// Rewrites serde's type errors in the user's terms: what was expected, with an
+/// example, what was found, and how to write it.
+fn friendly_message(field: &str, msg: &str) -> String {
+    let Some(rest) = msg.strip_prefix("invalid type: ") else { return msg.to_string() };
+    let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+    let value = found.split('`').nth(1).unwrap_or("");
+    let found_text = if found.starts_with("floating point") || found.starts_with("integer") {
+        format!("the number {value}")
+    } else if found.starts_with("boolean") {
+        format!("the boolean {value}")
+    } else {
+        found.to_string()
+    };
+    match (expected, example_for(field)) {
+        ("a string", Some((what, example))) => {
+            let hint = match (what, value.parse::<f64>()) {
+                ("a percentage", Ok(v)) if v <= 1.0 => {
+                    format!(" — write \"{}\"", crate::units::format_percent(v))
+                }
+                ("a percentage", Ok(v)) => format!(" — write \"{v}%\""),
+                ("a duration", Ok(v)) => format!(" — write it with a unit, e.g. \"{v}s\" or \"{v}m\""),
+                ("a latency", Ok(v)) => format!(" — write \"{v}ms\""),
+                _ => String::new(),
+            };
+            format!("expected {what} such as {example} (in quotes, with its unit), found {found_text}{hint}")
+        }
+        ("a string", None) => format!("expected text in quotes, found {found_text}"),
+        (e, _) if e.starts_with('i') || e.starts_with('u') || e == "an integer" => {
+            format!("expected a whole number such as 100, found {found_text}")
+        }
+        (e, _) => format!("expected {e}, found {found_text}"),
+    }
+}
+
 pub fn build(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     let mut cx = Ctx { text, file, errors: Vec::new() };
     let de = toml::Deserializer::new(text);
     let raw: RawScenario = match serde_path_to_error::deserialize(de) {
         Ok(r) => r,
         Err(e) => {
-            let field = e.path().to_string();
+            let field = user_path(&e.path().to_string());
             let inner = e.into_inner();
-            let field = if field == "." { String::new() } else { field };
-            cx.err_at(inner.span(), field, inner.message().trim().to_string());
+            let message = friendly_message(&field, inner.message().trim());
+            cx.err_at(inner.span(), field, message);
             return Err(ScenarioErrors(cx.errors));
         }
     };
@@ -337,6 +445,23 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
         seed: cx.int(&s.seed, "simulation.seed", 1, 0, i64::MAX) as u64,
     };
     check_tick(cx, s, &fleet, &policy, simulation.tick);
+    if simulation.time_limit > MAX_TIME_LIMIT {
+        cx.err_at(
+            s.time_limit.as_ref().map(|t| t.span()),
+            "simulation.time_limit",
+            format!("{} is more than the cap of {MAX_TIME_LIMIT} of simulated time per trial", simulation.time_limit),
+        );
+    }
+    if raw.faults.len() > MAX_FAULTS {
+        cx.err_at(None, "faults", format!("{} fault entries, more than the cap of {MAX_FAULTS}", raw.faults.len()));
+    }
+    if raw.policy.phases.len() > MAX_PHASES {
+        cx.err_at(
+            None,
+            "policy.phases",
+            format!("{} phases, more than the cap of {MAX_PHASES}", raw.policy.phases.len()),
+        );
+    }
     let planned = policy.planned_duration();
     if cx.errors.is_empty() && simulation.time_limit < planned {
         let span = s.time_limit.as_ref().map(|t| t.span());
@@ -379,6 +504,13 @@ fn build_traffic(cx: &mut Ctx, t: &RawTraffic) -> Traffic {
     }
     if total > 1.0 + 1e-9 {
         cx.err_at(None, "traffic.classes", format!("class shares add up to {:.2}%, more than 100%", total * 100.0));
+    }
+    if t.classes.len() >= MAX_CLASSES {
+        cx.err_at(
+            None,
+            "traffic.classes",
+            format!("{} request classes, more than the cap of {} (plus `other`)", t.classes.len(), MAX_CLASSES - 1),
+        );
     }
     classes.push(RequestClass { name: "other".into(), share: (1.0 - total).max(0.0) });
     Traffic {
@@ -716,7 +848,8 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
     let mut phases: Vec<Phase> = Vec::new();
     for (i, rp) in p.phases.iter().enumerate() {
         let prefix = format!("policy.phases[{i}]");
-        let weight = cx.req(&rp.weight, &format!("{prefix}.weight"), parse_share).unwrap_or(1.0);
+        // An unreadable weight is reported once; NaN keeps it out of the ordering checks.
+        let weight = cx.req(&rp.weight, &format!("{prefix}.weight"), parse_share).unwrap_or(f64::NAN);
         if weight <= 0.0 {
             cx.err_at(Some(rp.weight.span()), format!("{prefix}.weight"), "expected a traffic weight above 0%");
         }

@@ -282,15 +282,26 @@ impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let fail = |message: String| {
             ScenarioErrors(vec![ScenarioError {
                 file: file.clone(),
                 line: 0,
                 column: 0,
                 field: String::new(),
-                message: format!("cannot read the file: {e}"),
+                message,
             }])
-        })?;
+        };
+        if path.is_dir() {
+            return Err(fail("is a folder: expected a scenario file in TOML".into()));
+        }
+        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| fail("is not a text file (not UTF-8): expected a scenario in TOML".into()))?;
+        if text.trim().is_empty() {
+            return Err(fail(
+                "the file is empty: expected a scenario in TOML (`rollsim scenario` prints a complete example)".into(),
+            ));
+        }
         Scenario::from_toml(&text, &file)
     }
 

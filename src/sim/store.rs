@@ -83,6 +83,9 @@ pub struct Store {
     pub len: usize,
     counters: [Vec<u64>; 2],
     gauges: [Vec<f64>; 2],
+    /// Most rows this store may hold (the time limit in ticks); buffers start
+    /// small and grow with the rows actually written, up to this.
+    max_rows: usize,
     /// The stable group's latency histogram, drawn only for rows a query reads.
     pub lazy: LazyHistogram,
 }
@@ -177,8 +180,9 @@ impl Store {
             layout,
             tick,
             len: 0,
-            counters: [vec![0; (max_ticks + 1) * w], vec![0; (max_ticks + 1) * w]],
-            gauges: [vec![f64::NAN; (max_ticks + 1) * NG], vec![f64::NAN; (max_ticks + 1) * NG]],
+            counters: [vec![0; w], vec![0; w]],
+            gauges: [vec![f64::NAN; NG], vec![f64::NAN; NG]],
+            max_rows: max_ticks.saturating_add(1),
             lazy: LazyHistogram::default(),
         }
     }
@@ -193,14 +197,23 @@ impl Store {
         self.len = 1;
     }
 
+    /// The most ticks this store may hold (row 0 is the zero row).
     pub fn capacity(&self) -> usize {
-        self.counters[0].len() / self.layout.width() - 1
+        self.max_rows - 1
     }
 
     /// Appends a row per group: counters are `previous + delta`, gauges as given.
     pub fn push(&mut self, delta: [&[u64]; 2], gauges: [&[f64; NG]; 2]) {
         let w = self.layout.width();
         let row = self.len;
+        if self.counters[0].len() < (row + 1) * w {
+            // Grow by doubling (reused across trials by a worker): amortised, not per tick.
+            let rows = (row + 1).max(2 * self.counters[0].len() / w).min(self.max_rows.max(row + 1));
+            for g in 0..2 {
+                self.counters[g].resize(rows * w, 0);
+                self.gauges[g].resize(rows * NG, f64::NAN);
+            }
+        }
         for g in 0..2 {
             let c = &mut self.counters[g];
             let (prev, cur) = c.split_at_mut(row * w);
@@ -331,7 +344,18 @@ impl Store {
             .map(|r| r.3 as u64)
             .filter(|t| *t > 0)
             .ok_or_else(|| format!("a recorded trial needs its `{tick_name}` series"))?;
-        let last = rows.iter().map(|r| r.0 / tick).max().unwrap_or(0) as usize;
+        let last = rows.iter().map(|r| r.0 / tick).max().unwrap_or(0);
+        // A recording made by `rollsim record` has values at every tick (the
+        // stable group's gauges at least), so its span in ticks is bounded by its
+        // row count: buffers grow with the data read, never with a timestamp.
+        if last > rows.len() as u64 + 1 {
+            return Err(format!(
+                "the recorded trial's timestamps span {last} ticks of {tick} s but it holds only {} values: \
+                 not a complete `rollsim record` recording",
+                rows.len()
+            ));
+        }
+        let last = last as usize;
         let mut store = Store::new(classes.len(), SimDur(tick), last + 1);
         store.reset();
         let l = store.layout;
