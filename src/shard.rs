@@ -141,8 +141,8 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
             return Err(at(format!("shard {index}/{count} is given twice")));
         }
         let pq = dir.join("trials.parquet");
-        let df = report::read_parquet(&pq).map_err(|e| format!("{}: {e}", pq.display()))?;
-        let records = report::read_records(&sc, &df).map_err(|e| format!("{}: {e}", pq.display()))?;
+        let records = report::guard(|| report::read_records(&sc, &report::read_parquet(&pq)?))
+            .map_err(|e| format!("{}: {e}", pq.display()))?;
         let want = Shard { index, count }.range(trials);
         let got: Vec<u64> = records.iter().map(|r| r.trial).collect();
         if got != want.clone().collect::<Vec<_>>() {
@@ -171,8 +171,8 @@ fn read_part(dir: &Path, hash: &str, range: Range<u64>) -> Result<Part, String> 
         return Err(format!("{}: does not match the scenario hash in {SHARD_FILE}", toml_path.display()));
     }
     let pq = dir.join("trials.parquet");
-    let df = report::read_parquet(&pq).map_err(|e| format!("{}: {e}", pq.display()))?;
-    let records = report::read_records(&sc, &df).map_err(|e| format!("{}: {e}", pq.display()))?;
+    let records = report::guard(|| report::read_records(&sc, &report::read_parquet(&pq)?))
+        .map_err(|e| format!("{}: {e}", pq.display()))?;
     if !records.iter().map(|r| r.trial).eq(range.clone()) {
         return Err(format!("{}: expected trials {}..{} in order", pq.display(), range.start, range.end));
     }

@@ -77,3 +77,32 @@ fn files_that_are_empty_binary_missing_or_folders() {
     std::fs::write(&junk, "this is = = not toml [").unwrap();
     assert!(load(&junk).contains("junk.toml:1:"), "{}", load(&junk));
 }
+
+#[test]
+fn a_corrupt_trial_table_is_an_error_never_a_panic() {
+    // Every byte of a real trial table, inverted in turn: the reader answers with
+    // a table or an error (polars' decoder panics on some of these; fuzzing found it).
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r");
+    let o = assert_cmd::Command::cargo_bin("rollsim")
+        .unwrap()
+        .args(["run", "--trials", "5", "--out"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let good = std::fs::read(report.join("trials.parquet")).unwrap();
+    let mut errors = 0;
+    for i in (0..good.len()).step_by(3) {
+        let mut bad = good.clone();
+        bad[i] ^= 0xff;
+        std::fs::write(report.join("trials.parquet"), &bad).unwrap();
+        let r = std::panic::catch_unwind(|| rollsim::compare::read_report(&report));
+        let r = r.unwrap_or_else(|_| panic!("reading the table with byte {i} inverted panicked"));
+        if let Err(e) = r {
+            assert!(e.to_string().contains("trials.parquet"), "{e}");
+            errors += 1;
+        }
+    }
+    assert!(errors > 0);
+}

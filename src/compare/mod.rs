@@ -549,14 +549,22 @@ pub struct InputError {
 
 /// Reads the trial rows of a report folder written by `rollsim run`.
 pub fn read_report(dir: &Path) -> Result<Vec<Row>, InputError> {
-    use polars::prelude::*;
+    let path = dir.join("trials.parquet");
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_report_unguarded(dir))).unwrap_or_else(|_| {
+        Err(InputError {
+            path,
+            message: "not a readable Parquet file: its data is corrupt (the Parquet decoder failed)".into(),
+        })
+    })
+}
+
+fn read_report_unguarded(dir: &Path) -> Result<Vec<Row>, InputError> {
     let path = dir.join("trials.parquet");
     let bad = |message: String| InputError { path: path.clone(), message };
     if !dir.is_dir() {
         return Err(InputError { path: dir.to_path_buf(), message: "not a report folder (no such directory)".into() });
     }
-    let file = std::fs::File::open(&path).map_err(|e| bad(format!("cannot open: {e}")))?;
-    let df = ParquetReader::new(file).finish().map_err(|e| bad(format!("not a readable trial table: {e}")))?;
+    let df = crate::report::read_parquet(&path).map_err(bad)?;
     let col = |name: &str| df.column(name).map_err(|_| bad(format!("the trial table has no column `{name}`")));
     let wrong = |name: &str| bad(format!("column `{name}` has an unexpected type"));
     let fault = col("fault")?.str().map_err(|_| wrong("fault"))?.clone();

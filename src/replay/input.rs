@@ -11,7 +11,7 @@
 
 use crate::engine::{Group, Metric};
 use std::collections::BTreeMap;
-use std::io::BufRead;
+
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,10 +109,6 @@ pub struct Recorded {
     pub trial: Vec<(i64, Group, String, f64)>,
     pub warnings: Vec<String>,
     pub rows: u64,
-}
-
-fn split(line: &str) -> Vec<&str> {
-    line.split(',').map(str::trim).collect()
 }
 
 /// Reads a long CSV or a NAB CSV (detected from the header).
@@ -311,42 +307,69 @@ pub fn stream_csv(path: &Path, map: &Mapping, sink: Sink) -> Result<Streamed, St
 
 /// Feeds a CSV file's rows to `c`; false when streaming stopped at an unsorted row.
 fn scan_csv(path: &Path, c: &mut Collector) -> Result<bool, String> {
-    let map = c.map;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-    let reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let mut lines = reader.lines();
-    let at = |row: u64, m: String| format!("{}:{row}: {m}", path.display());
-    let header = match lines.next() {
-        Some(l) => l.map_err(|e| at(1, format!("cannot read: {e}")))?,
+    scan_csv_from(&path.display().to_string(), std::io::BufReader::with_capacity(1 << 16, file), c)
+}
+
+/// Reads a long or NAB CSV held in memory (`name` is used in messages), as
+/// [`read_csv`] reads a file.
+pub fn read_csv_bytes(bytes: &[u8], name: &str, map: &Mapping) -> Result<Recorded, String> {
+    let mut c = Collector::new(map);
+    scan_csv_from(name, bytes, &mut c)?;
+    c.finish(Path::new(name))
+}
+
+/// The CSV reader proper (the `csv` crate: RFC 4180 quoting, so a quoted field may
+/// hold commas); errors name the source and the line.
+fn scan_csv_from<R: std::io::Read>(name: &str, reader: R, c: &mut Collector) -> Result<bool, String> {
+    let map = c.map;
+    let at = |row: u64, m: String| format!("{name}:{row}: {m}");
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
+    let mut records = rdr.records();
+    let header = match records.next() {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => return Err(at(1, format!("cannot read the header: {}", csv_error(&e)))),
         None => return Err(at(1, "the file is empty; expected a header".into())),
     };
-    let cols = split(header.trim_start_matches('\u{feff}'));
+    let cols: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.to_string())
+        .collect();
     let idx = |name: &str| cols.iter().position(|c| c.eq_ignore_ascii_case(name));
     let (ts, value) = match (idx("timestamp"), idx("value")) {
         (Some(t), Some(v)) => (t, v),
-        _ => return Err(at(1, format!("expected a header with `timestamp` and `value` columns, found {header:?}"))),
+        _ => {
+            return Err(at(
+                1,
+                format!("expected a header with `timestamp` and `value` columns, found {:?}", cols.join(",")),
+            ))
+        }
     };
     let (metric_col, version_col) = (idx("metric"), idx("version"));
     if metric_col.is_none() && !map.series.contains_key("value") {
-        return Err(format!("{}: a `timestamp,value` file {NAB_HINT}", path.display()));
+        return Err(format!("{name}: a `timestamp,value` file {NAB_HINT}"));
     }
-    for (i, line) in lines.enumerate() {
-        let row = i as u64 + 2;
-        let line = line.map_err(|e| at(row, format!("cannot read: {e}")))?;
-        if line.trim().is_empty() {
+    for rec in records {
+        let f = match rec {
+            Ok(f) => f,
+            Err(e) => {
+                let row = e.position().map_or(0, |p| p.line());
+                return Err(at(row, csv_error(&e)));
+            }
+        };
+        let row = f.position().map_or(0, |p| p.line());
+        if f.len() == 1 && f.get(0).is_some_and(str::is_empty) {
             continue;
         }
-        if line.matches('"').count() % 2 == 1 {
-            return Err(at(row, "unbalanced quote".into()));
-        }
-        let f = split(&line);
         if f.len() != cols.len() {
             return Err(at(row, format!("expected {} fields like the header, found {}", cols.len(), f.len())));
         }
-        let t = c.timestamp(f[ts]).map_err(|e| at(row, e))?;
-        let name = metric_col.map_or("value", |m| f[m]);
-        let version = version_col.map(|v| f[v]);
-        let v = parse_value(f[value]).map_err(|e| at(row, e))?;
+        let field = |i: usize| f.get(i).unwrap_or("");
+        let t = c.timestamp(field(ts)).map_err(|e| at(row, e))?;
+        let name = metric_col.map_or("value", field);
+        let version = version_col.map(field);
+        let v = parse_value(field(value)).map_err(|e| at(row, e))?;
         if c.trial_series(name, version, t, v).map_err(|e| at(row, e))? {
             continue;
         }
@@ -360,9 +383,22 @@ fn scan_csv(path: &Path, c: &mut Collector) -> Result<bool, String> {
     Ok(true)
 }
 
+/// A CSV reading error in the user's terms.
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".into(),
+        csv::ErrorKind::Io(io) => format!("cannot read: {io}"),
+        _ => e.to_string(),
+    }
+}
+
 /// Reads a Parquet file with the long CSV's columns (`timestamp` as text or
 /// Unix seconds, `metric`, optional `version`, `value`).
 pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+    crate::report::guard(|| read_parquet_unguarded(path, map))
+}
+
+fn read_parquet_unguarded(path: &Path, map: &Mapping) -> Result<Recorded, String> {
     use polars::prelude::*;
     let df = crate::report::read_parquet(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let at = |row: usize, m: String| format!("{}: row {}: {m}", path.display(), row + 1);
@@ -403,8 +439,13 @@ pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, String> {
 /// `metric` label) and its version by its `version` label.
 pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    read_prometheus_text(&text, path, map)
+}
+
+/// [`read_prometheus`] of a response held in memory; `path` names it in messages.
+pub fn read_prometheus_text(text: &str, path: &Path, map: &Mapping) -> Result<Recorded, String> {
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+        serde_json::from_str(text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
     let bad = |m: String| format!("{}: {m}", path.display());
     if v["status"] != "success" {
         return Err(bad(format!("expected a successful query_range response, found status {}", v["status"])));
@@ -454,8 +495,13 @@ pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, String> {
 /// matched by the end of the data path) or a plain JSON list of `[start, end]`.
 pub fn read_windows(path: &Path, data: &Path) -> Result<Vec<(i64, i64)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    parse_windows(&text, path, data)
+}
+
+/// [`read_windows`] of labels held in memory; `path` names them in messages.
+pub fn parse_windows(text: &str, path: &Path, data: &Path) -> Result<Vec<(i64, i64)>, String> {
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+        serde_json::from_str(text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
     let list = match &v {
         serde_json::Value::Array(_) => v.clone(),
         serde_json::Value::Object(files) => {

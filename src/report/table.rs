@@ -150,8 +150,21 @@ pub fn read_records(sc: &Scenario, df: &DataFrame) -> Result<Vec<TrialRecord>, S
     Ok(out)
 }
 
-/// Reads a Parquet trial table.
+/// Reads a Parquet file (a trial table, or a recording). Every Parquet read of
+/// rollsim goes through here.
+///
+/// polars' Parquet decoder can panic on corrupt bytes (an assertion in its page
+/// decoder, found by fuzzing); such a panic is turned into an error here, at the
+/// boundary, so a damaged file is a clear message and never an abort.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    ParquetReader::new(file).finish().map_err(|e| format!("not a readable trial table: {e}"))
+    guard(|| ParquetReader::new(file).finish().map_err(|e| format!("not a readable trial table: {e}")))
+}
+
+/// Runs `f`, which reads data decoded from a Parquet file; a panic inside polars
+/// on corrupt data (its decoder, or a column whose buffers disagree) becomes an
+/// error. Every conversion of Parquet data into rollsim's types runs under it.
+pub fn guard<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("not a readable Parquet file: its data is corrupt (the Parquet decoder failed)".into()))
 }
