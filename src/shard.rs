@@ -4,7 +4,7 @@
 //! scenario, the seed and k).
 
 use crate::report::{self, RunMeta};
-use crate::scenario::{print, Scenario};
+use crate::scenario::Scenario;
 use crate::sim::TrialRecord;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -121,6 +121,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
             program_version: text_of("program_version")?,
             reproduce: text_of("reproduce")?,
         };
+        if meta.program_version != env!("CARGO_PKG_VERSION") {
+            return Err(at(format!(
+                "was written by rollsim {}, this is rollsim {}: run every shard with one version",
+                meta.program_version,
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
         let toml_path = dir.join("scenario.toml");
         let sc = Scenario::load(&toml_path).map_err(|e| e.to_string())?;
         if report::scenario_hash(&sc) != meta.scenario_hash {
@@ -187,8 +194,7 @@ fn write_part(dir: &Path, sc: &Scenario, records: &[TrialRecord]) -> Result<(), 
     polars::prelude::ParquetWriter::new(file)
         .finish(&mut df)
         .map_err(|e| format!("cannot write {}: {e}", pq.display()))?;
-    let toml_path = dir.join("scenario.toml");
-    std::fs::write(&toml_path, print::to_toml(sc)).map_err(|e| format!("cannot write {}: {e}", toml_path.display()))
+    report::write_scenario(dir, sc).map_err(|e| e.to_string())
 }
 
 /// Writes a sweep shard: `shard.json` (identity, slice, variants, objective) and
@@ -226,6 +232,7 @@ fn write_sweep_into(
     let info = serde_json::json!({
         "schema": 1,
         "kind": "rollsim-sweep-shard",
+        "program_version": env!("CARGO_PKG_VERSION"),
         "scenario": variants[0].scenario.name,
         "seed": seed,
         "trials": trials,
@@ -263,6 +270,13 @@ pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, String> {
         let at = |m: String| format!("{}: {m}", json_path.display());
         let num = |k: &str| v[k].as_u64().ok_or_else(|| at(format!("`{k}` is missing or not a number")));
         let (index, count, trials, seed) = (num("shard")?, num("shards")?, num("trials")?, num("seed")?);
+        if v["program_version"] != env!("CARGO_PKG_VERSION") {
+            return Err(at(format!(
+                "was written by rollsim {}, this is rollsim {}: run every shard with one version",
+                v["program_version"],
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
         match &identity {
             None => identity = Some((count, trials, seed, v["variants"].clone(), v["objective"].clone())),
             Some((n, t, s, vars, obj)) => {

@@ -118,3 +118,49 @@ fn record_never_overwrites_a_file_without_force() {
     assert!(std::fs::read_to_string(&f).unwrap().starts_with("timestamp"));
     assert_eq!(listing(root.path()), vec!["t.csv"]);
 }
+
+#[test]
+fn folders_carry_their_recordings_so_recorded_faults_merge_and_trace() {
+    let root = tempfile::tempdir().unwrap();
+    let src = root.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut csv = String::from("timestamp,value\n");
+    for m in 0..180u64 {
+        let v = if (60..90).contains(&m) { 0.08 } else { 0.001 };
+        csv.push_str(&format!("{},{v}\n", 1_600_000_000 + m * 60));
+    }
+    std::fs::write(src.join("incident.csv"), &csv).unwrap();
+    let seed = rollsim::scenario::SEED_TOML;
+    let start = seed.find("# The fault mix").unwrap();
+    let end = seed.find("[simulation]").unwrap();
+    let faults = "[[faults]]\nname = \"good\"\nkind = \"none\"\nweight = 1\n\n[[faults]]\nname = \"replayed\"\nkind = \"recorded\"\nweight = 1\ndata = \"incident.csv\"\n";
+    let scenario = src.join("s.toml");
+    std::fs::write(&scenario, format!("{}{faults}\n{}", &seed[..start], &seed[end..])).unwrap();
+    let run = |args: &[&str], out: &Path| {
+        let o = rollsim().arg("run").arg(&scenario).args(args).arg("--out").arg(out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let whole = root.path().join("whole");
+    run(&["--trials", "12", "--seed", "4"], &whole);
+    let (s0, s1) = (root.path().join("s0"), root.path().join("s1"));
+    run(&["--trials", "12", "--seed", "4", "--shard", "0/2"], &s0);
+    run(&["--trials", "12", "--seed", "4", "--shard", "1/2"], &s1);
+    assert!(s0.join("recordings/replayed.csv").is_file());
+    // The original recording may move away: the folders hold their own copies.
+    std::fs::rename(&src, root.path().join("moved")).unwrap();
+    let merged = root.path().join("merged");
+    let o = rollsim().arg("merge").arg(&s0).arg(&s1).arg("--out").arg(&merged).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["summary.json", "trials.csv", "scenario.toml"] {
+        assert_eq!(std::fs::read(whole.join(f)).unwrap(), std::fs::read(merged.join(f)).unwrap(), "{f}");
+    }
+    assert_eq!(std::fs::read_to_string(whole.join("recordings/replayed.csv")).unwrap(), csv);
+    let o =
+        rollsim().current_dir(&whole).args(["trace", "scenario.toml", "--trial", "1", "--seed", "4"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A changed recording is another scenario: merging it with the others is refused.
+    std::fs::write(s1.join("recordings/replayed.csv"), csv.replace("0.08", "0.09")).unwrap();
+    let o = rollsim().arg("merge").arg(&s0).arg(&s1).arg("--out").arg(root.path().join("m2")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("scenario hash"), "{}", String::from_utf8_lossy(&o.stderr));
+}

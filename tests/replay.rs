@@ -330,12 +330,16 @@ fn a_recorded_trial_with_a_far_future_timestamp_is_an_error_not_an_abort() {
 #[test]
 fn quoted_fields_may_hold_commas() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = "timestamp,metric,version,value,labels\n60,cpu,candidate,0.5,\"host=a,zone=b\"\n120,cpu,candidate,0.6,\"x\"\n";
+    let csv =
+        "timestamp,metric,version,value,labels\n60,cpu,candidate,0.5,\"host=a,zone=b\"\n120,cpu,candidate,0.6,\"x\"\n";
     let rec = input::read_csv(&write(dir.path(), "q.csv", csv), &Default::default()).unwrap();
     let cpu = &rec.series[&(rollsim::engine::Metric::Cpu, rollsim::engine::Group::Candidate)];
     assert_eq!(cpu, &vec![(60, 0.5), (120, 0.6)]);
     // A broken row still names its line.
-    let e = input::read_csv(&write(dir.path(), "b.csv", "timestamp,metric,version,value\n60,cpu,candidate,0.5\n120,cpu\n"), &Default::default())
-        .unwrap_err();
+    let e = input::read_csv(
+        &write(dir.path(), "b.csv", "timestamp,metric,version,value\n60,cpu,candidate,0.5\n120,cpu\n"),
+        &Default::default(),
+    )
+    .unwrap_err();
     assert!(e.contains("b.csv:3: expected 4 fields"), "{e}");
 }

@@ -37,11 +37,29 @@ pub struct RunMeta {
     pub reproduce: String,
 }
 
-/// SHA-256 (hex) of the scenario's canonical form: the same policy written
-/// differently hashes the same.
+/// SHA-256 (hex) of the scenario's canonical form — the same policy written
+/// differently hashes the same — and of the *content* of every recording a
+/// `recorded` fault replays (the canonical form names only its path).
 pub fn scenario_hash(sc: &Scenario) -> String {
-    let digest = Sha256::digest(print::to_toml(sc).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut h = Sha256::new();
+    // Where a recording lives does not matter, only what it holds.
+    let mut unplaced = sc.clone();
+    for f in &mut unplaced.faults {
+        if let crate::scenario::FaultKind::Recorded { data, .. } = &mut f.kind {
+            data.clear();
+        }
+    }
+    h.update(print::to_toml(&unplaced).as_bytes());
+    for f in &sc.faults {
+        if let crate::scenario::FaultKind::Recorded { shape, .. } = &f.kind {
+            h.update(b"\0recorded shape\0");
+            for (t, v) in &shape.points {
+                h.update(t.to_le_bytes());
+                h.update(v.to_bits().to_le_bytes());
+            }
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -255,9 +273,31 @@ pub fn write(
     out.write(|tmp| fill(tmp, sc, meta, records, s))
 }
 
+/// Writes `dir/scenario.toml`, the canonical scenario, with a copy of every
+/// recording a `recorded` fault replays under `dir/recordings/`, so the folder
+/// is self-contained: `rollsim trace scenario.toml` and `merge` work from it.
+pub fn write_scenario(dir: &Path, sc: &Scenario) -> Result<(), ReportError> {
+    let mut placed = sc.clone();
+    for f in placed.faults.iter_mut() {
+        // Named after the fault entry (names are unique), keeping the reader's extension:
+        // the same name however often the folder is re-written (merge of shards).
+        let stem: String =
+            f.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        if let crate::scenario::FaultKind::Recorded { data, source, .. } = &mut f.kind {
+            let ext = source.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+            let rel = format!("recordings/{stem}{ext}");
+            let to = dir.join(&rel);
+            std::fs::create_dir_all(dir.join("recordings")).map_err(io(dir))?;
+            std::fs::copy(&*source, &to).map_err(io(&to))?;
+            *data = rel;
+        }
+    }
+    let toml = dir.join("scenario.toml");
+    std::fs::write(&toml, print::to_toml(&placed)).map_err(io(&toml))
+}
+
 fn fill(tmp: &Path, sc: &Scenario, meta: &RunMeta, records: &[TrialRecord], s: &Summary) -> Result<(), ReportError> {
-    let toml = tmp.join("scenario.toml");
-    std::fs::write(&toml, crate::scenario::print::to_toml(sc)).map_err(io(&toml))?;
+    write_scenario(tmp, sc)?;
     let mut df = trial_table(sc, records).map_err(|source| ReportError::Table { path: tmp.join("trials"), source })?;
     table::write_parquet(&tmp.join("trials.parquet"), &mut df)?;
     table::write_csv(&tmp.join("trials.csv"), &mut df)?;

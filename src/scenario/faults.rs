@@ -189,6 +189,7 @@ fn recorded(cx: &mut Ctx, f: &RawFault, prefix: &str, base_dir: &std::path::Path
     let p = |n: &str| format!("{prefix}.{n}");
     let empty = || FaultKind::Recorded {
         data: String::new(),
+        source: std::path::PathBuf::new(),
         metric: Metric::ErrorRate,
         shape: Arc::new(Shape { points: vec![] }),
         scale: Dist::fixed(1.0),
@@ -252,5 +253,5 @@ fn recorded(cx: &mut Ctx, f: &RawFault, prefix: &str, base_dir: &std::path::Path
     }
     let start = series[0].0;
     let points = series.iter().map(|s| ((s.0 - start) as u64, s.1 / median)).collect();
-    FaultKind::Recorded { data: data.get_ref().clone(), metric, shape: Arc::new(Shape { points }), scale }
+    FaultKind::Recorded { data: data.get_ref().clone(), source: path, metric, shape: Arc::new(Shape { points }), scale }
 }

@@ -137,7 +137,15 @@ pub enum FaultKind {
     /// A recorded incident's shape, scaled onto the candidate's baseline: the
     /// recorded `metric` divided by its median gives a factor over time from the
     /// onset, applied to the candidate's error rate, latency or CPU.
-    Recorded { data: String, metric: crate::engine::Metric, shape: Arc<Shape>, scale: Dist },
+    Recorded {
+        /// The path as written in the scenario (relative to the scenario file).
+        data: String,
+        /// Where the recording was read from.
+        source: std::path::PathBuf,
+        metric: crate::engine::Metric,
+        shape: Arc<Shape>,
+        scale: Dist,
+    },
 }
 
 /// A recorded shape: (seconds since the recording started, factor), sorted.
