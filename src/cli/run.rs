@@ -101,8 +101,13 @@ pub fn run(
         rayon_threads(threads)
     );
     print_rules(&records, &sc);
-    print_examples(&path, seed, &records, &sc);
-    write_report(&out, &sc, &meta, &records, &summary)
+    let code = write_report(&out, &sc, &meta, &records, &summary);
+    if code == 0 {
+        // Notable trials, re-run from the report's own copy of the scenario.
+        let copy = std::fs::canonicalize(out.path()).map(|d| d.join("scenario.toml")).ok();
+        print_examples(&copy.or(path), seed, &records, &sc);
+    }
+    code
 }
 
 fn write_report(
@@ -209,9 +214,15 @@ pub fn utc_stamp() -> String {
 
 /// Which rules rolled back good versions, and which caught bad ones.
 fn print_rules(records: &[TrialRecord], sc: &Scenario) {
-    for (label, bad) in [("false rollbacks by rule", false), ("detections by rule", true)] {
+    use rollsim::sim::Population;
+    for (label, pop) in [
+        ("false rollbacks (noise only) by rule", Population::Noise),
+        ("rollbacks during outside incidents by rule", Population::Incident),
+        ("detections by rule", Population::Bad),
+    ] {
+        let bad = pop == Population::Bad;
         let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
-        for r in records.iter().filter(|r| r.bad == bad) {
+        for r in records.iter().filter(|r| r.population(sc) == pop) {
             if let (Some(c), true) = (r.rollback_cause, !bad || r.detected()) {
                 *counts.entry(c.describe(&sc.policy)).or_default() += 1;
             }
