@@ -250,7 +250,7 @@ fn targets(scratch: &Path) -> Vec<Target> {
         },
     ];
     // Files read back from folders rollsim wrote: a report's trial table
-    // (compare) and a shard folder (merge), mutated on disk.
+    // (compare) and a shard folder (merge), damaged on disk.
     let sc = Scenario::seed();
     let records = rollsim::runner::run(&sc, 1, 0..40, 1, &|| {}).expect("a small run");
     let report = scratch.join("report");
@@ -267,6 +267,9 @@ fn targets(scratch: &Path) -> Vec<Target> {
     rollsim::shard::write(&dest, &sc, &meta, "0/1".parse().expect("a shard"), &records).expect("a shard folder");
     let parquet = std::fs::read(shard.join("trials.parquet")).unwrap_or_default();
     let shard_json = std::fs::read(shard.join("shard.json")).unwrap_or_default();
+    // The checksum of the undamaged table: a damaged copy must be refused by it.
+    std::fs::create_dir_all(&report).expect("scratch");
+    std::fs::copy(shard.join("trials.sha256"), report.join("trials.sha256")).expect("a checksum file");
     let (r1, r2) = (report.clone(), shard.clone());
     out.push(Target {
         name: "report-parquet",

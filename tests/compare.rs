@@ -2,6 +2,7 @@
 
 use assert_cmd::Command;
 use rollsim::compare::{beyond, parse_tolerances, verdict, MetricId, MetricRef, Tolerance, Verdict};
+use sha2::Digest;
 use std::path::Path;
 
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-canary.toml");
@@ -74,6 +75,12 @@ fn report_folders_compare_and_broken_ones_exit_2_naming_the_file() {
 
     std::fs::write(b.join("trials.parquet"), b"not parquet").unwrap();
     let (code, _, err) = compare(&[a.to_str().unwrap(), b.to_str().unwrap()], &dir.path().join("d"));
+    assert_eq!(code, 2);
+    assert!(err.contains("trials.parquet") && err.contains("does not match its checksum"), "{err}");
+    // A damaged table whose checksum file was updated too still gets a clear error.
+    let sum = format!("{:x}  trials.parquet\n", sha2::Sha256::digest(b"not parquet"));
+    std::fs::write(b.join("trials.sha256"), sum).unwrap();
+    let (code, _, err) = compare(&[a.to_str().unwrap(), b.to_str().unwrap()], &dir.path().join("d2"));
     assert_eq!(code, 2);
     assert!(err.contains("trials.parquet") && err.contains("not a readable trial table"), "{err}");
 

@@ -564,7 +564,7 @@ fn read_report_unguarded(dir: &Path) -> Result<Vec<Row>, InputError> {
     if !dir.is_dir() {
         return Err(InputError { path: dir.to_path_buf(), message: "not a report folder (no such directory)".into() });
     }
-    let df = crate::report::read_parquet(&path).map_err(bad)?;
+    let df = crate::report::read_trial_table(&path).map_err(bad)?;
     let col = |name: &str| df.column(name).map_err(|_| bad(format!("the trial table has no column `{name}`")));
     let wrong = |name: &str| bad(format!("column `{name}` has an unexpected type"));
     let fault = col("fault")?.str().map_err(|_| wrong("fault"))?.clone();

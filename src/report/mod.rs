@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use table::{guard, read_parquet, read_records, trial_table};
+pub use table::{guard, read_parquet, read_records, read_trial_table, trial_table, write_parquet};
 
 /// Version of the `summary.json` schema.
 pub const SUMMARY_SCHEMA: u32 = 2;
