@@ -144,7 +144,10 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
         let id = format!("v{}", k + 1);
         let text = toml::to_string(&d).map_err(|e| format!("cannot print variant {id}: {e}"))?;
         let label = settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ");
-        let scenario = Scenario::from_toml(&text, &format!("{file} [{id}: {label}]")).map_err(|e| e.to_string())?;
+        // Recordings are found next to the scenario file, not next to the variant's label.
+        let dir = std::path::Path::new(file).parent().filter(|d| d.is_dir()).unwrap_or(std::path::Path::new("."));
+        let scenario =
+            Scenario::from_toml_in(&text, &format!("{file} [{id}: {label}]"), dir).map_err(|e| e.to_string())?;
         out.push(Variant { id, settings, scenario });
     }
     Ok(out)

@@ -86,3 +86,35 @@ fn bad_paths_and_values_are_rejected_before_running() {
         assert!(err.contains(want), "{v}: {err}");
     }
 }
+
+#[test]
+fn variants_find_recordings_next_to_the_scenario_file() {
+    // A recording varied by path (values with `/`) is found next to the scenario,
+    // whatever the working folder and however the variant is labelled.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rec")).unwrap();
+    for (name, peak) in [("a.csv", 0.08), ("b.csv", 0.02)] {
+        let mut csv = String::from("timestamp,value\n");
+        for m in 0..120u64 {
+            let v = if (30..60).contains(&m) { peak } else { 0.001 };
+            csv.push_str(&format!("{},{v}\n", 1_600_000_000 + m * 60));
+        }
+        std::fs::write(dir.path().join("rec").join(name), csv).unwrap();
+    }
+    let start = SEED_TOML.find("# The fault mix").unwrap();
+    let end = SEED_TOML.find("[simulation]").unwrap();
+    let faults = "[[faults]]\nname = \"replayed\"\nkind = \"recorded\"\nweight = 1\ndata = \"rec/a.csv\"\n";
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(&scenario, format!("{}{faults}\n{}", &SEED_TOML[..start], &SEED_TOML[end..])).unwrap();
+    let o = Command::cargo_bin("rollsim")
+        .unwrap()
+        .current_dir("/")
+        .arg("sweep")
+        .arg(&scenario)
+        .args(["--trials", "4", "--vary", "faults[0].data=rec/a.csv,rec/b.csv", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("faults[0].data=rec/b.csv"));
+}

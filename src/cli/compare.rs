@@ -96,7 +96,8 @@ fn load_sides(a: &Args) -> Result<(Side, Side), i32> {
             let new = load_scenario(path)?;
             let text = git_show(rev, path)?;
             let label = format!("{}@{rev}", path.display());
-            let base = Scenario::from_toml(&text, &label).map_err(|e| {
+            let dir = path.parent().filter(|d| d.is_dir()).unwrap_or(Path::new("."));
+            let base = Scenario::from_toml_in(&text, &label, dir).map_err(|e| {
                 eprintln!("error: invalid scenario\n{e}");
                 2
             })?;

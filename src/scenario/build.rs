@@ -106,6 +106,8 @@ pub const DEFAULTS: Defaults =
 pub(super) struct Ctx<'a> {
     text: &'a str,
     file: &'a str,
+    /// Where files the scenario names (recordings) are found.
+    base_dir: &'a std::path::Path,
     errors: Vec<ScenarioError>,
 }
 
@@ -398,8 +400,8 @@ fn friendly_message(field: &str, msg: &str) -> String {
     }
 }
 
-pub fn build(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    let mut cx = Ctx { text, file, errors: Vec::new() };
+pub fn build(text: &str, file: &str, base_dir: &std::path::Path) -> Result<Scenario, ScenarioErrors> {
+    let mut cx = Ctx { text, file, base_dir, errors: Vec::new() };
     let de = toml::Deserializer::new(text);
     let raw: RawScenario = match serde_path_to_error::deserialize(de) {
         Ok(r) => r,
@@ -434,7 +436,7 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
     let health = build_health(cx, &raw.health);
     let policy = build_policy(cx, &raw.policy, &traffic, fleet.scrape_interval);
     // Recordings named by faults are found next to the scenario file.
-    let base_dir = std::path::Path::new(cx.file).parent().filter(|d| d.is_dir()).unwrap_or(std::path::Path::new("."));
+    let base_dir = cx.base_dir;
     let faults = super::faults::build_faults(cx, &raw.faults, &traffic, base_dir);
     let s = &raw.simulation;
     let simulation = SimSettings {

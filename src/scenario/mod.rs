@@ -283,8 +283,17 @@ impl fmt::Display for ScenarioErrors {
 
 impl Scenario {
     /// Parses and validates scenario text; `file` names it in errors.
+    /// Parses and validates scenario text; `file` names it in errors and its
+    /// folder is where referenced recordings are found.
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-        build::build(text, file)
+        let dir = Path::new(file).parent().filter(|d| d.is_dir()).unwrap_or(Path::new("."));
+        build::build(text, file, dir)
+    }
+
+    /// Like [`Scenario::from_toml`], with `label` naming the text in errors and
+    /// recordings found in `base_dir` (sweep variants, a revision from git).
+    pub fn from_toml_in(text: &str, label: &str, base_dir: &Path) -> Result<Scenario, ScenarioErrors> {
+        build::build(text, label, base_dir)
     }
 
     /// Reads and validates a scenario file.
