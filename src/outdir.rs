@@ -147,10 +147,7 @@ impl OutDir {
     /// Writes the folder: `fill` writes into a fresh temporary sibling, which
     /// gets the marker and is renamed into place. On failure nothing remains.
     pub fn write<E: From<OutError>>(&self, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
-        let parent = match self.dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = parent_of(&self.dir);
         std::fs::create_dir_all(&parent).map_err(io(&parent))?;
         let name = self.dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         let tmp = fresh(&parent, &name, "partial", true)?;
@@ -184,6 +181,14 @@ impl OutDir {
             // Renaming onto an empty folder replaces it; onto a missing one creates it.
             std::fs::rename(tmp, &self.dir).map_err(io(&self.dir))
         }
+    }
+}
+
+/// The folder `path` lives in (`.` for a bare name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -232,10 +237,7 @@ impl OutFile {
 
     /// Writes through a temporary sibling file renamed into place when complete.
     pub fn write<E: From<OutError>>(&self, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
-        let parent = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = parent_of(&self.path);
         let stem = self.path.file_stem().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         let ext = self.path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         // Keep the extension: writers pick the format by it.

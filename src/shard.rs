@@ -204,42 +204,32 @@ pub fn write_sweep(
     trials: u64,
     objective: Option<&str>,
 ) -> Result<(), String> {
-    out.write(|tmp| write_sweep_into(tmp, variants, records, shard, seed, trials, objective))
-}
-
-fn write_sweep_into(
-    tmp: &Path,
-    variants: &[crate::sweep::Variant],
-    records: &[Vec<TrialRecord>],
-    shard: Shard,
-    seed: u64,
-    trials: u64,
-    objective: Option<&str>,
-) -> Result<(), String> {
-    let mut list = Vec::new();
-    for (v, rs) in variants.iter().zip(records) {
-        write_part(&tmp.join("variants").join(&v.id), &v.scenario, rs)?;
-        list.push(serde_json::json!({
-            "id": v.id,
-            "settings": v.settings.iter().map(|(p, x)| serde_json::json!([p, x])).collect::<Vec<_>>(),
-            "scenario_hash": report::scenario_hash(&v.scenario),
-        }));
-    }
-    let info = serde_json::json!({
-        "schema": 1,
-        "kind": "rollsim-sweep-shard",
-        "program_version": env!("CARGO_PKG_VERSION"),
-        "scenario": variants[0].scenario.name,
-        "seed": seed,
-        "trials": trials,
-        "shard": shard.index,
-        "shards": shard.count,
-        "objective": objective,
-        "variants": list,
-    });
-    let json_path = tmp.join(SHARD_FILE);
-    std::fs::write(&json_path, serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n")
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))
+    out.write(|tmp| {
+        let mut list = Vec::new();
+        for (v, rs) in variants.iter().zip(records) {
+            write_part(&tmp.join("variants").join(&v.id), &v.scenario, rs)?;
+            list.push(serde_json::json!({
+                "id": v.id,
+                "settings": v.settings.iter().map(|(p, x)| serde_json::json!([p, x])).collect::<Vec<_>>(),
+                "scenario_hash": report::scenario_hash(&v.scenario),
+            }));
+        }
+        let info = serde_json::json!({
+            "schema": 1,
+            "kind": "rollsim-sweep-shard",
+            "program_version": env!("CARGO_PKG_VERSION"),
+            "scenario": variants[0].scenario.name,
+            "seed": seed,
+            "trials": trials,
+            "shard": shard.index,
+            "shards": shard.count,
+            "objective": objective,
+            "variants": list,
+        });
+        let json_path = tmp.join(SHARD_FILE);
+        std::fs::write(&json_path, serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", json_path.display()))
+    })
 }
 
 /// A merged sweep: what `rollsim sweep` would have had in memory.

@@ -145,7 +145,7 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
         let text = toml::to_string(&d).map_err(|e| format!("cannot print variant {id}: {e}"))?;
         let label = settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ");
         // Recordings are found next to the scenario file, not next to the variant's label.
-        let dir = std::path::Path::new(file).parent().filter(|d| d.is_dir()).unwrap_or(std::path::Path::new("."));
+        let dir = Scenario::folder_of(std::path::Path::new(file));
         let scenario =
             Scenario::from_toml_in(&text, &format!("{file} [{id}: {label}]"), dir).map_err(|e| e.to_string())?;
         out.push(Variant { id, settings, scenario });
@@ -269,6 +269,16 @@ impl Objective {
         }
         best.map(|b| b.0)
     }
+}
+
+/// The table of a comparison against the current policy, without the compare report's heading.
+fn evidence_table(c: &crate::compare::Comparison, id: &str) -> String {
+    crate::compare::output::markdown(c, "current policy", id)
+        .lines()
+        .skip_while(|l| !l.starts_with("| group"))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Indices of points not dominated when minimising both coordinates.
@@ -475,15 +485,7 @@ impl SweepResult {
             (Some(_), Some(i), Some(c)) => {
                 let _ = writeln!(o, "\n## Recommendation: {} ({})\n", self.variants[i].id, self.variants[i].label());
                 let _ = writeln!(o, "Paired evidence against the current policy (new = {}):\n", self.variants[i].id);
-                let md = crate::compare::output::markdown(c, "current policy", &self.variants[i].id);
-                // Keep the table, drop the compare report's own heading.
-                let table: String = md
-                    .lines()
-                    .skip_while(|l| !l.starts_with("| group"))
-                    .take_while(|l| l.starts_with('|'))
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                o.push_str(&table);
+                o.push_str(&evidence_table(c, &self.variants[i].id));
                 if let Some(cf) = &self.confirmation {
                     let _ = writeln!(
                         o,
@@ -492,14 +494,7 @@ impl SweepResult {
                         cf.trials,
                         if cf.constraints_hold { "still meets" } else { "**no longer meets**" }
                     );
-                    let md = crate::compare::output::markdown(&cf.comparison, "current policy", &self.variants[i].id);
-                    let table: String = md
-                        .lines()
-                        .skip_while(|l| !l.starts_with("| group"))
-                        .take_while(|l| l.starts_with('|'))
-                        .map(|l| format!("{l}\n"))
-                        .collect();
-                    o.push_str(&table);
+                    o.push_str(&evidence_table(&cf.comparison, &self.variants[i].id));
                 }
             }
             (Some(_), None, _) => {

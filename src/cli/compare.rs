@@ -96,8 +96,7 @@ fn load_sides(a: &Args) -> Result<(Side, Side), i32> {
             let new = load_scenario(path)?;
             let text = git_show(rev, path)?;
             let label = format!("{}@{rev}", path.display());
-            let dir = path.parent().filter(|d| d.is_dir()).unwrap_or(Path::new("."));
-            let base = Scenario::from_toml_in(&text, &label, dir).map_err(|e| {
+            let base = Scenario::from_toml_in(&text, &label, Scenario::folder_of(path)).map_err(|e| {
                 eprintln!("error: invalid scenario\n{e}");
                 2
             })?;

@@ -161,21 +161,13 @@ impl MetricId {
             MetricId::ExcessFailed => mean(&|r| r.excess_failed),
             MetricId::PeakSpread => mean(&|r| r.peak_share),
             MetricId::FalseRollback => share(&|r| r.false_rollback),
+            // The median of no values is NaN (quantile of an empty set).
             MetricId::FalseRollbackTime => {
-                let v = sorted(rows.iter().filter_map(|r| r.rollback_h.filter(|_| r.false_rollback)).collect());
-                if v.is_empty() {
-                    f64::NAN
-                } else {
-                    quantile(&v, 0.5).value
-                }
+                quantile(&sorted(rows.iter().filter_map(|r| r.rollback_h.filter(|_| r.false_rollback)).collect()), 0.5)
+                    .value
             }
             MetricId::Duration => {
-                let v = sorted(rows.iter().filter(|r| r.completed).map(|r| r.end_h).collect());
-                if v.is_empty() {
-                    f64::NAN
-                } else {
-                    quantile(&v, 0.5).value
-                }
+                quantile(&sorted(rows.iter().filter(|r| r.completed).map(|r| r.end_h).collect()), 0.5).value
             }
         }
     }
@@ -258,7 +250,7 @@ impl MetricRef {
 
 /// True when `row` is in group `g`: a population key or label, or a fault entry name.
 fn in_group(row: &Row, g: &str) -> bool {
-    row.fault == g || Population::ALL.iter().any(|p| (p.key() == g || p.label() == g) && row.population == *p)
+    row.fault == g || row.population.is_named(g)
 }
 
 /// How far a metric may get worse before it counts as a regression.
@@ -494,9 +486,9 @@ pub fn compare(base: &[Row], new: &[Row], tolerances: &[(MetricRef, Tolerance)],
             let verdict = verdict(change, lo, hi, metric.higher_is_better(), scale);
             let group_tol = tolerances.iter().find(|(m, _)| {
                 m.metric == metric
-                    && m.group.as_deref().is_some_and(|g| {
-                        fault.as_deref() == Some(g) || population.is_some_and(|p| p.key() == g || p.label() == g)
-                    })
+                    && m.group
+                        .as_deref()
+                        .is_some_and(|g| fault.as_deref() == Some(g) || population.is_some_and(|p| p.is_named(g)))
             });
             let overall_tol = || {
                 tolerances.iter().find(|(m, _)| {

@@ -286,8 +286,12 @@ impl Scenario {
     /// Parses and validates scenario text; `file` names it in errors and its
     /// folder is where referenced recordings are found.
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-        let dir = Path::new(file).parent().filter(|d| d.is_dir()).unwrap_or(Path::new("."));
-        build::build(text, file, dir)
+        build::build(text, file, Scenario::folder_of(Path::new(file)))
+    }
+
+    /// The folder whose files (recordings) a scenario file at `file` names.
+    pub fn folder_of(file: &Path) -> &Path {
+        file.parent().filter(|d| d.is_dir()).unwrap_or(Path::new("."))
     }
 
     /// Like [`Scenario::from_toml`], with `label` naming the text in errors and

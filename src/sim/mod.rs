@@ -109,6 +109,11 @@ impl Population {
         }
     }
 
+    /// True when `name` addresses this population (its key or its label).
+    pub fn is_named(self, name: &str) -> bool {
+        self.key() == name || self.label() == name
+    }
+
     pub fn of(kind: &crate::scenario::FaultKind) -> Population {
         if kind.candidate_is_bad() {
             Population::Bad
