@@ -13,7 +13,7 @@
 //! (written to `fuzz-crashes/`), and makes the run fail; an abort ends the
 //! process with a non-zero status. It prints executions per target.
 
-use rollsim::replay::input::{self, Mapping};
+use rollsim::io::series::{self as input, Mapping};
 use rollsim::scenario::{Scenario, SEED_TOML};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

@@ -11,9 +11,11 @@
 
 pub mod compare;
 pub mod engine;
+pub mod io;
 pub mod outdir;
 pub mod replay;
 pub mod report;
+pub mod rows;
 pub mod runner;
 pub mod scenario;
 pub mod shard;

@@ -148,7 +148,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
             return Err(at(format!("shard {index}/{count} is given twice")));
         }
         let pq = dir.join("trials.parquet");
-        let records = report::guard(|| report::read_records(&sc, &report::read_trial_table(&pq)?))
+        let records = crate::io::guard(|| report::read_records(&sc, &crate::io::trials::read(&pq)?))
             .map_err(|e| format!("{}: {e}", pq.display()))?;
         let want = Shard { index, count }.range(trials);
         let got: Vec<u64> = records.iter().map(|r| r.trial).collect();
@@ -178,7 +178,7 @@ fn read_part(dir: &Path, hash: &str, range: Range<u64>) -> Result<Part, String> 
         return Err(format!("{}: does not match the scenario hash in {SHARD_FILE}", toml_path.display()));
     }
     let pq = dir.join("trials.parquet");
-    let records = report::guard(|| report::read_records(&sc, &report::read_trial_table(&pq)?))
+    let records = crate::io::guard(|| report::read_records(&sc, &crate::io::trials::read(&pq)?))
         .map_err(|e| format!("{}: {e}", pq.display()))?;
     if !records.iter().map(|r| r.trial).eq(range.clone()) {
         return Err(format!("{}: expected trials {}..{} in order", pq.display(), range.start, range.end));
@@ -189,7 +189,7 @@ fn read_part(dir: &Path, hash: &str, range: Range<u64>) -> Result<Part, String> 
 fn write_part(dir: &Path, sc: &Scenario, records: &[TrialRecord]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut df = report::trial_table(sc, records).map_err(|e| format!("cannot build the trial table: {e}"))?;
-    report::write_parquet(&dir.join("trials.parquet"), &mut df).map_err(|e| e.to_string())?;
+    crate::io::trials::write_parquet(&dir.join("trials.parquet"), &mut df).map_err(|e| e.to_string())?;
     report::write_scenario(dir, sc).map_err(|e| e.to_string())
 }
 

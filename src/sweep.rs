@@ -5,7 +5,8 @@
 //! paired. Paths address the scenario file's TOML; variants are validated
 //! before anything runs.
 
-use crate::compare::{MetricId, MetricRef, Row};
+use crate::compare::{MetricId, MetricRef};
+use crate::rows::Row;
 use crate::scenario::Scenario;
 use toml::Value;
 

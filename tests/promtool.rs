@@ -8,7 +8,8 @@
 
 use rand::{Rng, SeedableRng};
 use rollsim::engine::{Group, Metric};
-use rollsim::replay::{self, input::Recorded};
+use rollsim::io::series::Recorded;
+use rollsim::replay;
 use rollsim::scenario::Scenario;
 use rollsim::sim::rng::SimRng;
 use std::collections::BTreeMap;

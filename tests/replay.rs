@@ -1,7 +1,8 @@
 //! Replay: recorded series through the same engine and rules; bad input has a
 //! defined behaviour; the NAB sample (where present) gives per-window results.
 
-use rollsim::replay::{self, input};
+use rollsim::io::series as input;
+use rollsim::replay;
 use rollsim::scenario::Scenario;
 use rollsim::time::{SimDur, SimTime};
 use std::io::Write;
@@ -176,7 +177,7 @@ fn parquet_with_the_long_csv_columns_reads_like_the_csv() {
 #[test]
 fn a_recorded_trial_replays_to_the_same_decisions_in_every_format() {
     use rollsim::engine::{Decision, EngineEvent};
-    use rollsim::replay::record::{self, Format};
+    use rollsim::io::record::{self, Format};
     let sc = Scenario::seed();
     let dir = tempfile::tempdir().unwrap();
     let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();

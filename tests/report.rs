@@ -25,8 +25,17 @@ fn report_folder_has_every_file_and_they_agree() {
     let summary = Summary::new(&sc, 7, &records);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports").join("seed-canary").join("run-1");
-    report::write(&rollsim::outdir::OutDir::check(&out, false).unwrap(), &sc, &meta(&sc, 7, 150), &records, &summary)
-        .unwrap();
+    let traced: Vec<report::Traced> = report::representative(&records)
+        .into_iter()
+        .map(|(why, k)| {
+            let (record, trace) = runner::trace(&sc, 7, k);
+            report::Traced { why, record, trace }
+        })
+        .collect();
+    assert_eq!(traced.len(), 3, "slowest detection, largest excess, a false rollback");
+    let out_dir = rollsim::outdir::OutDir::check(&out, false).unwrap();
+    report::write(&out_dir, &sc, &meta(&sc, 7, 150), &records, &summary, &traced).unwrap();
+    assert!(out.join("timeline_3.png").is_file() || out.join("timeline_3.svg").is_file());
     for f in
         ["trials.parquet", "trials.csv", "summary.json", "summary.md", "index.html", "spread.svg", "detection_cdf.png"]
     {

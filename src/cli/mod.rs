@@ -109,7 +109,7 @@ enum Command {
         labels: Option<PathBuf>,
         /// Series and version mapping, e.g. 'value=cpu*0.01' or 'http_errors=error_rate,version:v2=candidate'.
         #[arg(long)]
-        map: Option<rollsim::replay::input::Mapping>,
+        map: Option<rollsim::io::series::Mapping>,
         /// End of the recording (default: the last sample), as a timestamp: rules keep
         /// being evaluated until then, so a recording that ends in a gap is judged to its end.
         #[arg(long)]
@@ -136,7 +136,7 @@ enum Command {
         seed: Option<u64>,
         /// Output format: csv, parquet or prom-json.
         #[arg(long, default_value = "csv")]
-        format: rollsim::replay::record::Format,
+        format: rollsim::io::record::Format,
         /// Output file; must not exist.
         #[arg(long)]
         out: PathBuf,

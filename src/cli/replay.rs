@@ -1,7 +1,8 @@
 //! `rollsim replay`: recorded metrics through the same engine and rules.
 
 use super::run::utc_stamp;
-use rollsim::replay::{self, input, output};
+use rollsim::io::series as input;
+use rollsim::replay::{self, output};
 use rollsim::report::charts;
 use rollsim::scenario::Scenario;
 use std::path::PathBuf;
@@ -103,7 +104,7 @@ pub fn record(
     path: Option<PathBuf>,
     trial: u64,
     seed: Option<u64>,
-    format: rollsim::replay::record::Format,
+    format: rollsim::io::record::Format,
     out: &std::path::Path,
     force: bool,
 ) -> i32 {
@@ -122,7 +123,7 @@ pub fn record(
     let (r, _, mut store) = rollsim::runner::record(&sc, seed, trial);
     let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
     let rows = store.dump(&classes);
-    match file.write(|tmp| rollsim::replay::record::write(tmp, &rows, format)) {
+    match file.write(|tmp| rollsim::io::record::write(tmp, &rows, format)) {
         Ok(()) => {
             println!(
                 "trial {trial} ({}, {} at {}): {} values over {} ticks written to {}",

@@ -117,7 +117,14 @@ fn write_report(
     records: &[TrialRecord],
     summary: &Summary,
 ) -> i32 {
-    match report::write(out, sc, meta, records, summary) {
+    let traced: Vec<report::Traced> = report::representative(records)
+        .into_iter()
+        .map(|(why, k)| {
+            let (record, trace) = rollsim::runner::trace(sc, meta.seed, k);
+            report::Traced { why, record, trace }
+        })
+        .collect();
+    match report::write(out, sc, meta, records, summary, &traced) {
         Ok(()) => {
             let shown = std::fs::canonicalize(out.path()).unwrap_or_else(|_| out.path().to_path_buf());
             println!("report: {}", shown.display());

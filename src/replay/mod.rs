@@ -9,17 +9,15 @@
 //! named, `increase` the sum. Without a recorded `request_rate`, minimum-sample
 //! rules treat every window as having enough requests.
 
-pub mod input;
 pub mod output;
-pub mod record;
 
 use crate::engine::{
     Agg, Condition, Engine, EngineEvent, FailureAction, Group, Metric, MetricSource, Policy, Query, Sample, Severity,
     Window,
 };
+use crate::io::series::{self as input, Recorded};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
-use input::Recorded;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -508,10 +506,10 @@ pub fn replay_csv(
 }
 
 fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -> Result<ReplayResult, String> {
-    let tick_name = format!("{}tick", crate::sim::store::DUMP_PREFIX);
+    let tick_name = format!("{}tick", input::DUMP_PREFIX);
     let origin =
         rec.trial.iter().find(|r| r.2 == tick_name).map(|r| r.0).ok_or("a recorded trial needs its tick series")?;
-    let rows: Vec<crate::sim::store::DumpRow> =
+    let rows: Vec<input::DumpRow> =
         rec.trial.iter().map(|(t, g, n, v)| ((t - origin).max(0) as u64, *g, n.clone(), *v)).collect();
     let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
     let mut store = crate::sim::store::Store::from_dump(&classes, &rows)?;

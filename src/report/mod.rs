@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use table::{guard, read_parquet, read_records, read_trial_table, trial_table, write_parquet};
+pub use table::{read_records, trial_table};
 
 /// Version of the `summary.json` schema.
 pub const SUMMARY_SCHEMA: u32 = 2;
@@ -70,6 +70,8 @@ pub enum ReportError {
     Table { path: PathBuf, source: polars::error::PolarsError },
     #[error("cannot draw chart {stem}: {message}")]
     Chart { stem: String, message: String },
+    #[error(transparent)]
+    Data(#[from] crate::io::IoError),
     #[error(transparent)]
     Out(#[from] crate::outdir::OutError),
 }
@@ -206,6 +208,14 @@ fn chart<C: charts::Chart>(c: &C, dir: &Path, out: &mut Vec<(String, String)>) -
     Ok(())
 }
 
+/// A trial drawn as a timeline: why it was chosen, its row and its trace (the
+/// caller re-runs it with [`crate::runner::trace`]; bit for bit the row of the run).
+pub struct Traced {
+    pub why: &'static str,
+    pub record: TrialRecord,
+    pub trace: crate::sim::Trace,
+}
+
 /// Representative trials for timelines: the slowest detection, the largest
 /// excess failures, and a false rollback (each if any).
 pub fn representative(records: &[TrialRecord]) -> Vec<(&'static str, u64)> {
@@ -236,24 +246,22 @@ pub fn stage_names(sc: &Scenario) -> Vec<String> {
 fn write_charts(
     dir: &Path,
     sc: &Scenario,
-    meta: &RunMeta,
     records: &[TrialRecord],
+    traced: &[Traced],
 ) -> Result<Vec<(String, String)>, ReportError> {
     let mut out = Vec::new();
     chart(&charts::DetectionCdf { scenario: sc, records }, dir, &mut out)?;
-    let rows: Vec<crate::compare::Row> = records.iter().map(|r| crate::compare::Row::from_record(sc, r)).collect();
+    let rows: Vec<crate::rows::Row> = records.iter().map(|r| crate::rows::Row::from_record(sc, r)).collect();
     chart(&charts::Spread { rows: &rows, stages: stage_names(sc) }, dir, &mut out)?;
     chart(&charts::PeakShare { scenario: sc, records }, dir, &mut out)?;
     chart(&charts::ExcessFailed { scenario: sc, records }, dir, &mut out)?;
     chart(&charts::GoodVersions { scenario: sc, records }, dir, &mut out)?;
-    for (i, (why, k)) in representative(records).into_iter().enumerate() {
-        // Re-run the trial alone with its trace: bit for bit the row of the run.
-        let (record, trace) = crate::runner::trace(sc, meta.seed, k);
+    for (i, t) in traced.iter().enumerate() {
         let t = charts::Timeline {
             scenario: sc,
-            record: &record,
-            trace: &trace,
-            why: why.to_string(),
+            record: &t.record,
+            trace: &t.trace,
+            why: t.why.to_string(),
             stem: format!("timeline_{}", i + 1),
         };
         chart(&t, dir, &mut out)?;
@@ -269,8 +277,9 @@ pub fn write(
     meta: &RunMeta,
     records: &[TrialRecord],
     s: &Summary,
+    traced: &[Traced],
 ) -> Result<(), ReportError> {
-    out.write(|tmp| fill(tmp, sc, meta, records, s))
+    out.write(|tmp| fill(tmp, sc, meta, records, s, traced))
 }
 
 /// Writes `dir/scenario.toml`, the canonical scenario, with a copy of every
@@ -296,16 +305,23 @@ pub fn write_scenario(dir: &Path, sc: &Scenario) -> Result<(), ReportError> {
     std::fs::write(&toml, print::to_toml(&placed)).map_err(io(&toml))
 }
 
-fn fill(tmp: &Path, sc: &Scenario, meta: &RunMeta, records: &[TrialRecord], s: &Summary) -> Result<(), ReportError> {
+fn fill(
+    tmp: &Path,
+    sc: &Scenario,
+    meta: &RunMeta,
+    records: &[TrialRecord],
+    s: &Summary,
+    traced: &[Traced],
+) -> Result<(), ReportError> {
     write_scenario(tmp, sc)?;
     let mut df = trial_table(sc, records).map_err(|source| ReportError::Table { path: tmp.join("trials"), source })?;
-    table::write_parquet(&tmp.join("trials.parquet"), &mut df)?;
-    table::write_csv(&tmp.join("trials.csv"), &mut df)?;
+    crate::io::trials::write_parquet(&tmp.join("trials.parquet"), &mut df)?;
+    crate::io::trials::write_csv(&tmp.join("trials.csv"), &mut df)?;
     let json = tmp.join("summary.json");
     std::fs::write(&json, summary_json(meta, s)).map_err(io(&json))?;
     let md = tmp.join("summary.md");
     std::fs::write(&md, summary_md(meta, s)).map_err(io(&md))?;
-    let charts = write_charts(tmp, sc, meta, records)?;
+    let charts = write_charts(tmp, sc, records, traced)?;
     let index = tmp.join("index.html");
     std::fs::write(&index, html::page(meta, s, &charts)).map_err(io(&index))?;
     Ok(())

@@ -1,10 +1,8 @@
 //! The trial table: one row per trial with every outcome field, via polars.
 
-use super::ReportError;
 use crate::scenario::Scenario;
 use crate::sim::TrialRecord;
 use polars::prelude::*;
-use std::path::Path;
 
 fn secs(t: Option<crate::time::SimTime>) -> Option<u64> {
     t.map(|t| t.0)
@@ -54,57 +52,6 @@ pub fn trial_table(sc: &Scenario, rs: &[TrialRecord]) -> PolarsResult<DataFrame>
         cols.push(col(&name, Column::new("".into(), rs.iter().map(|r| secs(r.phase_times[i])).collect::<Vec<_>>())));
     }
     DataFrame::new(rs.len(), cols)
-}
-
-/// Writes a trial table and its checksum file (`trials.sha256`, in `sha256sum`
-/// format) beside it.
-pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), ReportError> {
-    let file = std::fs::File::create(path).map_err(super::io(path))?;
-    ParquetWriter::new(file).finish(df).map_err(|source| ReportError::Table { path: path.to_path_buf(), source })?;
-    let bytes = std::fs::read(path).map_err(super::io(path))?;
-    let sum = checksum_path(path);
-    let name = path.file_name().map_or_else(|| "trials.parquet".into(), |n| n.to_string_lossy().into_owned());
-    std::fs::write(&sum, format!("{}  {name}\n", sha256_hex(&bytes))).map_err(super::io(&sum))
-}
-
-fn checksum_path(table: &Path) -> std::path::PathBuf {
-    table.with_extension("sha256")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Reads a trial table that rollsim wrote, after checking it against its
-/// checksum file: a damaged or altered table is refused before any decoding
-/// (polars' Parquet decoder can abort the process on corrupt data, found by
-/// fuzzing, which no error handling can catch).
-pub fn read_trial_table(path: &Path) -> Result<DataFrame, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot open: {e}"))?;
-    let sum = checksum_path(path);
-    let want = std::fs::read_to_string(&sum).map_err(|e| {
-        format!(
-            "cannot read its checksum file {}: {e} (folders written by rollsim hold one; re-run an older folder)",
-            sum.display()
-        )
-    })?;
-    let want = want.split_whitespace().next().unwrap_or("");
-    if sha256_hex(&bytes) != want {
-        return Err(format!(
-            "does not match its checksum in {}: the file was damaged or changed after rollsim wrote it",
-            sum.display()
-        ));
-    }
-    guard(|| {
-        ParquetReader::new(std::io::Cursor::new(bytes)).finish().map_err(|e| format!("not a readable trial table: {e}"))
-    })
-}
-
-pub fn write_csv(path: &Path, df: &mut DataFrame) -> Result<(), ReportError> {
-    let mut file = std::fs::File::create(path).map_err(super::io(path))?;
-    CsvWriter::new(&mut file).finish(df).map_err(|source| ReportError::Table { path: path.to_path_buf(), source })?;
-    Ok(())
 }
 
 /// Reads trial records back from a table written by [`trial_table`] for the
@@ -187,23 +134,4 @@ pub fn read_records(sc: &Scenario, df: &DataFrame) -> Result<Vec<TrialRecord>, S
         });
     }
     Ok(out)
-}
-
-/// Reads a Parquet file (a trial table, or a recording). Every Parquet read of
-/// rollsim goes through here.
-///
-/// polars' Parquet decoder can panic on corrupt bytes (an assertion in its page
-/// decoder, found by fuzzing); such a panic is turned into an error here, at the
-/// boundary, so a damaged file is a clear message and never an abort.
-pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    guard(|| ParquetReader::new(file).finish().map_err(|e| format!("not a readable trial table: {e}")))
-}
-
-/// Runs `f`, which reads data decoded from a Parquet file; a panic inside polars
-/// on corrupt data (its decoder, or a column whose buffers disagree) becomes an
-/// error. Every conversion of Parquet data into rollsim's types runs under it.
-pub fn guard<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err("not a readable Parquet file: its data is corrupt (the Parquet decoder failed)".into()))
 }

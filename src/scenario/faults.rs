@@ -1,7 +1,7 @@
 //! Validation of the fault mix: which magnitude fields each fault kind reads,
 //! their units, and the weights. Errors name the entry (`faults[3].error_rate`).
 
-use super::build::{dist, duration_range, number, positive_duration, Ctx};
+use super::check::{dist, duration_range, number, positive_duration, Ctx};
 use super::raw::{RawFault, Text};
 use super::*;
 use crate::units::{parse_latency_ms, parse_percent, parse_share};
@@ -220,12 +220,12 @@ fn recorded(cx: &mut Ctx, f: &RawFault, prefix: &str, base_dir: &std::path::Path
         return empty();
     };
     let path = base_dir.join(data.get_ref());
-    let map = crate::replay::input::Mapping {
-        series: [("value".to_string(), crate::replay::input::Target { metric, group: Group::Candidate, scale: 1.0 })]
+    let map = crate::io::series::Mapping {
+        series: [("value".to_string(), crate::io::series::Target { metric, group: Group::Candidate, scale: 1.0 })]
             .into(),
         versions: Default::default(),
     };
-    let rec = match crate::replay::input::read(&path, &map) {
+    let rec = match crate::io::series::read(&path, &map) {
         Ok(r) => r,
         Err(e) => {
             cx.err_at(Some(data.span()), p("data"), e);

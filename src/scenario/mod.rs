@@ -6,6 +6,7 @@
 //! scenario back as canonical TOML and describes its policy for humans.
 
 mod build;
+mod check;
 mod faults;
 pub mod print;
 pub mod raw;

@@ -273,11 +273,7 @@ impl Store {
     }
 }
 
-/// Name prefix of the lossless per-tick series of a recorded trial.
-pub const DUMP_PREFIX: &str = "rollsim:";
-
-/// One value of a recorded trial: (seconds since the start, group, series name, value).
-pub type DumpRow = (u64, Group, String, f64);
+pub use crate::io::series::{DumpRow, DUMP_PREFIX};
 
 fn gauge_name(col: usize) -> &'static str {
     ["cpu_mean", "cpu_max", "memory_mean", "memory_max", "db_pool_mean", "db_pool_max"][col]

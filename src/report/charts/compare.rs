@@ -2,7 +2,7 @@
 
 use super::spread::{horizon, spread_shares};
 use super::*;
-use crate::compare::Row;
+use crate::rows::Row;
 
 /// Sorted detection times (hours) of the bad versions in `rows`, and their count.
 fn detections(rows: &[Row]) -> (Vec<f64>, usize) {

@@ -2,7 +2,7 @@
 //! versions at each traffic stage, or already rolled back.
 
 use super::*;
-use crate::compare::Row;
+use crate::rows::Row;
 
 /// The spread of bad versions in `rows` over phases named `stages` (e.g. "5% (canary)").
 pub struct Spread<'a> {

@@ -14,6 +14,12 @@ use std::collections::BTreeMap;
 
 use std::path::Path;
 
+/// Name prefix of the lossless per-tick series of a recorded trial.
+pub const DUMP_PREFIX: &str = "rollsim:";
+
+/// One value of a recorded trial: (seconds since the start, group, series name, value).
+pub type DumpRow = (u64, Group, String, f64);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TsFormat {
     Rfc3339,
@@ -165,7 +171,7 @@ impl<'m, 's> Collector<'m, 's> {
 
     /// Keeps a `rollsim record` series; true when `name` is one.
     fn trial_series(&mut self, name: &str, version: Option<&str>, t: i64, value: Option<f64>) -> Result<bool, String> {
-        if !name.starts_with(crate::sim::store::DUMP_PREFIX) {
+        if !name.starts_with(DUMP_PREFIX) {
             return Ok(false);
         }
         let group = self.group(version)?;
@@ -395,12 +401,12 @@ fn csv_error(e: &csv::Error) -> String {
 /// Reads a Parquet file with the long CSV's columns (`timestamp` as text or
 /// Unix seconds, `metric`, optional `version`, `value`).
 pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, String> {
-    crate::report::guard(|| read_parquet_unguarded(path, map))
+    super::guard(|| read_parquet_unguarded(path, map))
 }
 
 fn read_parquet_unguarded(path: &Path, map: &Mapping) -> Result<Recorded, String> {
     use polars::prelude::*;
-    let df = crate::report::read_parquet(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let df = super::read_parquet(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let at = |row: usize, m: String| format!("{}: row {}: {m}", path.display(), row + 1);
     let col = |name: &str| df.column(name).ok();
     let need = |name: &str| col(name).ok_or_else(|| format!("{}: no column `{name}`", path.display()));
@@ -464,7 +470,7 @@ pub fn read_prometheus_text(text: &str, path: &Path, map: &Mapping) -> Result<Re
             .ok_or_else(|| bad(format!("series {} has no __name__ or metric label; name it in the query or map it with --map 'value=METRIC'", k + 1)))?;
         let version = labels["version"].as_str();
         // A `rollsim record` series keeps its name; any other is mapped to a metric.
-        let target = if name.starts_with(crate::sim::store::DUMP_PREFIX) {
+        let target = if name.starts_with(DUMP_PREFIX) {
             None
         } else {
             match c.target(name, version).map_err(|e| bad(format!("series {}: {e}", k + 1)))? {

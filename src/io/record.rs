@@ -2,8 +2,8 @@
 //! (per-tick counters and gauges named `rollsim:...`), so replaying a recorded
 //! trial makes exactly the decisions the simulation made.
 
+use super::series::DumpRow;
 use crate::engine::Group;
-use crate::sim::store::DumpRow;
 use std::fmt::Write as _;
 use std::path::Path;
 
