@@ -50,8 +50,8 @@ fn benches(c: &mut Criterion) {
     }
     c.bench_function("engine step (seed policy, first 24 h of wake-ups)", |b| {
         b.iter(|| {
-            let mut engine = Engine::new(sc.policy.clone());
             let mut sink: Vec<Decision> = Vec::new();
+            let mut engine = Engine::start(sc.policy.clone(), &mut sink);
             let mut steps = 0u32;
             while let Some(t) = engine.next_wakeup() {
                 if t.0 >= (ticks as u64 - 1) * 60 {

@@ -344,3 +344,36 @@ fn quoted_fields_may_hold_commas() {
     .unwrap_err();
     assert!(e.contains("b.csv:3: expected 4 fields"), "{e}");
 }
+
+/// Candidate error rate alternating per minute between 2% and 10%, with the
+/// request rate behind each (if `rates` is given) recorded beside it.
+fn alternating(rates: Option<(f64, f64)>) -> String {
+    let mut s = String::from("timestamp,metric,version,value\n");
+    for m in 0..=120u64 {
+        let t = 1_700_000_000 + m * 60;
+        let (v, r) = if m % 2 == 1 { (0.10, rates.map(|r| r.0)) } else { (0.02, rates.map(|r| r.1)) };
+        s.push_str(&format!("{t},error_rate,candidate,{v}\n{t},error_rate,stable,0.001\n"));
+        if let Some(r) = r {
+            s.push_str(&format!("{t},request_rate,candidate,{r}\n{t},request_rate,stable,{r}\n"));
+        }
+    }
+    s
+}
+
+#[test]
+fn a_windowed_ratio_is_the_ratio_of_sums_as_in_the_simulator() {
+    // The seed's trigger: candidate error rate over 5 minutes above 5%.
+    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::seed();
+    let fired = |name: &str, text: String| {
+        let rec = input::read_csv(&write(dir.path(), name, &text), &Default::default()).unwrap();
+        let r = replay::replay(&sc, &rec, None, None, None).unwrap();
+        !r.alarms.iter().find(|a| a.rule == "trigger:error_rate").unwrap().episodes.is_empty()
+    };
+    // Few requests at 10%, many at 2%: 2.8% to 3.1% of requests failed in any window.
+    assert!(!fired("light.csv", alternating(Some((100.0, 900.0)))));
+    // Many requests at 10%: 9.4% or more failed.
+    assert!(fired("heavy.csv", alternating(Some((900.0, 100.0)))));
+    // No request rate recorded: equal weights, 5.2% to 6.8%.
+    assert!(fired("none.csv", alternating(None)));
+}

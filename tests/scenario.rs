@@ -144,7 +144,7 @@ struct Steady {
 }
 
 impl MetricSource for Steady {
-    fn query(&mut self, q: &Query, _: SimTime) -> Sample {
+    fn query(&mut self, q: &Query, _: SimTime) -> Result<Sample, QueryError> {
         let v = match q.metric {
             Metric::ErrorRate if q.group == Group::Candidate => self.candidate_error_rate,
             Metric::ErrorRate => 0.001,
@@ -157,15 +157,15 @@ impl MetricSource for Steady {
             Metric::RequestRate => 300.0,
             Metric::Restarts | Metric::UserReports | Metric::CriticalAlerts => 0.0,
         };
-        Sample { value: Some(v), requests: 100_000 }
+        Ok(Sample { value: Some(v), requests: Some(100_000) })
     }
 }
 
 fn first_rollback(error_rate: f64) -> (SimTime, String) {
     let sc = Scenario::seed();
-    let mut engine = Engine::new(Arc::clone(&sc.policy));
-    let mut src = Steady { candidate_error_rate: error_rate };
     let mut decisions: Vec<Decision> = Vec::new();
+    let mut engine = Engine::start(Arc::clone(&sc.policy), &mut decisions);
+    let mut src = Steady { candidate_error_rate: error_rate };
     while let Some(t) = engine.next_wakeup() {
         engine.step(t, &mut src, &mut decisions);
         if let Some(d) = decisions.iter().find(|d| d.kind == DecisionKind::Rollback) {

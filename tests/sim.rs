@@ -67,19 +67,19 @@ fn calibration_without_fault_matches_the_baseline() {
     let now = SimTime(day as u64 * 60);
     let w = SimDur::hours(24);
     for g in [Group::Candidate, Group::Stable] {
-        let err = store.query(&q(Metric::ErrorRate, g, w, Agg::Window), now).value.unwrap();
+        let err = store.query(&q(Metric::ErrorRate, g, w, Agg::Window), now).unwrap().value.unwrap();
         assert!((err - 0.001).abs() < 0.0001, "{g:?} error rate {err}");
         // p99 from buckets with histogram_quantile interpolation: within 3% of 200 ms.
-        let p99 = store.query(&q(Metric::LatencyP99, g, w, Agg::Window), now).value.unwrap();
+        let p99 = store.query(&q(Metric::LatencyP99, g, w, Agg::Window), now).unwrap().value.unwrap();
         assert!((p99 - 200.0).abs() < 6.0, "{g:?} p99 {p99}");
-        let p50 = store.query(&q(Metric::LatencyP50, g, w, Agg::Window), now).value.unwrap();
+        let p50 = store.query(&q(Metric::LatencyP50, g, w, Agg::Window), now).unwrap().value.unwrap();
         assert!((p50 - 80.0).abs() < 8.0, "{g:?} p50 {p50}");
         // Over a whole day the diurnal cycle averages out: mean CPU ≈ 40%, memory ≈ 50%.
-        let cpu = store.query(&q(Metric::Cpu, g, w, Agg::Avg), now).value.unwrap();
+        let cpu = store.query(&q(Metric::Cpu, g, w, Agg::Avg), now).unwrap().value.unwrap();
         assert!((cpu - 0.40).abs() < 0.005, "{g:?} cpu {cpu}");
-        let mem = store.query(&q(Metric::Memory, g, w, Agg::Avg), now).value.unwrap();
+        let mem = store.query(&q(Metric::Memory, g, w, Agg::Avg), now).unwrap().value.unwrap();
         assert!((mem - 0.50).abs() < 0.005, "{g:?} memory {mem}");
-        let rate = store.query(&q(Metric::RequestRate, g, w, Agg::Window), now).value.unwrap();
+        let rate = store.query(&q(Metric::RequestRate, g, w, Agg::Window), now).unwrap().value.unwrap();
         let share = if g == Group::Candidate { 0.25 } else { 0.75 };
         assert!((rate / (300.0 * share) - 1.0).abs() < 0.01, "{g:?} rate {rate}");
     }

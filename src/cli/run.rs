@@ -282,12 +282,12 @@ fn describe_event(e: &EngineEvent, p: &Policy, sc: &Scenario) -> Option<String> 
         EngineEvent::Check { at, phase, gate, value, limit, requests, verdict } => {
             let g = &p.phases[phase].gates[gate];
             format!(
-                "{at}  check {:<20} {} {} {} ({} requests) → {}{}",
+                "{at}  check {:<20} {} {} {}{} → {}{}",
                 g.name,
                 fmt_val(g.metric, value),
                 g.op.symbol(),
                 fmt_val(g.metric, limit),
-                requests,
+                requests.map(|r| format!(" ({r} requests)")).unwrap_or_default(),
                 verdict.name(),
                 if g.dry_run { " [dry run]" } else { "" }
             )
@@ -308,6 +308,13 @@ fn describe_event(e: &EngineEvent, p: &Policy, sc: &Scenario) -> Option<String> 
             }
             let t = &p.triggers[trigger];
             format!("{at}  trigger {} fired at {}", t.name, fmt_val(t.condition.query.metric, value))
+        }
+        EngineEvent::QueryFailed { at, rule } => {
+            let name = match rule {
+                rollsim::engine::RuleRef::Trigger(i) => format!("trigger {}", p.triggers[i].name),
+                rollsim::engine::RuleRef::Alert(i) => format!("alert {}", p.alerts[i].name),
+            };
+            format!("{at}  {name}: its query failed, not evaluated")
         }
         EngineEvent::Decision(d) => {
             let _ = sc;

@@ -58,6 +58,9 @@ pub enum Cause {
     GateFailed { phase: usize, gate: usize },
     /// Gate `gate` of phase `phase` exceeded its inconclusive limit.
     GateInconclusive { phase: usize, gate: usize },
+    /// Gate `gate` of phase `phase` could not query its metric more times in a
+    /// row than its consecutive-error limit.
+    GateErrored { phase: usize, gate: usize },
     /// Every criterion of phase `phase` was met at its decision gate.
     CriteriaMet { phase: usize },
     /// The simulated manual approval of phase `phase` arrived.
@@ -78,6 +81,9 @@ impl Cause {
             Cause::GateInconclusive { phase, gate } => {
                 format!("inconclusive:{}/{}", policy.phases[phase].name, policy.phases[phase].gates[gate].name)
             }
+            Cause::GateErrored { phase, gate } => {
+                format!("error:{}/{}", policy.phases[phase].name, policy.phases[phase].gates[gate].name)
+            }
             Cause::CriteriaMet { phase } => format!("criteria-met:{}", policy.phases[phase].name),
             Cause::Approved { phase } => format!("approved:{}", policy.phases[phase].name),
             Cause::RollbackFinished => "rollback-finished".to_string(),
@@ -92,6 +98,7 @@ impl Cause {
             for gate in 0..p.gates.len() {
                 out.push(Cause::GateFailed { phase, gate });
                 out.push(Cause::GateInconclusive { phase, gate });
+                out.push(Cause::GateErrored { phase, gate });
             }
             out.push(Cause::CriteriaMet { phase });
             out.push(Cause::Approved { phase });
@@ -113,6 +120,8 @@ pub enum Verdict {
     Fail,
     /// No data, or too few requests in the window.
     Inconclusive,
+    /// The metric source could not answer the query.
+    Error,
 }
 
 impl Verdict {
@@ -121,8 +130,16 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::Error => "error",
         }
     }
+}
+
+/// A trigger or an alert rule, by index into the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleRef {
+    Trigger(usize),
+    Alert(usize),
 }
 
 /// Alert states, as Prometheus alerting has them.
@@ -156,7 +173,7 @@ pub enum EngineEvent {
         gate: usize,
         value: Option<f64>,
         limit: Option<f64>,
-        requests: u64,
+        requests: Option<u64>,
         verdict: Verdict,
     },
     Alert {
@@ -170,6 +187,12 @@ pub enum EngineEvent {
         trigger: usize,
         value: Option<f64>,
         fired: bool,
+    },
+    /// The query of a trigger or an alert rule failed: it was not evaluated at
+    /// `at` (the alert keeps its state). Gates report errors as [`Verdict::Error`].
+    QueryFailed {
+        at: SimTime,
+        rule: RuleRef,
     },
     Decision(Decision),
 }

@@ -216,17 +216,49 @@ pub struct Query {
 pub struct Sample {
     /// The value, or `None` when there was no data in the window.
     pub value: Option<f64>,
-    /// Requests the value was computed from (for minimum-sample rules).
-    pub requests: u64,
+    /// Requests the value was computed from (for minimum-sample rules); `None`
+    /// when the value is not request-based or the source does not know the count
+    /// (then no minimum applies).
+    pub requests: Option<u64>,
 }
 
 impl Sample {
-    pub const NO_DATA: Sample = Sample { value: None, requests: 0 };
+    pub const NO_DATA: Sample = Sample { value: None, requests: None };
+
+    /// True when a minimum of `min` requests is met (or cannot be judged).
+    pub fn enough(&self, metric: Metric, min: u64) -> bool {
+        !metric.needs_requests() || self.requests.is_none_or(|r| r >= min)
+    }
 }
+
+/// Why a source could not answer a query (a metrics backend that timed out, a
+/// query it rejected). The engine counts it as an *error* measurement: gates
+/// give the phase an error after more consecutive errors than
+/// `consecutive_error_limit` (Argo Rollouts' semantics); a trigger or an alert
+/// rule whose query fails is not evaluated at that instant (as Prometheus keeps
+/// a rule's state when its evaluation fails).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(pub String);
 
 /// Where the engine reads metrics from. The simulator, the replayer and a live
 /// metrics backend each implement it; the engine never reads anything else.
 pub trait MetricSource {
     /// Answers `query` for the window ending at `now`.
-    fn query(&mut self, query: &Query, now: SimTime) -> Sample;
+    fn query(&mut self, query: &Query, now: SimTime) -> Result<Sample, QueryError>;
+}
+
+/// The one definition of [`Agg::Window`] for a ratio (error rate, cache hit
+/// ratio): the ratio of sums over the window, i.e. each per-scrape ratio weighted
+/// by the requests behind it. The simulator's store holds the counts and divides
+/// their sums directly; the replayer holds recorded ratios and, when the request
+/// rate is recorded too, weights each ratio by it (equal weights when it is not,
+/// which is exact for a constant request rate). No weight, no value.
+pub fn ratio_of_sums(points: impl IntoIterator<Item = (f64, f64)>) -> Option<f64> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (ratio, weight) in points {
+        num += ratio * weight;
+        den += weight;
+    }
+    (den > 0.0).then(|| num / den)
 }

@@ -13,16 +13,20 @@
 //! so a trigger always wins over a gate at the same time and a check at the
 //! phase's end is counted before the decision.
 
+pub mod alert;
 pub mod events;
 pub mod metrics;
 pub mod policy;
+pub mod snapshot;
 
-pub use events::{AlertTransition, Cause, Decision, DecisionKind, EngineEvent, EventSink, Verdict};
-pub use metrics::{Agg, ClassId, Group, Metric, MetricSource, Query, Sample, Unit};
+pub use alert::AlertState;
+pub use events::{AlertTransition, Cause, Decision, DecisionKind, EngineEvent, EventSink, RuleRef, Verdict};
+pub use metrics::{ratio_of_sums, Agg, ClassId, Group, Metric, MetricSource, Query, QueryError, Sample, Unit};
 pub use policy::{
     AlertRule, CheckRules, Cmp, Condition, EvalMode, FailureAction, Gate, Limit, Phase, Policy, Severity, Step,
     StepAction, Trigger, Window,
 };
+pub use snapshot::{EngineSnapshot, SnapshotError};
 
 use crate::time::{SimDur, SimTime};
 use std::sync::Arc;
@@ -50,21 +54,19 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct GateCount {
     failures: u32,
     consecutive_failures: u32,
     inconclusive: u32,
+    consecutive_errors: u32,
+    /// The longest runs so far: a run beyond its limit fails the gate even if
+    /// a later check passed (the decision gate looks back over the phase).
+    worst_failure_run: u32,
+    worst_error_run: u32,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum AlertState {
-    Inactive,
-    Pending { since: SimTime },
-    Firing,
-}
-
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct AlertRuntime {
     state: AlertState,
     /// When the last firing interval ended (`None`: never resolved).
@@ -96,8 +98,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// A rollout that starts phase 0 at time zero.
-    pub fn new(policy: Arc<Policy>) -> Engine {
+    /// A rollout that starts phase 0 at time zero; the phase start (and the
+    /// traffic shift of a phase without steps) are reported to `sink`.
+    pub fn start<K: EventSink + ?Sized>(policy: Arc<Policy>, sink: &mut K) -> Engine {
         let alerts = vec![
             AlertRuntime { state: AlertState::Inactive, last_resolved: None, ever_fired: false };
             policy.alerts.len()
@@ -122,7 +125,7 @@ impl Engine {
             next_trigger,
             policy,
         };
-        engine.enter_phase(0, SimTime::ZERO, &mut NoSink);
+        engine.enter_phase(0, SimTime::ZERO, sink);
         engine
     }
 
@@ -237,7 +240,10 @@ impl Engine {
             if self.weight <= 0.0 {
                 continue;
             }
-            let (value, fired) = trig.condition.evaluate(now, source);
+            let Ok((value, fired)) = trig.condition.evaluate(now, source) else {
+                sink.event(EngineEvent::QueryFailed { at: now, rule: RuleRef::Trigger(i) });
+                continue;
+            };
             sink.event(EngineEvent::TriggerEvaluated { at: now, trigger: i, value, fired });
             if fired {
                 self.start_rollback(now, Cause::Trigger(i), sink);
@@ -261,33 +267,21 @@ impl Engine {
         let policy = Arc::clone(&self.policy);
         let mut rollback = None;
         for (i, rule) in policy.alerts.iter().enumerate() {
-            let (value, active) = rule.condition.evaluate(now, source);
-            let rt = &mut self.alerts[i];
-            let transition = match (rt.state, active) {
-                (AlertState::Inactive, true) if rule.for_ == SimDur::ZERO => Some(AlertTransition::Firing),
-                (AlertState::Inactive, true) => Some(AlertTransition::Pending),
-                (AlertState::Pending { since }, true) if now.since(since) >= rule.for_ => Some(AlertTransition::Firing),
-                (AlertState::Pending { .. }, false) => {
-                    rt.state = AlertState::Inactive;
-                    None
-                }
-                (AlertState::Firing, false) => Some(AlertTransition::Resolved),
-                _ => None,
+            let Ok((value, active)) = rule.condition.evaluate(now, source) else {
+                sink.event(EngineEvent::QueryFailed { at: now, rule: RuleRef::Alert(i) });
+                continue;
             };
+            let rt = &mut self.alerts[i];
+            let transition = rt.state.observe(now, active, rule.for_);
             match transition {
-                Some(AlertTransition::Pending) => rt.state = AlertState::Pending { since: now },
                 Some(AlertTransition::Firing) => {
-                    rt.state = AlertState::Firing;
                     rt.ever_fired = true;
                     if rule.rollback && rollback.is_none() {
                         rollback = Some(i);
                     }
                 }
-                Some(AlertTransition::Resolved) => {
-                    rt.state = AlertState::Inactive;
-                    rt.last_resolved = Some(now);
-                }
-                None => {}
+                Some(AlertTransition::Resolved) => rt.last_resolved = Some(now),
+                Some(AlertTransition::Pending) | None => {}
             }
             if let Some(transition) = transition {
                 sink.event(EngineEvent::Alert { at: now, alert: i, transition, value });
@@ -310,7 +304,7 @@ impl Engine {
             .filter(|(rule, rt)| {
                 rule.severity == Severity::Critical
                     && rt.ever_fired
-                    && (matches!(rt.state, AlertState::Firing) || rt.last_resolved.is_some_and(|r| r >= from))
+                    && (rt.state.is_firing() || rt.last_resolved.is_some_and(|r| r >= from))
             })
             .count() as u64
     }
@@ -378,13 +372,21 @@ impl Engine {
                 continue;
             }
             let c = &mut self.gates[gi];
+            if verdict != Verdict::Error {
+                c.consecutive_errors = 0;
+            }
             match verdict {
                 Verdict::Pass => c.consecutive_failures = 0,
                 Verdict::Fail => {
                     c.failures += 1;
                     c.consecutive_failures += 1;
+                    c.worst_failure_run = c.worst_failure_run.max(c.consecutive_failures);
                 }
                 Verdict::Inconclusive => c.inconclusive += 1,
+                Verdict::Error => {
+                    c.consecutive_errors += 1;
+                    c.worst_error_run = c.worst_error_run.max(c.consecutive_errors);
+                }
             }
         }
         if p.checks.mode == EvalMode::Continuous {
@@ -402,7 +404,7 @@ impl Engine {
         rules: &CheckRules,
         now: SimTime,
         source: &mut S,
-    ) -> (Option<f64>, Option<f64>, u64, Verdict)
+    ) -> (Option<f64>, Option<f64>, Option<u64>, Verdict)
     where
         S: MetricSource + ?Sized,
     {
@@ -411,22 +413,27 @@ impl Engine {
             Window::Phase => now.since(self.traffic_start),
         };
         if window == SimDur::ZERO {
-            return (None, None, 0, Verdict::Inconclusive);
+            return (None, None, None, Verdict::Inconclusive);
         }
         let query = Query { metric: gate.metric, group: gate.group, class: gate.class, window, agg: gate.agg };
         let sample = if gate.metric == Metric::CriticalAlerts {
-            Sample { value: Some(self.critical_alerts_in(now, window) as f64), requests: 0 }
+            Sample { value: Some(self.critical_alerts_in(now, window) as f64), requests: None }
         } else {
-            source.query(&query, now)
+            match source.query(&query, now) {
+                Ok(s) => s,
+                Err(_) => return (None, None, None, Verdict::Error),
+            }
         };
-        let enough = |s: &Sample| !gate.metric.needs_requests() || s.requests >= rules.min_requests;
+        let enough = |s: &Sample| s.enough(gate.metric, rules.min_requests);
         let Some(value) = sample.value.filter(|_| enough(&sample)) else {
             return (sample.value, None, sample.requests, Verdict::Inconclusive);
         };
         let limit = match gate.limit {
             Limit::Absolute(v) => Some(v),
             Limit::BaselineRelative(_) | Limit::BaselinePlus(_) => {
-                let base = source.query(&Query { group: Group::Stable, ..query }, now);
+                let Ok(base) = source.query(&Query { group: Group::Stable, ..query }, now) else {
+                    return (Some(value), None, sample.requests, Verdict::Error);
+                };
                 base.value.filter(|_| enough(&base)).map(|b| match gate.limit {
                     Limit::BaselineRelative(f) => b * (1.0 + f),
                     Limit::BaselinePlus(a) => b + a,
@@ -446,9 +453,12 @@ impl Engine {
         let p = &self.policy.phases[phase];
         let rules = &p.checks;
         for (gate, c) in self.gates.iter().enumerate() {
-            let consecutive = rules.consecutive_failure_limit.is_some_and(|l| c.consecutive_failures > l);
+            let consecutive = rules.consecutive_failure_limit.is_some_and(|l| c.worst_failure_run > l);
             if c.failures > rules.failure_limit || consecutive {
                 return Some((Cause::GateFailed { phase, gate }, rules.on_failure));
+            }
+            if c.worst_error_run > rules.consecutive_error_limit {
+                return Some((Cause::GateErrored { phase, gate }, rules.on_failure));
             }
         }
         for (gate, c) in self.gates.iter().enumerate() {
@@ -563,11 +573,6 @@ impl Engine {
     fn decide<K: EventSink + ?Sized>(&mut self, at: SimTime, kind: DecisionKind, cause: Cause, sink: &mut K) {
         sink.event(EngineEvent::Decision(Decision { at, kind, cause }));
     }
-}
-
-struct NoSink;
-impl EventSink for NoSink {
-    fn event(&mut self, _: EngineEvent) {}
 }
 
 #[cfg(test)]

@@ -92,6 +92,10 @@ pub struct CheckRules {
     pub consecutive_failure_limit: Option<u32>,
     /// A gate is inconclusive when its inconclusive checks exceed this.
     pub inconclusive_limit: u32,
+    /// A gate errs when more consecutive checks than this could not query their
+    /// metric (Argo `consecutiveErrorLimit`, default 4); an error is acted on
+    /// like a failure (`on_failure`).
+    pub consecutive_error_limit: u32,
     /// Requests a window needs before a request-based value counts.
     pub min_requests: u64,
     /// What a failed gate does.
@@ -207,16 +211,17 @@ pub struct Condition {
 
 impl Condition {
     /// The measured value and whether the condition fires at `now`; too little
-    /// data (no value, or fewer requests than `min_requests`) never fires.
+    /// data (no value, or fewer requests than `min_requests`) never fires. A
+    /// query the source could not answer is an error.
     pub fn evaluate<S: super::MetricSource + ?Sized>(
         &self,
         now: crate::time::SimTime,
         source: &mut S,
-    ) -> (Option<f64>, bool) {
-        let s = source.query(&self.query, now);
-        let enough = !self.query.metric.needs_requests() || s.requests >= self.min_requests;
+    ) -> Result<(Option<f64>, bool), super::QueryError> {
+        let s = source.query(&self.query, now)?;
+        let enough = s.enough(self.query.metric, self.min_requests);
         let fired = s.value.is_some_and(|v| enough && self.op.holds(v, self.threshold));
-        (s.value, fired)
+        Ok((s.value, fired))
     }
 }
 

@@ -9,8 +9,8 @@ const MIN: u64 = 60;
 struct Script<F: Fn(&Query, SimTime) -> Option<f64>>(F);
 
 impl<F: Fn(&Query, SimTime) -> Option<f64>> MetricSource for Script<F> {
-    fn query(&mut self, q: &Query, now: SimTime) -> Sample {
-        Sample { value: (self.0)(q, now), requests: 10_000 }
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        Ok(Sample { value: (self.0)(q, now), requests: Some(10_000) })
     }
 }
 
@@ -21,6 +21,7 @@ fn rules(mode: EvalMode) -> CheckRules {
         failure_limit: 0,
         consecutive_failure_limit: None,
         inconclusive_limit: 100,
+        consecutive_error_limit: 4,
         min_requests: 100,
         on_failure: FailureAction::Rollback,
         on_inconclusive: FailureAction::Hold,
@@ -84,9 +85,9 @@ fn cond(metric: Metric, threshold: f64, window_min: u64) -> Condition {
 
 /// Drives the engine to the end (or 48 h) and returns every event.
 fn drive<F: Fn(&Query, SimTime) -> Option<f64>>(policy: Policy, f: F) -> (Engine, Vec<EngineEvent>) {
-    let mut engine = Engine::new(Arc::new(policy));
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let mut engine = Engine::start(Arc::new(policy), &mut events);
     let mut source = Script(f);
-    let mut events = Vec::new();
     while let Some(t) = engine.next_wakeup() {
         if t > SimTime(48 * 3600) {
             break;
@@ -180,14 +181,14 @@ fn consecutive_failure_limit_counts_runs_only() {
 fn too_few_requests_is_inconclusive_never_pass() {
     struct Thin;
     impl MetricSource for Thin {
-        fn query(&mut self, _: &Query, _: SimTime) -> Sample {
-            Sample { value: Some(0.0), requests: 10 }
+        fn query(&mut self, _: &Query, _: SimTime) -> Result<Sample, QueryError> {
+            Ok(Sample { value: Some(0.0), requests: Some(10) })
         }
     }
     let mut ph = phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd);
     ph.checks.inconclusive_limit = 2;
-    let mut engine = Engine::new(Arc::new(policy(vec![ph])));
-    let mut events = Vec::new();
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let mut engine = Engine::start(Arc::new(policy(vec![ph])), &mut events);
     while let Some(t) = engine.next_wakeup() {
         engine.step(t, &mut Thin, &mut events);
         if matches!(engine.status(), Status::Held { .. }) {
@@ -251,8 +252,8 @@ fn trigger_rolls_back_within_one_interval_and_traffic_drains() {
         ]
     );
     // Linear drain from 5% over 5 minutes, from the rollback at 8 min.
-    let mut e = Engine::new(Arc::clone(engine.policy()));
     let mut sink = Vec::<Decision>::new();
+    let mut e = Engine::start(Arc::clone(engine.policy()), &mut sink);
     let mut src = Script(|_: &Query, t: SimTime| Some(if t.0 >= 8 * MIN { 0.06 } else { 0.0 }));
     while let Some(t) = e.next_wakeup() {
         e.step(t, &mut src, &mut sink);
@@ -357,9 +358,9 @@ fn deploy_step_moves_traffic_and_check_steps_count() {
         Step { at: SimDur::mins(10), action: StepAction::Check, label: "verify".into() },
     ];
     let p = Arc::new(policy(vec![a]));
-    let mut e = Engine::new(Arc::clone(&p));
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let mut e = Engine::start(Arc::clone(&p), &mut events);
     let mut src = Script(|_: &Query, t: SimTime| Some(if t.0 >= 10 * MIN { 0.02 } else { 0.0 }));
-    let mut events = Vec::new();
     assert_eq!(e.weight_at(SimTime(0)), 0.0);
     e.step(SimTime(5 * MIN), &mut src, &mut events);
     assert_eq!(e.weight_at(SimTime(5 * MIN)), 0.05);
@@ -387,4 +388,226 @@ fn a_check_step_at_a_cadence_instant_is_one_check() {
     let (_, events) = drive(policy(vec![a]), after(0, 0.0, 0.0));
     let checks = events.iter().filter(|e| matches!(e, EngineEvent::Check { .. })).count();
     assert_eq!(checks, 2); // at 15 and 30 minutes
+}
+
+/// A source that fails every query whose metric is `failing` at the instants
+/// `fails(t)` says, and otherwise answers like [`Script`].
+struct Flaky<F: Fn(&Query, SimTime) -> Option<f64>, G: Fn(SimTime) -> bool> {
+    script: Script<F>,
+    failing: Metric,
+    fails: G,
+}
+
+impl<F: Fn(&Query, SimTime) -> Option<f64>, G: Fn(SimTime) -> bool> MetricSource for Flaky<F, G> {
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        if q.metric == self.failing && (self.fails)(now) {
+            return Err(QueryError("backend timed out".into()));
+        }
+        self.script.query(q, now)
+    }
+}
+
+fn drive_flaky(policy: Policy, fails: impl Fn(SimTime) -> bool) -> (Engine, Vec<EngineEvent>) {
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let mut engine = Engine::start(Arc::new(policy), &mut events);
+    let mut source = Flaky { script: Script(|_: &Query, _: SimTime| Some(0.0)), failing: Metric::ErrorRate, fails };
+    while let Some(t) = engine.next_wakeup() {
+        if t > SimTime(48 * 3600) {
+            break;
+        }
+        engine.step(t, &mut source, &mut events);
+    }
+    (engine, events)
+}
+
+#[test]
+fn start_reports_the_first_phase_and_its_traffic() {
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let p = policy(vec![phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd)]);
+    let engine = Engine::start(Arc::new(p), &mut events);
+    assert_eq!(
+        events,
+        vec![
+            EngineEvent::PhaseStarted { at: SimTime::ZERO, phase: 0 },
+            EngineEvent::WeightChanged { at: SimTime::ZERO, weight: 0.05 }
+        ]
+    );
+    assert_eq!(engine.weight_at(SimTime::ZERO), 0.05);
+}
+
+#[test]
+fn gate_errors_act_after_more_consecutive_errors_than_the_limit() {
+    // Checks every 5 minutes; the error-rate query fails from minute 20 on.
+    let mut a = phase("a", 0.05, 120, vec![error_gate(0.01)], EvalMode::Continuous);
+    a.checks.every = SimDur::mins(5);
+    let (engine, events) = drive_flaky(policy(vec![a.clone()]), |t| t.0 >= 20 * MIN);
+    // Errors at 20, 25, 30, 35 are the limit (4); the fifth, at 40, exceeds it.
+    assert_eq!(
+        decisions(&engine, &events),
+        vec![
+            (40, "rollback", "error:a/error_rate".to_string()),
+            (45, "rollback-complete", "rollback-finished".to_string())
+        ]
+    );
+    let errors = events.iter().filter(|e| matches!(e, EngineEvent::Check { verdict: Verdict::Error, .. })).count();
+    assert_eq!(errors, 5);
+
+    // Four errors, one answered query, four errors: the count restarts, nothing acts.
+    let (engine, _) = drive_flaky(policy(vec![a.clone()]), |t| {
+        let m = t.0 / MIN;
+        (20..=35).contains(&m) || (45..=60).contains(&m)
+    });
+    assert_eq!(engine.status(), Status::Completed);
+
+    // A limit of 0: the first error acts. Errors neither pass nor fail: the
+    // phase-end gate of a policy that never saw an error would have passed.
+    a.checks.consecutive_error_limit = 0;
+    a.checks.mode = EvalMode::PhaseEnd;
+    let (engine, events) = drive_flaky(policy(vec![a]), |t| t.0 == 20 * MIN);
+    assert_eq!(decisions(&engine, &events)[0], (120, "rollback", "error:a/error_rate".to_string()));
+}
+
+#[test]
+fn a_failed_rule_query_is_no_evaluation_and_an_alert_keeps_its_state() {
+    let mut p = policy(vec![phase("a", 0.05, 240, vec![], EvalMode::PhaseEnd)]);
+    p.alerts.push(AlertRule {
+        name: "errors".into(),
+        condition: cond(Metric::ErrorRate, 0.01, 5),
+        for_: SimDur::mins(10),
+        severity: Severity::Critical,
+        rollback: true,
+    });
+    p.triggers.push(Trigger {
+        name: "errors".into(),
+        condition: cond(Metric::ErrorRate, 0.5, 5),
+        every: SimDur::mins(1),
+    });
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let mut engine = Engine::start(Arc::new(p), &mut events);
+    // Above the alert's threshold from minute 30; every query fails in minutes 35..=38.
+    let mut source = Flaky {
+        script: Script(|_: &Query, t: SimTime| Some(if t.0 >= 30 * MIN { 0.02 } else { 0.0 })),
+        failing: Metric::ErrorRate,
+        fails: |t: SimTime| (35 * MIN..=38 * MIN).contains(&t.0),
+    };
+    while let Some(t) = engine.next_wakeup() {
+        engine.step(t, &mut source, &mut events);
+    }
+    // Pending at 30 survives the failed evaluations: firing at 40, as without them.
+    assert_eq!(decisions(&engine, &events)[0], (40, "rollback", "alert:errors".to_string()));
+    let failed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::QueryFailed { at, rule } => Some((at.0 / MIN, *rule)),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<_> = (35..=38).flat_map(|m| [(m, RuleRef::Trigger(0)), (m, RuleRef::Alert(0))]).collect();
+    assert_eq!(failed, expected);
+}
+
+/// A policy that exercises every piece of state: steps, cadence checks,
+/// extensions, alerts pending and firing, triggers, approval.
+fn stateful_policy() -> Policy {
+    let mut a = phase(
+        "a",
+        0.05,
+        60,
+        vec![error_gate(0.01), gate("p99", Metric::LatencyP99, Cmp::Lt, Limit::Absolute(500.0))],
+        EvalMode::PhaseEnd,
+    );
+    a.steps = vec![
+        Step { at: SimDur::mins(5), action: StepAction::Deploy, label: "deploy".into() },
+        Step { at: SimDur::mins(20), action: StepAction::Check, label: "verify".into() },
+    ];
+    a.checks.failure_limit = 1;
+    a.checks.on_failure = FailureAction::Extend { by: SimDur::mins(30), max: 2 };
+    a.approval = Some(SimDur::mins(7));
+    let b = phase("b", 0.5, 90, vec![error_gate(0.02)], EvalMode::Continuous);
+    let mut p = policy(vec![a, b]);
+    p.alerts.push(AlertRule {
+        name: "slow".into(),
+        condition: cond(Metric::LatencyP99, 450.0, 5),
+        for_: SimDur::mins(4),
+        severity: Severity::Warning,
+        rollback: false,
+    });
+    p.triggers.push(Trigger {
+        name: "errors".into(),
+        condition: cond(Metric::ErrorRate, 0.2, 5),
+        every: SimDur::mins(2),
+    });
+    p
+}
+
+/// Noisy but deterministic values: failures in phase a (extensions), slow spells.
+fn stateful_script(q: &Query, t: SimTime) -> Option<f64> {
+    let m = t.0 / MIN;
+    match q.metric {
+        Metric::ErrorRate => Some(if (15..=25).contains(&m) || (50..=52).contains(&m) { 0.015 } else { 0.004 }),
+        _ => Some(if m % 23 < 6 { 480.0 } else { 300.0 }),
+    }
+}
+
+#[test]
+fn a_restored_snapshot_continues_exactly_as_the_original() {
+    let p = Arc::new(stateful_policy());
+    let mut all: Vec<EngineEvent> = Vec::new();
+    let mut whole = Engine::start(Arc::clone(&p), &mut all);
+    let mut times = Vec::new();
+    while let Some(t) = whole.next_wakeup() {
+        times.push(t);
+        whole.step(t, &mut Script(stateful_script), &mut all);
+    }
+    assert!(all.iter().any(|e| matches!(e, EngineEvent::Decision(Decision { kind: DecisionKind::Extend { .. }, .. }))));
+    assert!(all.iter().any(|e| matches!(e, EngineEvent::Alert { transition: AlertTransition::Firing, .. })));
+    // Stop after every wake-up in turn, save through JSON, restore, continue.
+    for k in 0..times.len() {
+        let mut events: Vec<EngineEvent> = Vec::new();
+        let mut e = Engine::start(Arc::clone(&p), &mut events);
+        for &t in &times[..k] {
+            e.step(t, &mut Script(stateful_script), &mut events);
+        }
+        let json = serde_json::to_string(&e.snapshot()).unwrap();
+        let snap: EngineSnapshot = serde_json::from_str(&json).unwrap();
+        let mut r = Engine::restore(Arc::clone(&p), &snap).unwrap();
+        assert_eq!(r.snapshot(), e.snapshot(), "split {k}");
+        while let Some(t) = r.next_wakeup() {
+            r.step(t, &mut Script(stateful_script), &mut events);
+        }
+        assert_eq!(events, all, "split after wake-up {k}");
+        assert_eq!(r.status(), whole.status());
+    }
+}
+
+#[test]
+fn a_snapshot_is_refused_under_another_policy_or_version() {
+    let p = Arc::new(stateful_policy());
+    let e = Engine::start(Arc::clone(&p), &mut Vec::<EngineEvent>::new());
+    let mut snap = e.snapshot();
+    let mut other = stateful_policy();
+    other.phases[1].gates.push(error_gate(0.5));
+    assert!(matches!(Engine::restore(Arc::new(other), &snap), Err(SnapshotError::Policy(_))));
+    snap.version = 2;
+    assert_eq!(Engine::restore(Arc::clone(&p), &snap).unwrap_err(), SnapshotError::Version { found: 2 });
+    let mut snap = e.snapshot();
+    snap.status = snapshot::StatusDto::InPhase { phase: 7 };
+    assert!(matches!(Engine::restore(p, &snap), Err(SnapshotError::Invalid(_))));
+    // Unknown fields are refused, not ignored.
+    let mut json: serde_json::Value = serde_json::to_value(e.snapshot()).unwrap();
+    json["surprise"] = 1.into();
+    assert!(serde_json::from_value::<EngineSnapshot>(json).is_err());
+}
+
+#[test]
+fn a_run_of_failures_beyond_its_limit_fails_the_phase_end_gate_even_after_passes() {
+    let mut a = phase("a", 0.05, 60, vec![error_gate(0.01)], EvalMode::PhaseEnd);
+    a.checks.failure_limit = 100;
+    a.checks.consecutive_failure_limit = Some(1);
+    // Failed checks at 15 and 30 (a run of 2 > 1), passes at 45 and 60.
+    check(
+        policy(vec![a]),
+        |_, t| Some(if t.0 <= 30 * MIN { 0.02 } else { 0.0 }),
+        &[(60, "rollback", "gate:a/error_rate"), (65, "rollback-complete", "rollback-finished")],
+    );
 }

@@ -5,15 +5,17 @@
 //! missed windows and false alarms.
 //!
 //! Recorded values are already aggregated (one value per sample), so a window
-//! aggregates samples: `window`/`avg` take the mean, `max`/`min`/`last` as
-//! named, `increase` the sum. Without a recorded `request_rate`, minimum-sample
-//! rules treat every window as having enough requests.
+//! aggregates samples: `window` on a ratio is the ratio of sums (each sample
+//! weighted by the recorded request rate, [`crate::engine::ratio_of_sums`]),
+//! `window` on other metrics and `avg` the mean, `max`/`min`/`last` as named,
+//! `increase` the sum. Without a recorded `request_rate`, ratios weigh equally
+//! and minimum-sample rules do not apply (the request count is unknown).
 
 pub mod output;
 
 use crate::engine::{
-    Agg, Condition, Engine, EngineEvent, FailureAction, Group, Metric, MetricSource, Policy, Query, Sample, Severity,
-    Window,
+    ratio_of_sums, Agg, AlertState, Condition, Engine, EngineEvent, FailureAction, Group, Metric, MetricSource, Policy,
+    Query, QueryError, Sample, Severity, Unit, Window,
 };
 use crate::io::series::{self as input, Recorded};
 use crate::scenario::Scenario;
@@ -62,26 +64,39 @@ impl RecordingSource {
 }
 
 impl MetricSource for RecordingSource {
-    fn query(&mut self, q: &Query, now: SimTime) -> Sample {
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
         let vals = self.window((q.metric, q.group), now, q.window, q.agg == Agg::Instant);
         if vals.is_empty() {
-            return Sample::NO_DATA;
+            return Ok(Sample::NO_DATA);
         }
         let n = vals.len() as f64;
+        let rate = self.window((Metric::RequestRate, q.group), now, q.window, false);
         let value = match q.agg {
+            // A ratio over a window is the ratio of sums: each recorded ratio
+            // weighted by the request rate recorded at its instant (equal
+            // weights without one), the definition the simulator's store uses.
+            Agg::Window if q.metric.unit() == Unit::Fraction => {
+                let weight = |t: u64| {
+                    if rate.is_empty() {
+                        return 1.0;
+                    }
+                    let i = rate.partition_point(|p| p.0 <= t);
+                    rate[i.saturating_sub(1)].1
+                };
+                match ratio_of_sums(vals.iter().map(|&(t, v)| (v, weight(t)))) {
+                    Some(v) => v,
+                    None => return Ok(Sample { value: None, requests: Some(0) }),
+                }
+            }
             Agg::Window | Agg::Avg => vals.iter().map(|p| p.1).sum::<f64>() / n,
             Agg::Max => vals.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max),
             Agg::Min => vals.iter().map(|p| p.1).fold(f64::INFINITY, f64::min),
             Agg::Last | Agg::Instant => vals[vals.len() - 1].1,
             Agg::Increase => vals.iter().map(|p| p.1).sum(),
         };
-        let rate = self.window((Metric::RequestRate, q.group), now, q.window, false);
-        let requests = if rate.is_empty() {
-            u64::MAX
-        } else {
-            (rate.iter().map(|p| p.1).sum::<f64>() / rate.len() as f64 * q.window.as_secs_f64()) as u64
-        };
-        Sample { value: Some(value), requests }
+        let requests = (!rate.is_empty())
+            .then(|| (rate.iter().map(|p| p.1).sum::<f64>() / rate.len() as f64 * q.window.as_secs_f64()) as u64);
+        Ok(Sample { value: Some(value), requests })
     }
 }
 
@@ -175,27 +190,21 @@ pub struct ReplayResult {
 struct RuleRun {
     condition: Condition,
     every: SimDur,
-    /// Alerts: how long the condition must hold.
-    for_: Option<SimDur>,
+    /// Alerts: how long the condition must hold (zero for triggers).
+    for_: SimDur,
     next: SimTime,
-    pending_since: Option<SimTime>,
+    state: AlertState,
     open: Option<SimTime>,
     alarms: RuleAlarms,
 }
 
 impl RuleRun {
     fn evaluate<S: MetricSource>(&mut self, now: SimTime, src: &mut S) {
-        let active = self.condition.evaluate(now, src).1;
-        let firing = match self.for_ {
-            None => active,
-            Some(for_) => {
-                let since = if active { *self.pending_since.get_or_insert(now) } else { now };
-                if !active {
-                    self.pending_since = None;
-                }
-                active && now.since(since) >= for_
-            }
-        };
+        // A failed query is no evaluation: the rule keeps its state.
+        if let Ok((_, active)) = self.condition.evaluate(now, src) {
+            self.state.observe(now, active, self.for_);
+        }
+        let firing = self.state.is_firing();
         match (firing, self.open) {
             (true, None) => self.open = Some(now),
             (false, Some(s)) => {
@@ -209,13 +218,7 @@ impl RuleRun {
 }
 
 impl RuleRun {
-    fn new(
-        rule: String,
-        condition: &Condition,
-        every: SimDur,
-        for_: Option<SimDur>,
-        severity: Option<Severity>,
-    ) -> Self {
+    fn new(rule: String, condition: &Condition, every: SimDur, for_: SimDur, severity: Option<Severity>) -> Self {
         RuleRun {
             alarms: RuleAlarms {
                 rule,
@@ -231,18 +234,21 @@ impl RuleRun {
             // Evaluated from the recording's first instant, as Prometheus evaluates
             // a rule group at its start and then every interval.
             next: SimTime::ZERO,
-            pending_since: None,
+            state: AlertState::Inactive,
             open: None,
         }
     }
 }
 
 fn rules(policy: &Policy) -> Vec<RuleRun> {
-    let triggers =
-        policy.triggers.iter().map(|t| RuleRun::new(format!("trigger:{}", t.name), &t.condition, t.every, None, None));
-    let alerts = policy.alerts.iter().map(|a| {
-        RuleRun::new(format!("alert:{}", a.name), &a.condition, policy.alert_every, Some(a.for_), Some(a.severity))
-    });
+    let triggers = policy
+        .triggers
+        .iter()
+        .map(|t| RuleRun::new(format!("trigger:{}", t.name), &t.condition, t.every, SimDur::ZERO, None));
+    let alerts = policy
+        .alerts
+        .iter()
+        .map(|a| RuleRun::new(format!("alert:{}", a.name), &a.condition, policy.alert_every, a.for_, Some(a.severity)));
     triggers.chain(alerts).collect()
 }
 
@@ -255,7 +261,9 @@ struct Judge {
 
 impl Judge {
     fn new(policy: &std::sync::Arc<Policy>) -> Judge {
-        Judge { engine: Engine::new(policy.clone()), events: Events::default(), rules: rules(policy) }
+        let mut events = Events::default();
+        let engine = Engine::start(policy.clone(), &mut events);
+        Judge { engine, events, rules: rules(policy) }
     }
 
     /// Runs every engine wake-up and rule evaluation due before `limit` (or at it, if `inclusive`).
@@ -525,7 +533,7 @@ fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -
             let t = SimTime(row as u64 * store.tick.0);
             let q =
                 Query { metric, group: Group::Candidate, class: None, window: store.tick, agg: metric.default_agg() };
-            if let Some(x) = store.query(&q, t).value {
+            if let Ok(Sample { value: Some(x), .. }) = store.query(&q, t) {
                 chart_push(&mut v, t.0, x);
             }
         }

@@ -65,6 +65,12 @@ fn checks_table(c: &crate::engine::CheckRules) -> Table {
         t.insert("consecutive_failure_limit".into(), Value::Integer(l as i64));
     }
     t.insert("inconclusive_limit".into(), Value::Integer(c.inconclusive_limit as i64));
+    // Written only when set: a query error cannot happen in a simulated world, and
+    // leaving the default out keeps the canonical text (and scenario hashes) of
+    // earlier scenarios unchanged.
+    if c.consecutive_error_limit != 4 {
+        t.insert("consecutive_error_limit".into(), Value::Integer(c.consecutive_error_limit as i64));
+    }
     t.insert("min_requests".into(), Value::Integer(c.min_requests as i64));
     t.insert("on_failure".into(), s(action_text(c.on_failure)));
     t.insert("on_inconclusive".into(), s(action_text(c.on_inconclusive)));

@@ -94,6 +94,7 @@ pub struct RawChecks {
     pub mode: Option<Text>,
     pub failure_limit: Option<Spanned<i64>>,
     pub consecutive_failure_limit: Option<Spanned<i64>>,
+    pub consecutive_error_limit: Option<Spanned<i64>>,
     pub inconclusive_limit: Option<Spanned<i64>>,
     pub min_requests: Option<Spanned<i64>>,
     pub on_failure: Option<Text>,

@@ -248,7 +248,6 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
     store.reset();
     fleet.reset_for(store, seed);
     queue.clear();
-    let mut engine = Engine::new(sc.policy.clone());
     let (engine_trace, mut tick_trace) = match trace {
         Some(t) => {
             t.fault = Some(fault.clone());
@@ -264,10 +263,8 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
         phase: 0,
         trace: engine_trace,
     };
-    // Phase 0's traffic may start at time zero.
-    if engine.weight_at(SimTime::ZERO) > 0.0 {
-        rec.phase_times[0] = Some(SimTime::ZERO);
-    }
+    // The first phase's start (and its traffic, if it moves at once) is recorded like any other.
+    let mut engine = Engine::start(sc.policy.clone(), &mut rec);
     let mut acc = Accum::default();
     let limit = SimTime::ZERO + sc.simulation.time_limit;
     let max_events = sc.simulation.max_events;

@@ -5,7 +5,7 @@
 //! The buffers are reused across trials by one worker; nothing is allocated
 //! per tick.
 
-use crate::engine::{Agg, Group, Metric, MetricSource, Query, Sample};
+use crate::engine::{Agg, Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::time::{SimDur, SimTime};
 
 /// Upper bounds (ms) of the latency histogram buckets; the last is +Inf.
@@ -437,7 +437,14 @@ pub fn histogram_quantile(q: f64, counts: &[u64; NB]) -> Option<f64> {
 }
 
 impl MetricSource for Store {
-    fn query(&mut self, q: &Query, now: SimTime) -> Sample {
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        Ok(self.sample(q, now))
+    }
+}
+
+impl Store {
+    /// The store never fails a query: every tick it holds was simulated.
+    fn sample(&mut self, q: &Query, now: SimTime) -> Sample {
         let to = self.row_of(now);
         let k = (q.window.0 / self.tick.0).max(1) as usize;
         let from = to.saturating_sub(k);
@@ -450,7 +457,7 @@ impl MetricSource for Store {
                     Some(c) => self.delta(g, from, to, l.err(c as usize)),
                     None => (0..l.classes).map(|c| self.delta(g, from, to, l.err(c))).sum(),
                 };
-                Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: req }
+                Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: Some(req) }
             }
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
                 let mut counts = [0u64; NB];
@@ -461,24 +468,24 @@ impl MetricSource for Store {
                         *c = self.delta(g, from, to, l.hist(b));
                     }
                 }
-                let total = counts.iter().sum();
+                let total: u64 = counts.iter().sum();
                 let quantile = q.metric.latency_quantile().unwrap_or(0.99);
-                Sample { value: histogram_quantile(quantile, &counts), requests: total }
+                Sample { value: histogram_quantile(quantile, &counts), requests: Some(total) }
             }
             Metric::RequestRate => {
                 let req = self.requests(q, from, to);
                 let secs = ((to - from) as u64 * self.tick.0) as f64;
-                Sample { value: (secs > 0.0).then(|| req as f64 / secs), requests: req }
+                Sample { value: (secs > 0.0).then(|| req as f64 / secs), requests: Some(req) }
             }
             Metric::CacheHitRatio => {
                 let req = self.requests(&Query { class: None, ..*q }, from, to);
                 let hits = self.delta(g, from, to, l.cache_hits());
-                Sample { value: (req > 0).then(|| hits as f64 / req as f64), requests: req }
+                Sample { value: (req > 0).then(|| hits as f64 / req as f64), requests: Some(req) }
             }
-            Metric::Restarts => Sample { value: Some(self.delta(g, from, to, l.restarts()) as f64), requests: 0 },
-            Metric::UserReports => Sample { value: Some(self.delta(g, from, to, l.reports()) as f64), requests: 0 },
+            Metric::Restarts => Sample { value: Some(self.delta(g, from, to, l.restarts()) as f64), requests: None },
+            Metric::UserReports => Sample { value: Some(self.delta(g, from, to, l.reports()) as f64), requests: None },
             Metric::Cpu | Metric::Memory | Metric::DbPool => {
-                Sample { value: self.gauge_agg(g, from, to, q.metric, q.agg), requests: 0 }
+                Sample { value: self.gauge_agg(g, from, to, q.metric, q.agg), requests: None }
             }
             Metric::CriticalAlerts => Sample::NO_DATA,
         }
