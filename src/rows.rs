@@ -97,10 +97,13 @@ fn read_report_unguarded(dir: &Path) -> Result<Vec<Row>, InputError> {
     for i in 0..df.height() {
         let missing = |name: &str| bad(format!("row {}: `{name}` is empty", i + 1));
         let bad_version = is_bad.get(i).ok_or_else(|| missing("bad"))?;
-        let population = match (bad_version, kind.get(i).ok_or_else(|| missing("fault_kind"))?) {
+        let kind_text = kind.get(i).ok_or_else(|| missing("fault_kind"))?;
+        let kind: crate::scenario::FaultType =
+            kind_text.parse().map_err(|e| bad(format!("row {}: `fault_kind`: {e}", i + 1)))?;
+        let population = match (bad_version, kind.is_outside_incident()) {
             (true, _) => Population::Bad,
-            (false, "shared-dependency") => Population::Incident,
-            (false, _) => Population::Noise,
+            (false, true) => Population::Incident,
+            (false, false) => Population::Noise,
         };
         rows.push(Row {
             fault: fault.get(i).ok_or_else(|| missing("fault"))?.to_string(),

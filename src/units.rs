@@ -4,6 +4,7 @@
 //! Every parser returns a message that says what was expected, so the scenario
 //! loader can attach the file, line and field to it.
 
+use crate::engine::Unit;
 use crate::time::SimDur;
 
 /// Parses a human duration such as `15s`, `15m`, `12h`, `1h 30m` into whole seconds.
@@ -90,6 +91,25 @@ pub fn format_latency_ms(ms: f64) -> String {
     format!("{}ms", trim_float(ms))
 }
 
+/// A value of a metric in its unit, exactly as scenario files write it
+/// (`1.25%`, `49.72ms`, `3`): the text parses back to the same number.
+pub fn format_value(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Fraction => format_percent(v),
+        Unit::Millis => format_latency_ms(v),
+        Unit::Number => format!("{v}"),
+    }
+}
+
+/// A measured value for people, rounded: `17.85%`, `312.4ms`, `3`.
+pub fn format_measured(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Fraction => format!("{}%", trim_float((v * 100.0 * 1000.0).round() / 1000.0)),
+        Unit::Millis => format!("{}ms", trim_float((v * 10.0).round() / 10.0)),
+        Unit::Number => trim_float((v * 1000.0).round() / 1000.0),
+    }
+}
+
 /// Shortest decimal text for `v` (Rust's `Display` already round-trips f64),
 /// after removing binary noise from the percent/ms scaling (1e-12 relative).
 fn trim_float(v: f64) -> String {
@@ -101,6 +121,24 @@ fn trim_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_print_exactly_for_files_and_rounded_for_people() {
+        for (unit, v) in [(Unit::Fraction, 0.0125), (Unit::Millis, 49.72), (Unit::Number, 3.0), (Unit::Fraction, 1e-5)]
+        {
+            let text = format_value(unit, v);
+            let back = match unit {
+                Unit::Fraction => parse_percent(&text).unwrap(),
+                Unit::Millis => parse_latency_ms(&text).unwrap(),
+                Unit::Number => text.parse().unwrap(),
+            };
+            assert_eq!(back, v, "{text}");
+        }
+        assert_eq!(format_measured(Unit::Fraction, 0.178_504_2), "17.85%");
+        assert_eq!(format_measured(Unit::Millis, 312.449), "312.4ms");
+        assert_eq!(format_measured(Unit::Number, 294.441_805_861_456_4), "294.442");
+        assert_eq!(format_measured(Unit::Fraction, 0.0), "0%");
+    }
 
     #[test]
     fn durations() {

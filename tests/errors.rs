@@ -106,3 +106,17 @@ fn a_corrupt_trial_table_is_an_error_never_a_panic() {
     }
     assert!(errors > 0);
 }
+
+#[test]
+fn every_engine_duration_is_on_the_scrape_grid() {
+    // The seed scrapes every 15 s.
+    let e = err_of(&seed_with("[policy.rollback]\nduration = \"5m\"", "[policy.rollback]\nduration = \"5m10s\""));
+    assert!(e.contains("policy.rollback.duration") && e.contains("multiple of fleet.scrape_interval (15s)"), "{e}");
+    let e = err_of(&seed_with("on_failure = \"rollback\"", "on_failure = \"extend\"\nextend_by = \"61s\""));
+    assert!(e.contains("policy.checks.extend_by") && e.contains("found 1m1s"), "{e}");
+    let e = err_of(&seed_with("[[policy.phases]]\n", "[[policy.phases]]\napproval = \"7s\"\n"));
+    assert!(e.contains("policy.phases[0].approval") && e.contains("multiple of fleet.scrape_interval"), "{e}");
+    // On the grid: accepted.
+    let ok = seed_with("[policy.rollback]\nduration = \"5m\"", "[policy.rollback]\nduration = \"5m15s\"");
+    assert!(Scenario::from_toml(&ok, "s.toml").is_ok());
+}

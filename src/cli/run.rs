@@ -265,11 +265,7 @@ fn print_examples(path: &Option<PathBuf>, seed: u64, records: &[TrialRecord], sc
 fn describe_event(e: &EngineEvent, p: &Policy, sc: &Scenario) -> Option<String> {
     let fmt_val = |metric: rollsim::engine::Metric, v: Option<f64>| match v {
         None => "no data".to_string(),
-        Some(v) => match metric.unit() {
-            rollsim::engine::Unit::Fraction => format!("{:.3}%", v * 100.0),
-            rollsim::engine::Unit::Millis => format!("{v:.1}ms"),
-            rollsim::engine::Unit::Number => format!("{v}"),
-        },
+        Some(v) => rollsim::units::format_measured(metric.unit(), v),
     };
     Some(match *e {
         EngineEvent::PhaseStarted { at, phase } => {

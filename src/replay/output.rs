@@ -3,7 +3,7 @@
 //! and alarms and decisions marked.
 
 use super::ReplayResult;
-use crate::engine::{EngineEvent, Metric, Policy, Unit};
+use crate::engine::{EngineEvent, Metric, Policy};
 use crate::report::charts::{color, err, legend, Chart, FONT};
 use crate::time::SimTime;
 use plotters::coord::Shift;
@@ -12,11 +12,7 @@ use std::fmt::Write;
 
 /// A threshold exactly as the policy holds it (no rounding: 49.72 ms stays 49.72ms).
 fn fmt_value(m: Metric, v: f64) -> String {
-    match m.unit() {
-        Unit::Fraction => crate::units::format_percent(v),
-        Unit::Millis => crate::units::format_latency_ms(v),
-        Unit::Number => format!("{v}"),
-    }
+    crate::units::format_value(m.unit(), v)
 }
 
 fn clock(origin: i64, t: SimTime) -> String {

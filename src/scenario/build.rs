@@ -437,7 +437,7 @@ fn build_health(cx: &mut Ctx, h: &RawHealth) -> Health {
     health
 }
 
-fn build_checks(cx: &mut Ctx, c: &RawChecks, base: &CheckRules, prefix: &str) -> CheckRules {
+fn build_checks(cx: &mut Ctx, c: &RawChecks, base: &CheckRules, prefix: &str, scrape: SimDur) -> CheckRules {
     let f = |n: &str| format!("{prefix}.{n}");
     let action = |cx: &mut Ctx, v: &Option<Text>, field: &str, default: FailureAction| -> (bool, FailureAction) {
         match v {
@@ -460,6 +460,9 @@ fn build_checks(cx: &mut Ctx, c: &RawChecks, base: &CheckRules, prefix: &str) ->
         })
         .unwrap_or((SimDur::hours(1), 1));
     let by = cx.opt(&c.extend_by, &f("extend_by"), base_by, positive_duration);
+    if let Some(t) = &c.extend_by {
+        on_grid(cx, by, scrape, Some(t.span()), &f("extend_by"));
+    }
     let max = cx.int(&c.max_extensions, &f("max_extensions"), base_max as i64, 0, 1000) as u32;
     for a in [&mut on_failure, &mut on_inconclusive] {
         if let FailureAction::Extend { .. } = a {
@@ -677,7 +680,7 @@ fn build_rule(
 }
 
 fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) -> Policy {
-    let base = build_checks(cx, &p.checks, &default_checks(), "policy.checks");
+    let base = build_checks(cx, &p.checks, &default_checks(), "policy.checks", scrape);
     let alert_every = cx.opt(&p.alert_every, "policy.alert_every", SimDur::mins(1), positive_duration);
     on_grid(cx, alert_every, scrape, p.alert_every.as_ref().map(|t| t.span()), "policy.alert_every");
 
@@ -725,6 +728,7 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
         }
     }
     let rollback_duration = cx.opt(&p.rollback.duration, "policy.rollback.duration", SimDur::mins(5), parse_duration);
+    on_grid(cx, rollback_duration, scrape, p.rollback.duration.as_ref().map(|t| t.span()), "policy.rollback.duration");
 
     if p.phases.is_empty() {
         cx.err_at(None, "policy.phases", "expected at least one phase");
@@ -757,7 +761,10 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
         let bake = cx.req(&rp.bake, &format!("{prefix}.bake"), positive_duration).unwrap_or(SimDur::hours(1));
         on_grid(cx, bake, scrape, Some(rp.bake.span()), &format!("{prefix}.bake"));
         let approval = rp.approval.as_ref().and_then(|a| cx.req(a, &format!("{prefix}.approval"), parse_duration));
-        let checks = build_checks(cx, &rp.checks, &base, &format!("{prefix}.checks"));
+        if let (Some(d), Some(a)) = (approval, &rp.approval) {
+            on_grid(cx, d, scrape, Some(a.span()), &format!("{prefix}.approval"));
+        }
+        let checks = build_checks(cx, &rp.checks, &base, &format!("{prefix}.checks"), scrape);
         if let Some(e) = &rp.checks.every {
             on_grid(cx, checks.every, scrape, Some(e.span()), &format!("{prefix}.checks.every"));
         } else {

@@ -34,29 +34,15 @@ pub(super) fn build_faults(
         let pct = dist(parse_percent);
         let ms = dist(parse_latency_ms);
         let num = dist(number);
-        let kind_name = f.kind.get_ref().trim().to_string();
-        // Which magnitude fields each kind reads; any other set field is an error.
-        let allowed: &[&str] = match kind_name.as_str() {
-            "none" => &[],
-            "error-rate" => &["error_rate", "error_factor"],
-            "latency" => &["latency_shift", "latency_scale", "slow_share", "slow_latency"],
-            "memory-leak" => &["leak_per_hour"],
-            "crash-loop" => &["crashes_per_hour"],
-            "cpu" => &["cpu_added"],
-            "load-dependent" => &["error_rate", "min_weight"],
-            "intermittent" => &["error_rate", "burst_every", "burst_length"],
-            "drift" => &["drift_per_hour"],
-            "shared-dependency" => &["error_rate", "latency_shift", "duration"],
-            "recorded" => &["data", "metric", "scale"],
-            _ => {
-                cx.err_at(
-                    Some(f.kind.span()),
-                    p("kind"),
-                    format!("unknown fault kind {:?}; expected one of {}", kind_name, FaultKind::NAMES.join(", ")),
-                );
+        let kind_type: FaultType = match f.kind.get_ref().parse() {
+            Ok(t) => t,
+            Err(message) => {
+                cx.err_at(Some(f.kind.span()), p("kind"), message);
                 continue;
             }
         };
+        // Which magnitude fields each kind reads; any other set field is an error.
+        let allowed = kind_type.fields();
         let fields: [(&str, &Option<Text>); 13] = [
             ("error_rate", &f.error_rate),
             ("error_factor", &f.error_factor),
@@ -80,21 +66,21 @@ pub(super) fn build_faults(
                         Some(v.span()),
                         p(n),
                         format!(
-                            "`{n}` does not apply to fault kind `{kind_name}` (it reads: {})",
+                            "`{n}` does not apply to fault kind `{kind_type}` (it reads: {})",
                             if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
                         ),
                     );
                 }
             }
         }
-        if class.is_some() && kind_name != "error-rate" {
+        if class.is_some() && kind_type != FaultType::ErrorRate {
             cx.err_at(None, p("class"), "only error-rate faults can be restricted to a request class");
         }
         let need = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| -> Dist {
             match v {
                 Some(t) => cx.req(t, &p(n), parse).unwrap_or(Dist::fixed(0.0)),
                 None => {
-                    cx.err_at(Some(f.kind.span()), p(n), format!("fault kind `{kind_name}` needs `{n}`"));
+                    cx.err_at(Some(f.kind.span()), p(n), format!("fault kind `{kind_type}` needs `{n}`"));
                     Dist::fixed(0.0)
                 }
             }
@@ -102,9 +88,9 @@ pub(super) fn build_faults(
         let optional = |cx: &mut Ctx, v: &Option<Text>, n: &str, parse: &dyn Fn(&str) -> Result<Dist, String>| {
             v.as_ref().and_then(|t| cx.req(t, &p(n), parse))
         };
-        let kind = match kind_name.as_str() {
-            "none" => FaultKind::None,
-            "error-rate" => {
+        let kind = match kind_type {
+            FaultType::None => FaultKind::None,
+            FaultType::ErrorRate => {
                 let added = optional(cx, &f.error_rate, "error_rate", &pct);
                 let factor = optional(cx, &f.error_factor, "error_factor", &num);
                 if added.is_none() && factor.is_none() {
@@ -116,7 +102,7 @@ pub(super) fn build_faults(
                 }
                 FaultKind::ErrorRate { added, factor }
             }
-            "latency" => {
+            FaultType::Latency => {
                 let shift_ms = optional(cx, &f.latency_shift, "latency_shift", &ms);
                 let scale = optional(cx, &f.latency_scale, "latency_scale", &num);
                 let slow_share = optional(cx, &f.slow_share, "slow_share", &pct);
@@ -130,21 +116,25 @@ pub(super) fn build_faults(
                 }
                 FaultKind::Latency { shift_ms, scale, slow_share, slow_ms }
             }
-            "memory-leak" => FaultKind::MemoryLeak { per_hour: need(cx, &f.leak_per_hour, "leak_per_hour", &pct) },
-            "crash-loop" => FaultKind::CrashLoop { per_hour: need(cx, &f.crashes_per_hour, "crashes_per_hour", &num) },
-            "cpu" => FaultKind::Cpu { added: need(cx, &f.cpu_added, "cpu_added", &pct) },
-            "load-dependent" => FaultKind::LoadDependent {
+            FaultType::MemoryLeak => {
+                FaultKind::MemoryLeak { per_hour: need(cx, &f.leak_per_hour, "leak_per_hour", &pct) }
+            }
+            FaultType::CrashLoop => {
+                FaultKind::CrashLoop { per_hour: need(cx, &f.crashes_per_hour, "crashes_per_hour", &num) }
+            }
+            FaultType::Cpu => FaultKind::Cpu { added: need(cx, &f.cpu_added, "cpu_added", &pct) },
+            FaultType::LoadDependent => FaultKind::LoadDependent {
                 added: need(cx, &f.error_rate, "error_rate", &pct),
                 min_weight: cx.opt(&f.min_weight, &p("min_weight"), 0.25, parse_share),
             },
-            "intermittent" => FaultKind::Intermittent {
+            FaultType::Intermittent => FaultKind::Intermittent {
                 added: need(cx, &f.error_rate, "error_rate", &pct),
                 every: cx.opt(&f.burst_every, &p("burst_every"), SimDur::hours(1), positive_duration),
                 length: cx.opt(&f.burst_length, &p("burst_length"), SimDur::mins(5), positive_duration),
             },
-            "drift" => FaultKind::Drift { per_hour: need(cx, &f.drift_per_hour, "drift_per_hour", &pct) },
-            "recorded" => recorded(cx, f, &prefix, base_dir),
-            _ => FaultKind::SharedDependency {
+            FaultType::Drift => FaultKind::Drift { per_hour: need(cx, &f.drift_per_hour, "drift_per_hour", &pct) },
+            FaultType::Recorded => recorded(cx, f, &prefix, base_dir),
+            FaultType::SharedDependency => FaultKind::SharedDependency {
                 added: need(cx, &f.error_rate, "error_rate", &pct),
                 shift_ms: optional(cx, &f.latency_shift, "latency_shift", &ms),
                 duration: cx.opt(&f.duration, &p("duration"), Dist::fixed(3600.0), |s| {
@@ -153,7 +143,7 @@ pub(super) fn build_faults(
             },
         };
         out.push(FaultSpec {
-            name: f.name.clone().unwrap_or_else(|| kind_name.clone()),
+            name: f.name.clone().unwrap_or_else(|| kind_type.to_string()),
             kind,
             weight,
             onset_lo,

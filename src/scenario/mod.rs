@@ -166,46 +166,130 @@ impl Shape {
     }
 }
 
-impl FaultKind {
-    pub const NAMES: [&'static str; 11] = [
-        "none",
-        "error-rate",
-        "latency",
-        "memory-leak",
-        "crash-loop",
-        "cpu",
-        "load-dependent",
-        "intermittent",
-        "drift",
-        "shared-dependency",
-        "recorded",
+/// The kind of a fault without its magnitudes: how fault kinds are named in
+/// scenario files and trial tables (the one list of names; parsing and printing
+/// go through [`FaultType::from_str`](std::str::FromStr) and `Display`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultType {
+    None,
+    ErrorRate,
+    Latency,
+    MemoryLeak,
+    CrashLoop,
+    Cpu,
+    LoadDependent,
+    Intermittent,
+    Drift,
+    SharedDependency,
+    Recorded,
+}
+
+impl FaultType {
+    pub const ALL: [FaultType; 11] = [
+        FaultType::None,
+        FaultType::ErrorRate,
+        FaultType::Latency,
+        FaultType::MemoryLeak,
+        FaultType::CrashLoop,
+        FaultType::Cpu,
+        FaultType::LoadDependent,
+        FaultType::Intermittent,
+        FaultType::Drift,
+        FaultType::SharedDependency,
+        FaultType::Recorded,
     ];
 
-    pub fn name(&self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            FaultKind::None => "none",
-            FaultKind::ErrorRate { .. } => "error-rate",
-            FaultKind::Latency { .. } => "latency",
-            FaultKind::MemoryLeak { .. } => "memory-leak",
-            FaultKind::CrashLoop { .. } => "crash-loop",
-            FaultKind::Cpu { .. } => "cpu",
-            FaultKind::LoadDependent { .. } => "load-dependent",
-            FaultKind::Intermittent { .. } => "intermittent",
-            FaultKind::Drift { .. } => "drift",
-            FaultKind::SharedDependency { .. } => "shared-dependency",
-            FaultKind::Recorded { .. } => "recorded",
+            FaultType::None => "none",
+            FaultType::ErrorRate => "error-rate",
+            FaultType::Latency => "latency",
+            FaultType::MemoryLeak => "memory-leak",
+            FaultType::CrashLoop => "crash-loop",
+            FaultType::Cpu => "cpu",
+            FaultType::LoadDependent => "load-dependent",
+            FaultType::Intermittent => "intermittent",
+            FaultType::Drift => "drift",
+            FaultType::SharedDependency => "shared-dependency",
+            FaultType::Recorded => "recorded",
+        }
+    }
+
+    /// The magnitude fields a fault of this kind reads; any other is an error.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FaultType::None => &[],
+            FaultType::ErrorRate => &["error_rate", "error_factor"],
+            FaultType::Latency => &["latency_shift", "latency_scale", "slow_share", "slow_latency"],
+            FaultType::MemoryLeak => &["leak_per_hour"],
+            FaultType::CrashLoop => &["crashes_per_hour"],
+            FaultType::Cpu => &["cpu_added"],
+            FaultType::LoadDependent => &["error_rate", "min_weight"],
+            FaultType::Intermittent => &["error_rate", "burst_every", "burst_length"],
+            FaultType::Drift => &["drift_per_hour"],
+            FaultType::SharedDependency => &["error_rate", "latency_shift", "duration"],
+            FaultType::Recorded => &["data", "metric", "scale"],
         }
     }
 
     /// True for an outside incident that hurts stable and candidate alike:
     /// a rollback during it is not a noise-induced false rollback.
+    pub fn is_outside_incident(self) -> bool {
+        self == FaultType::SharedDependency
+    }
+
+    /// True when the candidate version itself is bad.
+    pub fn candidate_is_bad(self) -> bool {
+        !matches!(self, FaultType::None | FaultType::SharedDependency)
+    }
+}
+
+impl std::fmt::Display for FaultType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for FaultType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FaultType, String> {
+        FaultType::ALL.into_iter().find(|t| t.name() == s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = FaultType::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown fault kind {s:?}; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+impl FaultKind {
+    pub fn fault_type(&self) -> FaultType {
+        match self {
+            FaultKind::None => FaultType::None,
+            FaultKind::ErrorRate { .. } => FaultType::ErrorRate,
+            FaultKind::Latency { .. } => FaultType::Latency,
+            FaultKind::MemoryLeak { .. } => FaultType::MemoryLeak,
+            FaultKind::CrashLoop { .. } => FaultType::CrashLoop,
+            FaultKind::Cpu { .. } => FaultType::Cpu,
+            FaultKind::LoadDependent { .. } => FaultType::LoadDependent,
+            FaultKind::Intermittent { .. } => FaultType::Intermittent,
+            FaultKind::Drift { .. } => FaultType::Drift,
+            FaultKind::SharedDependency { .. } => FaultType::SharedDependency,
+            FaultKind::Recorded { .. } => FaultType::Recorded,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.fault_type().name()
+    }
+
+    /// True for an outside incident that hurts stable and candidate alike:
+    /// a rollback during it is not a noise-induced false rollback.
     pub fn is_outside_incident(&self) -> bool {
-        matches!(self, FaultKind::SharedDependency { .. })
+        self.fault_type().is_outside_incident()
     }
 
     /// True when the candidate version itself is bad.
     pub fn candidate_is_bad(&self) -> bool {
-        !matches!(self, FaultKind::None | FaultKind::SharedDependency { .. })
+        self.fault_type().candidate_is_bad()
     }
 }
 

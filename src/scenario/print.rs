@@ -2,7 +2,7 @@
 //! same scenario) and a one-screen description of the policy for humans.
 
 use super::*;
-use crate::engine::{Agg, Cmp, FailureAction, Gate, Limit, Metric, Unit, Window};
+use crate::engine::{Agg, Cmp, FailureAction, Gate, Limit, Metric, Window};
 use crate::units::{format_latency_ms, format_percent};
 use std::fmt::Write;
 use toml::{Table, Value};
@@ -11,13 +11,7 @@ fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())
 }
 
-fn value_text(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Fraction => format_percent(v),
-        Unit::Millis => format_latency_ms(v),
-        Unit::Number => format!("{v}"),
-    }
-}
+use crate::units::format_value as value_text;
 
 /// A limit as written in scenario files.
 pub fn limit_text(metric: Metric, limit: &Limit) -> String {

@@ -147,7 +147,6 @@ pub fn normal_cdf(x: f64) -> f64 {
     0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2)
 }
 
-
 /// The maximum of `n` iid N(mean, sd) values in one draw: Φ⁻¹(U^(1/n)).
 #[inline]
 pub fn max_of_normals(rng: &mut SimRng, n: u64, mean: f64, sd: f64) -> f64 {
