@@ -1,17 +1,15 @@
 //! rollsim: a simulation and replay harness for progressive-rollout policies.
 //!
-//! Layers, each importing only from those listed before it (checked by
+//! Layers, each using only those listed before it (checked by
 //! `tests/tidy.rs`; see ARCHITECTURE.md):
 //!
-//! 1. base: [`time`], [`units`], [`stats`], [`outdir`];
-//! 2. [`engine`] — the phase-and-rollback state machine (pure; usable by a real
-//!    controller; the only layer built with `--no-default-features`);
-//! 3. [`io`] — readers and writers of recorded series and trial tables;
-//! 4. [`scenario`] — scenario files: parsing, validation, the built-in seed scenario;
-//! 5. [`sim`] — the discrete-event fleet simulator and the fault library;
-//! 6. [`runner`], [`rows`], [`summary`] — parallel trials, per-trial figures, aggregates;
-//! 7. [`report`], [`compare`], [`sweep`], [`replay`], [`shard`] — what users ask for;
-//! 8. the `rollsim` binary (`src/cli/`).
+//! 1. [`time`], then [`engine`] — the phase-and-rollback state machine (pure;
+//!    usable by a real controller; with [`time`], the whole library built with
+//!    `--no-default-features`), then [`units`], [`stats`], [`outdir`];
+//! 2. [`io`] — readers and writers of recorded series and trial tables;
+//! 3. [`scenario`] → [`sim`] → [`runner`], [`rows`], [`summary`];
+//! 4. [`report`] → [`compare`] → [`replay`] → [`sweep`] → [`shard`];
+//! 5. the `rollsim` binary (`src/cli/`).
 
 pub mod engine;
 pub mod time;

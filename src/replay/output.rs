@@ -1,13 +1,10 @@
-//! Replay outputs: Markdown and JSON summaries and a timeline chart of the
+//! Replay outputs: Markdown and JSON summaries and the data of the timeline chart of the
 //! recorded series against the rules' thresholds, with labelled windows shaded
 //! and alarms and decisions marked.
 
 use super::ReplayResult;
 use crate::engine::{EngineEvent, Metric, Policy};
-use crate::report::charts::{color, err, legend, Chart, FONT};
 use crate::time::SimTime;
-use plotters::coord::Shift;
-use plotters::prelude::*;
 use std::fmt::Write;
 
 /// A threshold exactly as the policy holds it (no rounding: 49.72 ms stays 49.72ms).
@@ -171,96 +168,29 @@ pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> St
     serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
 }
 
-/// The recorded series against the rules, windows shaded.
-pub struct ReplayTimeline<'a> {
-    pub result: &'a ReplayResult,
-    pub title: String,
-}
-
-impl Chart for ReplayTimeline<'_> {
-    fn stem(&self) -> String {
-        "replay_timeline".into()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let r = self.result;
-        let keys: Vec<_> = r.chart.keys().copied().take(3).collect();
-        let root = root.titled(&self.title(), (FONT, 18)).map_err(err)?;
-        let panels = root.split_evenly((keys.len().max(1), 1));
-        let hours = r.end.hours().max(0.1);
-        for (area, key) in panels.iter().zip(&keys) {
-            let s = &r.chart[key];
-            let rules: Vec<_> = r.alarms.iter().filter(|a| a.metric == key.0).collect();
-            let top =
-                s.iter().map(|p| p.1).chain(rules.iter().map(|a| a.threshold)).fold(f64::MIN_POSITIVE, f64::max) * 1.1;
-            let bottom = s.iter().map(|p| p.1).fold(0.0f64, f64::min);
-            let mut chart = ChartBuilder::on(area)
-                .margin(8)
-                .x_label_area_size(35)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..hours, bottom..top)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc("hours since the recording started")
-                .y_desc(format!("{} ({})", key.0.name(), key.1.name()))
-                .label_style((FONT, 12))
-                .draw()
-                .map_err(err)?;
-            let shade = RGBColor(255, 200, 200);
-            for (i, w) in r.windows.iter().enumerate() {
-                let rect = Rectangle::new([(w.start.hours(), bottom), (w.end.hours(), top)], shade.mix(0.6).filled());
-                let series = chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                if i == 0 {
-                    series
-                        .label("labelled incident window")
-                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], shade.filled()));
-                }
-            }
-            let c = color(0);
-            chart
-                .draw_series(LineSeries::new(s.iter().map(|p| (p.0 as f64 / 3600.0, p.1)), c.stroke_width(1)))
-                .map_err(err)?
-                .label(format!("recorded {}", key.0.name()))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
-            for (k, a) in rules.iter().enumerate() {
-                let lc = color(3 + k);
-                chart
-                    .draw_series(LineSeries::new(vec![(0.0, a.threshold), (hours, a.threshold)], lc.stroke_width(1)))
-                    .map_err(err)?
-                    .label(format!("{} threshold", a.rule))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], lc));
-                let marks = a.episodes.iter().map(|e| {
-                    Rectangle::new(
-                        [
-                            (e.0.hours(), bottom),
-                            (e.1.hours().max(e.0.hours() + hours / 400.0), bottom + (top - bottom) * 0.04),
-                        ],
-                        lc.filled(),
-                    )
-                });
-                chart.draw_series(marks).map_err(err)?;
-            }
-            // The policy's decisions as vertical lines.
-            let dc = RGBColor(44, 160, 44);
-            for (k, e) in r
-                .engine
-                .iter()
-                .filter_map(|e| if let EngineEvent::Decision(d) = e { Some(d) } else { None })
-                .enumerate()
-            {
-                let x = e.at.hours();
-                let line =
-                    chart.draw_series(LineSeries::new(vec![(x, bottom), (x, top)], dc.stroke_width(2))).map_err(err)?;
-                if k == 0 {
-                    line.label("policy decision")
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], dc.stroke_width(2)));
-                }
-            }
-            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        }
-        Ok(())
+/// The replay timeline chart's data: the recorded series against the rules,
+/// windows shaded, decisions marked (drawn by `report::charts::recording`).
+pub fn timeline(r: &ReplayResult, title: String) -> crate::report::charts::RecordingTimeline<'_> {
+    use crate::report::charts::{RecordingTimeline, RuleLine};
+    RecordingTimeline {
+        title,
+        end_h: r.end.hours(),
+        series: &r.chart,
+        rules: r
+            .alarms
+            .iter()
+            .map(|a| RuleLine {
+                name: a.rule.clone(),
+                metric: a.metric,
+                threshold: a.threshold,
+                episodes_h: a.episodes.iter().map(|e| (e.0.hours(), e.1.hours())).collect(),
+            })
+            .collect(),
+        windows_h: r.windows.iter().map(|w| (w.start.hours(), w.end.hours())).collect(),
+        decisions_h: r
+            .engine
+            .iter()
+            .filter_map(|e| if let EngineEvent::Decision(d) = e { Some(d.at.hours()) } else { None })
+            .collect(),
     }
 }
