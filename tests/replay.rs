@@ -54,7 +54,8 @@ fn replayed_series_drive_the_same_engine() {
 fn bad_input_has_defined_behaviour() {
     let dir = tempfile::tempdir().unwrap();
     let map = Default::default();
-    let read = |name: &str, text: &str| input::read_csv(&write(dir.path(), name, text), &map);
+    let read =
+        |name: &str, text: &str| input::read_csv(&write(dir.path(), name, text), &map).map_err(|e| e.to_string());
     // Unsorted rows are sorted, duplicates keep the last value, NaN and empty are gaps, unknown metrics skipped.
     let ok = read(
         "ok.csv",
@@ -152,6 +153,8 @@ fn prometheus_query_range_from_a_real_server() {
     let dir = tempfile::tempdir().unwrap();
     let bad = write(dir.path(), "instant.json", r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#);
     let e = input::read(&bad, &Default::default()).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line, e.place.as_deref()), (bad.as_path(), None, None));
+    let e = e.to_string();
     assert!(e.contains("instant.json") && e.contains("matrix"), "{e}");
 }
 
@@ -324,7 +327,7 @@ fn a_recorded_trial_with_a_far_future_timestamp_is_an_error_not_an_abort() {
     let csv = "timestamp,metric,version,value\n1700000000,rollsim:tick,candidate,60\n248000000000,rollsim:cpu_max,candidate,0.5\n";
     let p = write(dir.path(), "far.csv", csv);
     let sc = Scenario::seed();
-    let e = replay::replay_csv(&sc, &p, &Default::default(), None, None, None).unwrap_err();
+    let e = replay::replay_csv(&sc, &p, &Default::default(), None, None, None).unwrap_err().to_string();
     assert!(e.contains("far.csv") && e.contains("ticks"), "{e}");
 }
 
@@ -342,7 +345,9 @@ fn quoted_fields_may_hold_commas() {
         &Default::default(),
     )
     .unwrap_err();
-    assert!(e.contains("b.csv:3: expected 4 fields"), "{e}");
+    // Typed: the file and the line, and the message apart.
+    assert_eq!((e.line, e.message.as_str()), (Some(3), "expected 4 fields like the header, found 2"));
+    assert!(e.to_string().ends_with("b.csv:3: expected 4 fields like the header, found 2"), "{e}");
 }
 
 /// Candidate error rate alternating per minute between 2% and 10%, with the

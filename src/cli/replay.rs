@@ -66,7 +66,7 @@ pub fn replay(a: Args) -> i32 {
     } else {
         input::read(&a.data, &map).and_then(|rec| {
             replay::replay(&sc, &rec, origin, until, windows.as_deref())
-                .map_err(|e| format!("{}: {e}", a.data.display()))
+                .map_err(|e| input::SeriesError::new(&a.data, e))
         })
     };
     let result = match result {

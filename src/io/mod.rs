@@ -17,14 +17,8 @@ pub enum IoError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
     Table { path: PathBuf, source: polars::error::PolarsError },
-    #[error("{path}: {message}")]
-    Read { path: PathBuf, message: String },
-}
-
-impl IoError {
-    pub fn read(path: &Path, message: impl Into<String>) -> IoError {
-        IoError::Read { path: path.to_path_buf(), message: message.into() }
-    }
+    #[error(transparent)]
+    Out(#[from] crate::outdir::OutError),
 }
 
 pub(crate) fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
@@ -47,6 +41,13 @@ pub fn read_parquet(path: &Path) -> Result<polars::prelude::DataFrame, String> {
 /// on corrupt data (its decoder, or a column whose buffers disagree) becomes an
 /// error. Every conversion of Parquet data into rollsim's types runs under it.
 pub fn guard<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err("not a readable Parquet file: its data is corrupt (the Parquet decoder failed)".into()))
+    guard_with(f, |m| m.to_string())
+}
+
+/// [`guard`] for a reader with an error type of its own: `corrupt` makes it
+/// from the message.
+pub fn guard_with<T, E>(f: impl FnOnce() -> Result<T, E>, corrupt: impl FnOnce(&str) -> E) -> Result<T, E> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(corrupt("not a readable Parquet file: its data is corrupt (the Parquet decoder failed)"))
+    })
 }

@@ -3,6 +3,7 @@
 //! trial makes exactly the decisions the simulation made.
 
 use super::series::DumpRow;
+use super::{write_err, IoError};
 use crate::engine::Group;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -34,9 +35,37 @@ fn version(g: Group) -> &'static str {
     g.name()
 }
 
+/// A Prometheus `query_range` response, as the HTTP API writes it (fields in
+/// the API's order, which is also alphabetical).
+#[derive(serde::Serialize)]
+struct QueryRange<'a> {
+    data: Matrix<'a>,
+    status: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Matrix<'a> {
+    result: Vec<Series<'a>>,
+    #[serde(rename = "resultType")]
+    result_type: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Series<'a> {
+    metric: Labels<'a>,
+    /// `[unix_seconds, "value"]` pairs.
+    values: Vec<(i64, String)>,
+}
+
+#[derive(serde::Serialize)]
+struct Labels<'a> {
+    __name__: &'a str,
+    version: &'static str,
+}
+
 /// Writes `rows` in `format` to `path`.
-pub fn write(path: &Path, rows: &[DumpRow], format: Format) -> Result<(), String> {
-    let io = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+pub fn write(path: &Path, rows: &[DumpRow], format: Format) -> Result<(), IoError> {
+    let io = write_err(path);
     match format {
         Format::Csv => {
             let mut s = String::from("timestamp,metric,version,value\n");
@@ -47,34 +76,32 @@ pub fn write(path: &Path, rows: &[DumpRow], format: Format) -> Result<(), String
         }
         Format::Parquet => {
             use polars::prelude::*;
+            let table = |source| IoError::Table { path: path.to_path_buf(), source };
             let mut df = df!(
                 "timestamp" => rows.iter().map(|r| RECORD_ORIGIN + r.0 as i64).collect::<Vec<_>>(),
                 "metric" => rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
                 "version" => rows.iter().map(|r| version(r.1)).collect::<Vec<_>>(),
                 "value" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
             )
-            .map_err(|e| format!("cannot build the table: {e}"))?;
+            .map_err(table)?;
             let file = std::fs::File::create(path).map_err(io)?;
-            ParquetWriter::new(file)
-                .finish(&mut df)
-                .map(|_| ())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            ParquetWriter::new(file).finish(&mut df).map(|_| ()).map_err(table)
         }
         Format::PromJson => {
             // One series per (name, version), as a Prometheus query_range matrix.
-            let mut series: std::collections::BTreeMap<(String, &str), Vec<serde_json::Value>> = Default::default();
+            let mut series: std::collections::BTreeMap<(&str, &'static str), Vec<(i64, String)>> = Default::default();
             for (t, g, name, v) in rows {
                 series
-                    .entry((name.clone(), version(*g)))
+                    .entry((name.as_str(), version(*g)))
                     .or_default()
-                    .push(serde_json::json!([RECORD_ORIGIN + *t as i64, format!("{v}")]));
+                    .push((RECORD_ORIGIN + *t as i64, format!("{v}")));
             }
-            let result: Vec<serde_json::Value> = series
+            let result = series
                 .into_iter()
-                .map(|((name, ver), values)| serde_json::json!({"metric": {"__name__": name, "version": ver}, "values": values}))
+                .map(|((name, ver), values)| Series { metric: Labels { __name__: name, version: ver }, values })
                 .collect();
-            let doc = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": result}});
-            std::fs::write(path, serde_json::to_string(&doc).expect("JSON values serialise")).map_err(io)
+            let doc = QueryRange { data: Matrix { result, result_type: "matrix" }, status: "success" };
+            std::fs::write(path, serde_json::to_string(&doc).expect("the response serialises")).map_err(io)
         }
     }
 }

@@ -55,6 +55,31 @@ pub fn parse_timestamp(s: &str) -> Result<(i64, TsFormat), String> {
     }
 }
 
+/// A recording that cannot be read: the file, where in it (a CSV line; a
+/// Parquet row, a Prometheus series and sample, a labelled window), and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{}: {}{message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), place.as_ref().map(|p| format!("{p}: ")).unwrap_or_default())]
+pub struct SeriesError {
+    pub file: std::path::PathBuf,
+    /// The line of a text file (1 = the header).
+    pub line: Option<u64>,
+    /// Where else: `row 7`, `series 2 sample 5`, `window 3`.
+    pub place: Option<String>,
+    pub message: String,
+}
+
+impl SeriesError {
+    pub fn new(file: &Path, message: impl Into<String>) -> SeriesError {
+        SeriesError { file: file.to_path_buf(), line: None, place: None, message: message.into() }
+    }
+    fn at_line(file: &Path, line: u64, message: impl Into<String>) -> SeriesError {
+        SeriesError { line: Some(line), ..SeriesError::new(file, message) }
+    }
+    fn at(file: &Path, place: String, message: impl Into<String>) -> SeriesError {
+        SeriesError { place: Some(place), ..SeriesError::new(file, message) }
+    }
+}
+
 /// Where one recorded series goes: a metric of a group, scaled.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Target {
@@ -237,7 +262,7 @@ impl<'m, 's> Collector<'m, 's> {
         true
     }
 
-    fn finish(mut self, path: &Path) -> Result<Recorded, String> {
+    fn finish(mut self, path: &Path) -> Result<Recorded, SeriesError> {
         let out = &mut self.out;
         if !self.sorted {
             out.warnings.push("rows were not in time order; sorted them".into());
@@ -267,7 +292,7 @@ impl<'m, 's> Collector<'m, 's> {
                 .push(format!("{n} samples of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'"));
         }
         if out.rows == 0 && out.trial.is_empty() {
-            return Err(format!("{}: no usable rows", path.display()));
+            return Err(SeriesError::new(path, "no usable rows"));
         }
         Ok(self.out)
     }
@@ -284,7 +309,7 @@ const NAB_HINT: &str = "has one series; map it with --map 'value=METRIC' (e.g. v
 
 /// Reads recorded metrics, choosing the reader by extension: `.parquet`, `.json` or
 /// `.prom-json` (Prometheus `query_range`), anything else CSV.
-pub fn read(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+pub fn read(path: &Path, map: &Mapping) -> Result<Recorded, SeriesError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("parquet") => read_parquet(path, map),
         Some(e) if e.ends_with("json") => read_prometheus(path, map),
@@ -293,7 +318,7 @@ pub fn read(path: &Path, map: &Mapping) -> Result<Recorded, String> {
 }
 
 /// Reads a long CSV or a NAB CSV (detected from the header), line by line.
-pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, SeriesError> {
     let mut c = Collector::new(map);
     scan_csv(path, &mut c)?;
     c.finish(path)
@@ -301,7 +326,7 @@ pub fn read_csv(path: &Path, map: &Mapping) -> Result<Recorded, String> {
 
 /// Streams a CSV file's samples to `sink` in file order, keeping nothing but
 /// warnings; stops with [`Streamed::Unsorted`] when a row goes back in time.
-pub fn stream_csv(path: &Path, map: &Mapping, sink: Sink) -> Result<Streamed, String> {
+pub fn stream_csv(path: &Path, map: &Mapping, sink: Sink) -> Result<Streamed, SeriesError> {
     let mut c = Collector::new(map);
     c.stream = Some(sink);
     if !scan_csv(path, &mut c)? {
@@ -312,14 +337,14 @@ pub fn stream_csv(path: &Path, map: &Mapping, sink: Sink) -> Result<Streamed, St
 }
 
 /// Feeds a CSV file's rows to `c`; false when streaming stopped at an unsorted row.
-fn scan_csv(path: &Path, c: &mut Collector) -> Result<bool, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+fn scan_csv(path: &Path, c: &mut Collector) -> Result<bool, SeriesError> {
+    let file = std::fs::File::open(path).map_err(|e| SeriesError::new(path, format!("cannot open: {e}")))?;
     scan_csv_from(&path.display().to_string(), std::io::BufReader::with_capacity(1 << 16, file), c)
 }
 
 /// Reads a long or NAB CSV held in memory (`name` is used in messages), as
 /// [`read_csv`] reads a file.
-pub fn read_csv_bytes(bytes: &[u8], name: &str, map: &Mapping) -> Result<Recorded, String> {
+pub fn read_csv_bytes(bytes: &[u8], name: &str, map: &Mapping) -> Result<Recorded, SeriesError> {
     let mut c = Collector::new(map);
     scan_csv_from(name, bytes, &mut c)?;
     c.finish(Path::new(name))
@@ -327,9 +352,10 @@ pub fn read_csv_bytes(bytes: &[u8], name: &str, map: &Mapping) -> Result<Recorde
 
 /// The CSV reader proper (the `csv` crate: RFC 4180 quoting, so a quoted field may
 /// hold commas); errors name the source and the line.
-fn scan_csv_from<R: std::io::Read>(name: &str, reader: R, c: &mut Collector) -> Result<bool, String> {
+fn scan_csv_from<R: std::io::Read>(name: &str, reader: R, c: &mut Collector) -> Result<bool, SeriesError> {
     let map = c.map;
-    let at = |row: u64, m: String| format!("{name}:{row}: {m}");
+    let file = Path::new(name);
+    let at = |row: u64, m: String| SeriesError::at_line(file, row, m);
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
     let mut records = rdr.records();
     let header = match records.next() {
@@ -354,7 +380,7 @@ fn scan_csv_from<R: std::io::Read>(name: &str, reader: R, c: &mut Collector) -> 
     };
     let (metric_col, version_col) = (idx("metric"), idx("version"));
     if metric_col.is_none() && !map.series.contains_key("value") {
-        return Err(format!("{name}: a `timestamp,value` file {NAB_HINT}"));
+        return Err(SeriesError::new(file, format!("a `timestamp,value` file {NAB_HINT}")));
     }
     for rec in records {
         let f = match rec {
@@ -400,28 +426,30 @@ fn csv_error(e: &csv::Error) -> String {
 
 /// Reads a Parquet file with the long CSV's columns (`timestamp` as text or
 /// Unix seconds, `metric`, optional `version`, `value`).
-pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, String> {
-    super::guard(|| read_parquet_unguarded(path, map))
+pub fn read_parquet(path: &Path, map: &Mapping) -> Result<Recorded, SeriesError> {
+    super::guard_with(|| read_parquet_unguarded(path, map), |m| SeriesError::new(path, m))
 }
 
-fn read_parquet_unguarded(path: &Path, map: &Mapping) -> Result<Recorded, String> {
+fn read_parquet_unguarded(path: &Path, map: &Mapping) -> Result<Recorded, SeriesError> {
     use polars::prelude::*;
-    let df = super::read_parquet(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let at = |row: usize, m: String| format!("{}: row {}: {m}", path.display(), row + 1);
+    let df = super::read_parquet(path).map_err(|e| SeriesError::new(path, e))?;
+    let at = |row: usize, m: String| SeriesError::at(path, format!("row {}", row + 1), m);
     let col = |name: &str| df.column(name).ok();
-    let need = |name: &str| col(name).ok_or_else(|| format!("{}: no column `{name}`", path.display()));
-    let ts = need("timestamp")?.cast(&DataType::String).map_err(|e| format!("{}: `timestamp`: {e}", path.display()))?;
-    let ts = ts.str().map_err(|e| format!("{}: `timestamp`: {e}", path.display()))?.clone();
-    let values = need("value")?.cast(&DataType::Float64).map_err(|e| format!("{}: `value`: {e}", path.display()))?;
-    let values = values.f64().map_err(|e| format!("{}: `value`: {e}", path.display()))?.clone();
-    let text = |name: &str| -> Result<Option<StringChunked>, String> {
+    let need = |name: &str| col(name).ok_or_else(|| SeriesError::new(path, format!("no column `{name}`")));
+    let ts =
+        need("timestamp")?.cast(&DataType::String).map_err(|e| SeriesError::new(path, format!("`timestamp`: {e}")))?;
+    let ts = ts.str().map_err(|e| SeriesError::new(path, format!("`timestamp`: {e}")))?.clone();
+    let values =
+        need("value")?.cast(&DataType::Float64).map_err(|e| SeriesError::new(path, format!("`value`: {e}")))?;
+    let values = values.f64().map_err(|e| SeriesError::new(path, format!("`value`: {e}")))?.clone();
+    let text = |name: &str| -> Result<Option<StringChunked>, SeriesError> {
         col(name)
-            .map(|c| c.str().cloned().map_err(|_| format!("{}: column `{name}` is not text", path.display())))
+            .map(|c| c.str().cloned().map_err(|_| SeriesError::new(path, format!("column `{name}` is not text"))))
             .transpose()
     };
     let (metric, version) = (text("metric")?, text("version")?);
     if metric.is_none() && !map.series.contains_key("value") {
-        return Err(format!("{}: a file without `metric` {NAB_HINT}", path.display()));
+        return Err(SeriesError::new(path, format!("a file without `metric` {NAB_HINT}")));
     }
     let mut c = Collector::new(map);
     for i in 0..df.height() {
@@ -443,16 +471,16 @@ fn read_parquet_unguarded(path: &Path, map: &Mapping) -> Result<Recorded, String
 /// Reads a Prometheus `query_range` response (`resultType` `matrix`), as the
 /// HTTP API returns it. A series is named by its `__name__` label (else its
 /// `metric` label) and its version by its `version` label.
-pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+pub fn read_prometheus(path: &Path, map: &Mapping) -> Result<Recorded, SeriesError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SeriesError::new(path, format!("cannot read: {e}")))?;
     read_prometheus_text(&text, path, map)
 }
 
 /// [`read_prometheus`] of a response held in memory; `path` names it in messages.
-pub fn read_prometheus_text(text: &str, path: &Path, map: &Mapping) -> Result<Recorded, String> {
+pub fn read_prometheus_text(text: &str, path: &Path, map: &Mapping) -> Result<Recorded, SeriesError> {
     let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
-    let bad = |m: String| format!("{}: {m}", path.display());
+        serde_json::from_str(text).map_err(|e| SeriesError::new(path, format!("not valid JSON: {e}")))?;
+    let bad = |m: String| SeriesError::new(path, m);
     if v["status"] != "success" {
         return Err(bad(format!("expected a successful query_range response, found status {}", v["status"])));
     }
@@ -473,13 +501,13 @@ pub fn read_prometheus_text(text: &str, path: &Path, map: &Mapping) -> Result<Re
         let target = if name.starts_with(DUMP_PREFIX) {
             None
         } else {
-            match c.target(name, version).map_err(|e| bad(format!("series {}: {e}", k + 1)))? {
+            match c.target(name, version).map_err(|e| SeriesError::at(path, format!("series {}", k + 1), e))? {
                 Some(t) => Some(t),
                 None => continue,
             }
         };
         for (j, p) in series["values"].as_array().into_iter().flatten().enumerate() {
-            let at = |m: String| bad(format!("series {} sample {}: {m}", k + 1, j + 1));
+            let at = |m: String| SeriesError::at(path, format!("series {} sample {}", k + 1, j + 1), m);
             let t = p[0].as_f64().ok_or_else(|| at("expected [unix_time, \"value\"]".into()))?;
             let t = c.timestamp(&format!("{}", t.floor() as i64)).map_err(at)?;
             let raw = p[1].as_str().ok_or_else(|| at("expected the value as a string".into()))?;
@@ -499,15 +527,15 @@ pub fn read_prometheus_text(text: &str, path: &Path, map: &Mapping) -> Result<Re
 
 /// Labelled windows (Unix seconds) for `data`: NAB's layout (file → windows,
 /// matched by the end of the data path) or a plain JSON list of `[start, end]`.
-pub fn read_windows(path: &Path, data: &Path) -> Result<Vec<(i64, i64)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+pub fn read_windows(path: &Path, data: &Path) -> Result<Vec<(i64, i64)>, SeriesError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SeriesError::new(path, format!("cannot read: {e}")))?;
     parse_windows(&text, path, data)
 }
 
 /// [`read_windows`] of labels held in memory; `path` names them in messages.
-pub fn parse_windows(text: &str, path: &Path, data: &Path) -> Result<Vec<(i64, i64)>, String> {
+pub fn parse_windows(text: &str, path: &Path, data: &Path) -> Result<Vec<(i64, i64)>, SeriesError> {
     let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+        serde_json::from_str(text).map_err(|e| SeriesError::new(path, format!("not valid JSON: {e}")))?;
     let list = match &v {
         serde_json::Value::Array(_) => v.clone(),
         serde_json::Value::Object(files) => {
@@ -516,17 +544,17 @@ pub fn parse_windows(text: &str, path: &Path, data: &Path) -> Result<Vec<(i64, i
                 .iter()
                 .find(|(k, _)| data.ends_with(k.as_str()))
                 .map(|(_, w)| w.clone())
-                .ok_or_else(|| format!("{}: no entry for {data}", path.display()))?
+                .ok_or_else(|| SeriesError::new(path, format!("no entry for {data}")))?
         }
-        _ => return Err(format!("{}: expected a list of [start, end] or NAB's file → windows map", path.display())),
+        _ => return Err(SeriesError::new(path, "expected a list of [start, end] or NAB's file → windows map")),
     };
     let mut out = Vec::new();
     for (i, w) in list.as_array().into_iter().flatten().enumerate() {
-        let bad = || format!("{}: window {} is not [start, end]", path.display(), i + 1);
+        let bad = || SeriesError::at(path, format!("window {}", i + 1), "not [start, end]");
         let s = w.get(0).and_then(|x| x.as_str()).ok_or_else(bad)?;
         let e = w.get(1).and_then(|x| x.as_str()).ok_or_else(bad)?;
-        let (s, _) = parse_timestamp(s).map_err(|m| format!("{}: window {}: {m}", path.display(), i + 1))?;
-        let (e, _) = parse_timestamp(e).map_err(|m| format!("{}: window {}: {m}", path.display(), i + 1))?;
+        let (s, _) = parse_timestamp(s).map_err(|m| SeriesError::at(path, format!("window {}", i + 1), m))?;
+        let (e, _) = parse_timestamp(e).map_err(|m| SeriesError::at(path, format!("window {}", i + 1), m))?;
         out.push((s, e));
     }
     Ok(out)

@@ -497,7 +497,7 @@ pub fn replay_csv(
     origin: Option<i64>,
     until: Option<i64>,
     windows: Option<&[(i64, i64)]>,
-) -> Result<ReplayResult, String> {
+) -> Result<ReplayResult, input::SeriesError> {
     let mut replayer: Option<Replayer> = None;
     let streamed = input::stream_csv(path, map, &mut |t, key, v| {
         replayer.get_or_insert_with(|| Replayer::new(sc, origin.unwrap_or(t))).push(t, key, v)
@@ -505,11 +505,11 @@ pub fn replay_csv(
     match streamed {
         input::Streamed::Done(rec) if rec.trial.is_empty() => match replayer {
             Some(r) => Ok(r.finish_at(until, windows, rec.warnings)),
-            None => Err(format!("{}: no usable rows", path.display())),
+            None => Err(input::SeriesError::new(path, "no usable rows")),
         },
         // A `rollsim record` trial, or rows out of time order: read the whole file.
         _ => replay(sc, &input::read_csv(path, map)?, origin, until, windows)
-            .map_err(|e| format!("{}: {e}", path.display())),
+            .map_err(|e| input::SeriesError::new(path, e)),
     }
 }
 

@@ -218,7 +218,7 @@ fn recorded(cx: &mut Ctx, f: &RawFault, prefix: &str, base_dir: &std::path::Path
     let rec = match crate::io::series::read(&path, &map) {
         Ok(r) => r,
         Err(e) => {
-            cx.err_at(Some(data.span()), p("data"), e);
+            cx.err_at(Some(data.span()), p("data"), e.to_string());
             return empty();
         }
     };
