@@ -40,6 +40,95 @@ impl Shard {
 
 const SHARD_FILE: &str = "shard.json";
 
+/// Why shard folders cannot be written or merged; names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Set(String),
+    #[error(transparent)]
+    Out(#[from] crate::outdir::OutError),
+}
+
+fn file_err(path: &Path) -> impl Fn(String) -> ShardError + '_ {
+    move |message| ShardError::File { path: path.to_path_buf(), message }
+}
+
+/// `shard.json` of a run shard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunShardInfo {
+    schema: u32,
+    kind: String,
+    scenario: String,
+    scenario_hash: String,
+    seed: u64,
+    trials: u64,
+    shard: u64,
+    shards: u64,
+    first_trial: u64,
+    end_trial: u64,
+    program_version: String,
+    reproduce: String,
+}
+
+/// `shard.json` of a sweep shard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepShardInfo {
+    schema: u32,
+    kind: String,
+    program_version: String,
+    scenario: String,
+    seed: u64,
+    trials: u64,
+    shard: u64,
+    shards: u64,
+    objective: Option<String>,
+    variants: Vec<VariantInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantInfo {
+    id: String,
+    /// `[path, value]` pairs the variant sets.
+    settings: Vec<(String, String)>,
+    scenario_hash: String,
+}
+
+const RUN_KIND: &str = "rollsim-shard";
+const SWEEP_KIND: &str = "rollsim-sweep-shard";
+
+fn write_info<T: serde::Serialize>(dir: &Path, info: &T) -> Result<(), ShardError> {
+    let path = dir.join(SHARD_FILE);
+    let text = serde_json::to_string_pretty(info).expect("shard info serialises") + "\n";
+    std::fs::write(&path, text).map_err(|e| file_err(&path)(format!("cannot write: {e}")))
+}
+
+/// Reads a shard folder's `shard.json`, checking its kind and the program
+/// version; errors name the file and the field.
+fn read_info<T: serde::de::DeserializeOwned>(dir: &Path, kind: &str) -> Result<(PathBuf, T), ShardError> {
+    let path = dir.join(SHARD_FILE);
+    let at = file_err(&path);
+    let text = std::fs::read_to_string(&path).map_err(|e| at(format!("cannot read: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
+    if v["kind"] != kind {
+        return Err(at(format!("not a {kind} folder (kind is not \"{kind}\")")));
+    }
+    if v["program_version"] != env!("CARGO_PKG_VERSION") {
+        return Err(at(format!(
+            "was written by rollsim {}, this is rollsim {}: run every shard with one version",
+            v["program_version"],
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    let info = serde_path_to_error::deserialize(v).map_err(|e| at(format!("`{}`: {}", e.path(), e.inner())))?;
+    drop(at);
+    Ok((path, info))
+}
+
 /// Writes a shard folder: `shard.json` (identity and slice), `scenario.toml`
 /// (canonical), `trials.parquet` (this slice's rows).
 pub fn write(
@@ -48,50 +137,36 @@ pub fn write(
     meta: &RunMeta,
     shard: Shard,
     records: &[TrialRecord],
-) -> Result<(), String> {
+) -> Result<(), ShardError> {
     let range = shard.range(meta.trials);
-    let info = serde_json::json!({
-        "schema": 1,
-        "kind": "rollsim-shard",
-        "scenario": meta.scenario,
-        "scenario_hash": meta.scenario_hash,
-        "seed": meta.seed,
-        "trials": meta.trials,
-        "shard": shard.index,
-        "shards": shard.count,
-        "first_trial": range.start,
-        "end_trial": range.end,
-        "program_version": meta.program_version,
-        "reproduce": meta.reproduce,
-    });
+    let info = RunShardInfo {
+        schema: 1,
+        kind: RUN_KIND.into(),
+        scenario: meta.scenario.clone(),
+        scenario_hash: meta.scenario_hash.clone(),
+        seed: meta.seed,
+        trials: meta.trials,
+        shard: shard.index,
+        shards: shard.count,
+        first_trial: range.start,
+        end_trial: range.end,
+        program_version: meta.program_version.clone(),
+        reproduce: meta.reproduce.clone(),
+    };
     out.write(|tmp| {
         write_part(tmp, sc, records)?;
-        let json_path = tmp.join(SHARD_FILE);
-        let text = serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n";
-        std::fs::write(&json_path, text).map_err(|e| format!("cannot write {}: {e}", json_path.display()))
+        write_info(tmp, &info)
     })
 }
 
-/// Reads a shard folder's `shard.json`, checking its kind; errors name the file.
-fn read_info(dir: &Path, kind: &str) -> Result<(PathBuf, serde_json::Value), String> {
-    let json_path = dir.join(SHARD_FILE);
-    let at = |m: String| format!("{}: {m}", json_path.display());
-    let text = std::fs::read_to_string(&json_path).map_err(|e| at(format!("cannot read: {e}")))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
-    if v["kind"] != kind {
-        return Err(at(format!("not a {kind} folder (kind is not \"{kind}\")")));
-    }
-    Ok((json_path, v))
-}
-
 /// Every shard index `0..count` must be among `seen`.
-fn check_complete(count: u64, seen: impl Iterator<Item = u64> + Clone) -> Result<(), String> {
+fn check_complete(count: u64, seen: impl Iterator<Item = u64> + Clone) -> Result<(), ShardError> {
     let missing: Vec<String> =
         (0..count).filter(|i| !seen.clone().any(|j| j == *i)).map(|i| format!("{i}/{count}")).collect();
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!("missing shards: {}", missing.join(", ")))
+        Err(ShardError::Set(format!("missing shards: {}", missing.join(", "))))
     }
 }
 
@@ -104,34 +179,28 @@ pub struct Merged {
 
 /// Reads shard folders and checks that they are the n slices of one run,
 /// each exactly once; errors name the folder and file.
-pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
+pub fn merge(dirs: &[PathBuf]) -> Result<Merged, ShardError> {
     let mut parts: Vec<(u64, Vec<TrialRecord>)> = Vec::new();
     let mut first: Option<(Scenario, RunMeta, u64)> = None;
     for dir in dirs {
-        let (json_path, v) = read_info(dir, "rollsim-shard")?;
-        let at = |m: String| format!("{}: {m}", json_path.display());
-        let num = |k: &str| v[k].as_u64().ok_or_else(|| at(format!("`{k}` is missing or not a number")));
-        let text_of = |k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| at(format!("`{k}` is missing")));
-        let (index, count, trials, seed) = (num("shard")?, num("shards")?, num("trials")?, num("seed")?);
+        let (json_path, v): (_, RunShardInfo) = read_info(dir, RUN_KIND)?;
+        let at = file_err(&json_path);
+        let (index, count, trials, seed) = (v.shard, v.shards, v.trials, v.seed);
+        if count == 0 || index >= count {
+            return Err(at(format!("shard {index}/{count} is not a shard (expected 0 <= shard < shards)")));
+        }
         let meta = RunMeta {
-            scenario: text_of("scenario")?,
-            scenario_hash: text_of("scenario_hash")?,
+            scenario: v.scenario,
+            scenario_hash: v.scenario_hash,
             seed,
             trials,
-            program_version: text_of("program_version")?,
-            reproduce: text_of("reproduce")?,
+            program_version: v.program_version,
+            reproduce: v.reproduce,
         };
-        if meta.program_version != env!("CARGO_PKG_VERSION") {
-            return Err(at(format!(
-                "was written by rollsim {}, this is rollsim {}: run every shard with one version",
-                meta.program_version,
-                env!("CARGO_PKG_VERSION")
-            )));
-        }
         let toml_path = dir.join("scenario.toml");
-        let sc = Scenario::load(&toml_path).map_err(|e| e.to_string())?;
+        let sc = load_scenario(&toml_path)?;
         if report::scenario_hash(&sc) != meta.scenario_hash {
-            return Err(format!("{}: does not match the scenario hash in {SHARD_FILE}", toml_path.display()));
+            return Err(file_err(&toml_path)(format!("does not match the scenario hash in {SHARD_FILE}")));
         }
         match &first {
             None => first = Some((sc.clone(), meta.clone(), count)),
@@ -148,17 +217,17 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
             return Err(at(format!("shard {index}/{count} is given twice")));
         }
         let pq = dir.join("trials.parquet");
-        let records = crate::io::guard(|| report::read_records(&sc, &crate::io::trials::read(&pq)?))
-            .map_err(|e| format!("{}: {e}", pq.display()))?;
+        let records =
+            crate::io::guard(|| report::read_records(&sc, &crate::io::trials::read(&pq)?)).map_err(file_err(&pq))?;
         let want = Shard { index, count }.range(trials);
         let got: Vec<u64> = records.iter().map(|r| r.trial).collect();
         if got != want.clone().collect::<Vec<_>>() {
-            return Err(format!("{}: expected trials {}..{} in order", pq.display(), want.start, want.end));
+            return Err(file_err(&pq)(format!("expected trials {}..{} in order", want.start, want.end)));
         }
         parts.push((index, records));
     }
     let Some((scenario, meta, count)) = first else {
-        return Err("no shard folders given".into());
+        return Err(ShardError::Set("no shard folders given".into()));
     };
     check_complete(count, parts.iter().map(|p| p.0))?;
     parts.sort_by_key(|p| p.0);
@@ -171,26 +240,33 @@ type Part = (Scenario, Vec<TrialRecord>);
 
 /// Reads `scenario.toml` and `trials.parquet` of one slice, checking the
 /// scenario against `hash` and the trials against `range`.
-fn read_part(dir: &Path, hash: &str, range: Range<u64>) -> Result<Part, String> {
+fn read_part(dir: &Path, hash: &str, range: Range<u64>) -> Result<Part, ShardError> {
     let toml_path = dir.join("scenario.toml");
-    let sc = Scenario::load(&toml_path).map_err(|e| e.to_string())?;
+    let sc = load_scenario(&toml_path)?;
     if report::scenario_hash(&sc) != hash {
-        return Err(format!("{}: does not match the scenario hash in {SHARD_FILE}", toml_path.display()));
+        return Err(file_err(&toml_path)(format!("does not match the scenario hash in {SHARD_FILE}")));
     }
     let pq = dir.join("trials.parquet");
-    let records = crate::io::guard(|| report::read_records(&sc, &crate::io::trials::read(&pq)?))
-        .map_err(|e| format!("{}: {e}", pq.display()))?;
+    let records =
+        crate::io::guard(|| report::read_records(&sc, &crate::io::trials::read(&pq)?)).map_err(file_err(&pq))?;
     if !records.iter().map(|r| r.trial).eq(range.clone()) {
-        return Err(format!("{}: expected trials {}..{} in order", pq.display(), range.start, range.end));
+        return Err(file_err(&pq)(format!("expected trials {}..{} in order", range.start, range.end)));
     }
     Ok((sc, records))
 }
 
-fn write_part(dir: &Path, sc: &Scenario, records: &[TrialRecord]) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut df = report::trial_table(sc, records).map_err(|e| format!("cannot build the trial table: {e}"))?;
-    crate::io::trials::write_parquet(&dir.join("trials.parquet"), &mut df).map_err(|e| e.to_string())?;
-    report::write_scenario(dir, sc).map_err(|e| e.to_string())
+/// A shard's scenario copy; its errors already name the file, line and field.
+fn load_scenario(path: &Path) -> Result<Scenario, ShardError> {
+    Scenario::load(path).map_err(|e| ShardError::Set(e.to_string()))
+}
+
+fn write_part(dir: &Path, sc: &Scenario, records: &[TrialRecord]) -> Result<(), ShardError> {
+    std::fs::create_dir_all(dir).map_err(|e| file_err(dir)(format!("cannot create: {e}")))?;
+    let table = dir.join("trials.parquet");
+    let mut df =
+        report::trial_table(sc, records).map_err(|e| file_err(&table)(format!("cannot build the trial table: {e}")))?;
+    crate::io::trials::write_parquet(&table, &mut df).map_err(|e| ShardError::Set(e.to_string()))?;
+    report::write_scenario(dir, sc).map_err(|e| ShardError::Set(e.to_string()))
 }
 
 /// Writes a sweep shard: `shard.json` (identity, slice, variants, objective) and
@@ -203,32 +279,30 @@ pub fn write_sweep(
     seed: u64,
     trials: u64,
     objective: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), ShardError> {
     out.write(|tmp| {
         let mut list = Vec::new();
         for (v, rs) in variants.iter().zip(records) {
             write_part(&tmp.join("variants").join(&v.id), &v.scenario, rs)?;
-            list.push(serde_json::json!({
-                "id": v.id,
-                "settings": v.settings.iter().map(|(p, x)| serde_json::json!([p, x])).collect::<Vec<_>>(),
-                "scenario_hash": report::scenario_hash(&v.scenario),
-            }));
+            list.push(VariantInfo {
+                id: v.id.clone(),
+                settings: v.settings.clone(),
+                scenario_hash: report::scenario_hash(&v.scenario),
+            });
         }
-        let info = serde_json::json!({
-            "schema": 1,
-            "kind": "rollsim-sweep-shard",
-            "program_version": env!("CARGO_PKG_VERSION"),
-            "scenario": variants[0].scenario.name,
-            "seed": seed,
-            "trials": trials,
-            "shard": shard.index,
-            "shards": shard.count,
-            "objective": objective,
-            "variants": list,
-        });
-        let json_path = tmp.join(SHARD_FILE);
-        std::fs::write(&json_path, serde_json::to_string_pretty(&info).expect("JSON values serialise") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", json_path.display()))
+        let info = SweepShardInfo {
+            schema: 1,
+            kind: SWEEP_KIND.into(),
+            program_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: variants[0].scenario.name.clone(),
+            seed,
+            trials,
+            shard: shard.index,
+            shards: shard.count,
+            objective: objective.map(str::to_string),
+            variants: list,
+        };
+        write_info(tmp, &info)
     })
 }
 
@@ -244,29 +318,26 @@ pub fn is_sweep_shard(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join(SHARD_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["kind"] == "rollsim-sweep-shard")
+        .is_some_and(|v| v["kind"] == SWEEP_KIND)
 }
 
 /// Merges the n shards of one sweep.
-pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, String> {
-    let mut identity: Option<(u64, u64, u64, serde_json::Value, serde_json::Value)> = None;
+pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, ShardError> {
+    let mut identity: Option<SweepShardInfo> = None;
     let mut parts: Vec<(u64, Vec<Part>)> = Vec::new();
     for dir in dirs {
-        let (json_path, v) = read_info(dir, "rollsim-sweep-shard")?;
-        let at = |m: String| format!("{}: {m}", json_path.display());
-        let num = |k: &str| v[k].as_u64().ok_or_else(|| at(format!("`{k}` is missing or not a number")));
-        let (index, count, trials, seed) = (num("shard")?, num("shards")?, num("trials")?, num("seed")?);
-        if v["program_version"] != env!("CARGO_PKG_VERSION") {
-            return Err(at(format!(
-                "was written by rollsim {}, this is rollsim {}: run every shard with one version",
-                v["program_version"],
-                env!("CARGO_PKG_VERSION")
-            )));
+        let (json_path, v): (_, SweepShardInfo) = read_info(dir, SWEEP_KIND)?;
+        let at = file_err(&json_path);
+        let (index, count) = (v.shard, v.shards);
+        if count == 0 || index >= count {
+            return Err(at(format!("shard {index}/{count} is not a shard (expected 0 <= shard < shards)")));
         }
         match &identity {
-            None => identity = Some((count, trials, seed, v["variants"].clone(), v["objective"].clone())),
-            Some((n, t, s, vars, obj)) => {
-                if (*n, *t, *s) != (count, trials, seed) || *vars != v["variants"] || *obj != v["objective"] {
+            None => identity = Some(v.clone()),
+            Some(first) => {
+                let same = (first.shards, first.trials, first.seed, &first.variants, &first.objective)
+                    == (v.shards, v.trials, v.seed, &v.variants, &v.objective);
+                if !same {
                     return Err(at(
                         "belongs to another sweep (shards, trials, seed, variants or objective differ)".into()
                     ));
@@ -276,48 +347,35 @@ pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, String> {
         if parts.iter().any(|(i, _)| *i == index) {
             return Err(at(format!("shard {index}/{count} is given twice")));
         }
-        let range = Shard { index, count }.range(trials);
-        let vars = v["variants"].as_array().ok_or_else(|| at("`variants` is missing".into()))?;
+        let range = Shard { index, count }.range(v.trials);
         let mut per_variant = Vec::new();
-        for var in vars {
-            let id = var["id"].as_str().ok_or_else(|| at("a variant has no `id`".into()))?;
-            let hash =
-                var["scenario_hash"].as_str().ok_or_else(|| at(format!("variant {id} has no `scenario_hash`")))?;
-            per_variant.push(read_part(&dir.join("variants").join(id), hash, range.clone())?);
+        for var in &v.variants {
+            per_variant.push(read_part(&dir.join("variants").join(&var.id), &var.scenario_hash, range.clone())?);
         }
         parts.push((index, per_variant));
     }
-    let Some((count, trials, seed, vars, objective)) = identity else {
-        return Err("no shard folders given".into());
+    let Some(info) = identity else {
+        return Err(ShardError::Set("no shard folders given".into()));
     };
-    check_complete(count, parts.iter().map(|p| p.0))?;
+    check_complete(info.shards, parts.iter().map(|p| p.0))?;
     parts.sort_by_key(|p| p.0);
-    let vars = vars.as_array().cloned().unwrap_or_default();
     let mut variants = Vec::new();
-    let mut records: Vec<Vec<TrialRecord>> = vec![Vec::new(); vars.len()];
-    for (k, var) in vars.iter().enumerate() {
-        let settings = var["settings"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+    let mut records: Vec<Vec<TrialRecord>> = vec![Vec::new(); info.variants.len()];
+    for (k, var) in info.variants.iter().enumerate() {
         let scenario = parts[0].1[k].0.clone();
-        variants.push(crate::sweep::Variant { id: var["id"].as_str().unwrap_or("").to_string(), settings, scenario });
+        variants.push(crate::sweep::Variant { id: var.id.clone(), settings: var.settings.clone(), scenario });
     }
     for (_, per_variant) in parts {
         for (k, (_, rs)) in per_variant.into_iter().enumerate() {
             records[k].extend(rs);
         }
     }
-    let objective = match objective.as_str() {
-        Some(t) => Some(t.parse::<crate::sweep::Objective>()?),
+    let objective = match &info.objective {
+        Some(t) => Some(t.parse::<crate::sweep::Objective>().map_err(ShardError::Set)?),
         None => None,
     };
-    let result = crate::sweep::SweepResult::from_records(variants, &records, seed, objective);
-    Ok(MergedSweep { result, seed, trials })
+    let result = crate::sweep::SweepResult::from_records(variants, &records, info.seed, objective);
+    Ok(MergedSweep { result, seed: info.seed, trials: info.trials })
 }
 
 #[cfg(test)]

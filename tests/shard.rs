@@ -42,6 +42,15 @@ fn shard_then_merge_equals_a_single_run() {
     assert!(e.contains("other/shard.json") && e.contains("belongs to another run"), "{e}");
     let e = err(&["merge", &d("single"), "--out", &d("x")]);
     assert!(e.contains("single/shard.json: cannot read"), "{e}");
+    // A field of the wrong type, or one rollsim does not know, is named.
+    let info = Path::new(&d("s2")).join("shard.json");
+    let good = std::fs::read_to_string(&info).unwrap();
+    std::fs::write(&info, good.replace("\"seed\": 4", "\"seed\": \"four\"")).unwrap();
+    let e = err(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("x")]);
+    assert!(e.contains("s2/shard.json: `seed`: invalid type"), "{e}");
+    std::fs::write(&info, good.replace("\"seed\": 4", "\"seed\": 4, \"sed\": 4")).unwrap();
+    let e = err(&["merge", &d("s0"), &d("s1"), &d("s2"), "--out", &d("x")]);
+    assert!(e.contains("unknown field `sed`"), "{e}");
     // A malformed shard spec is a usage error.
     let o = rollsim().args(["run", "--trials", "10", "--shard", "3/3"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
