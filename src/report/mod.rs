@@ -80,12 +80,69 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     move |source| ReportError::Io { path: path.to_path_buf(), source }
 }
 
-fn rate_json(r: &Rate) -> serde_json::Value {
-    serde_json::json!({ "count": r.hits, "n": r.n, "value": finite(r.value), "ci95": [finite(r.lo), finite(r.hi)] })
+/// A rate with its 95% interval, as `summary.json` writes it. Fields are
+/// declared in alphabetical order: the order the format has always had.
+#[derive(serde::Serialize)]
+struct RateDoc {
+    ci95: [Option<f64>; 2],
+    count: u64,
+    n: u64,
+    value: Option<f64>,
 }
 
-fn quantile_json(q: &Quantile) -> serde_json::Value {
-    serde_json::json!({ "q": q.q, "n": q.n, "value": finite(q.value), "ci95": [finite(q.lo), finite(q.hi)] })
+impl From<&Rate> for RateDoc {
+    fn from(r: &Rate) -> RateDoc {
+        RateDoc { ci95: [finite(r.lo), finite(r.hi)], count: r.hits, n: r.n, value: finite(r.value) }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct QuantileDoc {
+    ci95: [Option<f64>; 2],
+    n: usize,
+    q: f64,
+    value: Option<f64>,
+}
+
+impl From<&Quantile> for QuantileDoc {
+    fn from(q: &Quantile) -> QuantileDoc {
+        QuantileDoc { ci95: [finite(q.lo), finite(q.hi)], n: q.n, q: q.q, value: finite(q.value) }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct GroupDoc<'a> {
+    bad: bool,
+    detected: RateDoc,
+    detection_p50_min: QuantileDoc,
+    detection_p90_min: QuantileDoc,
+    duration_p50_h: QuantileDoc,
+    escape: RateDoc,
+    excess_failed_mean: Option<f64>,
+    excess_failed_p90: QuantileDoc,
+    false_rollback: RateDoc,
+    false_rollback_time_p50_h: QuantileDoc,
+    held: RateDoc,
+    kind: &'a str,
+    name: &'a str,
+    peak_share_mean: Option<f64>,
+    peak_share_p90: QuantileDoc,
+    population: Option<&'static str>,
+    trials: u64,
+}
+
+/// `summary.json` (schema [`SUMMARY_SCHEMA`]).
+#[derive(serde::Serialize)]
+struct SummaryDoc<'a> {
+    groups: Vec<GroupDoc<'a>>,
+    program: &'static str,
+    program_version: &'a str,
+    reproduce: &'a str,
+    scenario: &'a str,
+    scenario_hash: &'a str,
+    schema: u32,
+    seed: u64,
+    trials: u64,
 }
 
 /// JSON has no infinity: censored values (never detected) are `null`.
@@ -95,43 +152,41 @@ fn finite(v: f64) -> Option<f64> {
 
 /// `summary.json`: versioned schema, run identity, per-fault aggregates.
 pub fn summary_json(meta: &RunMeta, s: &Summary) -> String {
-    let groups: Vec<serde_json::Value> = s
+    let groups = s
         .groups
         .iter()
-        .map(|g| {
-            serde_json::json!({
-                "name": g.name,
-                "kind": g.kind,
-                "bad": g.bad,
-                "trials": g.trials,
-                "detected": rate_json(&g.detected),
-                "detection_p50_min": quantile_json(&g.detection_p50_min),
-                "detection_p90_min": quantile_json(&g.detection_p90_min),
-                "peak_share_mean": finite(g.peak_share_mean),
-                "peak_share_p90": quantile_json(&g.peak_share_p90),
-                "excess_failed_mean": finite(g.excess_failed_mean),
-                "excess_failed_p90": quantile_json(&g.excess_failed_p90),
-                "escape": rate_json(&g.escape),
-                "false_rollback": rate_json(&g.false_rollback),
-                "held": rate_json(&g.held),
-                "duration_p50_h": quantile_json(&g.duration_p50_h),
-                "false_rollback_time_p50_h": quantile_json(&g.false_rollback_time_p50_h),
-                "population": g.population.map(|p| p.key()),
-            })
+        .map(|g| GroupDoc {
+            bad: g.bad,
+            detected: (&g.detected).into(),
+            detection_p50_min: (&g.detection_p50_min).into(),
+            detection_p90_min: (&g.detection_p90_min).into(),
+            duration_p50_h: (&g.duration_p50_h).into(),
+            escape: (&g.escape).into(),
+            excess_failed_mean: finite(g.excess_failed_mean),
+            excess_failed_p90: (&g.excess_failed_p90).into(),
+            false_rollback: (&g.false_rollback).into(),
+            false_rollback_time_p50_h: (&g.false_rollback_time_p50_h).into(),
+            held: (&g.held).into(),
+            kind: &g.kind,
+            name: &g.name,
+            peak_share_mean: finite(g.peak_share_mean),
+            peak_share_p90: (&g.peak_share_p90).into(),
+            population: g.population.map(|p| p.key()),
+            trials: g.trials,
         })
         .collect();
-    let v = serde_json::json!({
-        "schema": SUMMARY_SCHEMA,
-        "program": "rollsim",
-        "program_version": meta.program_version,
-        "scenario": meta.scenario,
-        "scenario_hash": meta.scenario_hash,
-        "seed": meta.seed,
-        "trials": meta.trials,
-        "reproduce": meta.reproduce,
-        "groups": groups,
-    });
-    let mut text = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+    let doc = SummaryDoc {
+        groups,
+        program: "rollsim",
+        program_version: &meta.program_version,
+        reproduce: &meta.reproduce,
+        scenario: &meta.scenario,
+        scenario_hash: &meta.scenario_hash,
+        schema: SUMMARY_SCHEMA,
+        seed: meta.seed,
+        trials: meta.trials,
+    };
+    let mut text = serde_json::to_string_pretty(&doc).expect("the summary serialises");
     text.push('\n');
     text
 }
