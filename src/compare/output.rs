@@ -98,55 +98,100 @@ pub fn markdown(c: &Comparison, base: &str, new: &str) -> String {
     o
 }
 
-fn num(v: f64) -> serde_json::Value {
+/// A number in the compare JSON: finite as is, ±∞ as `"inf"`/`"-inf"`, NaN as null.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Num {
+    Finite(f64),
+    Infinite(&'static str),
+    Missing(Option<()>),
+}
+
+fn num(v: f64) -> Num {
     if v.is_finite() {
-        serde_json::json!(v)
+        Num::Finite(v)
     } else if v.is_nan() {
-        serde_json::Value::Null
+        Num::Missing(None)
     } else {
-        serde_json::json!(if v > 0.0 { "inf" } else { "-inf" })
+        Num::Infinite(if v > 0.0 { "inf" } else { "-inf" })
     }
+}
+
+/// One metric row of the compare JSON (fields in alphabetical order, as the
+/// format has always had them).
+#[derive(serde::Serialize)]
+struct DeltaDoc {
+    base: Num,
+    change: Num,
+    ci95: [Num; 2],
+    ci_corrected: Option<[Num; 2]>,
+    metric: &'static str,
+    new: Num,
+    regression: bool,
+    tolerance: Option<String>,
+    verdict: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct GroupDoc<'a> {
+    base_n: usize,
+    metrics: Vec<DeltaDoc>,
+    name: &'a str,
+    new_n: usize,
+    overall: bool,
+}
+
+/// The compare JSON (schema 1).
+#[derive(serde::Serialize)]
+struct ComparisonDoc<'a> {
+    base: &'a str,
+    groups: Vec<GroupDoc<'a>>,
+    new: &'a str,
+    paired: bool,
+    regression: bool,
+    resamples: usize,
+    schema: u32,
+    tolerances: std::collections::BTreeMap<String, String>,
 }
 
 /// The JSON report (schema 1).
 pub fn json(c: &Comparison, base: &str, new: &str) -> String {
-    let groups: Vec<serde_json::Value> = c
+    let groups = c
         .groups
         .iter()
-        .map(|g| {
-            let deltas: Vec<serde_json::Value> = g
+        .map(|g| GroupDoc {
+            base_n: g.base_n,
+            metrics: g
                 .deltas
                 .iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "metric": d.metric.name(),
-                        "base": num(d.base),
-                        "new": num(d.new),
-                        "change": num(d.change),
-                        "ci95": [num(d.lo), num(d.hi)],
-                        "verdict": d.verdict.name(),
-                        "tolerance": d.tolerance.map(|t| tolerance_text(d.metric, t)),
-                        "ci_corrected": d.adjusted.map(|(lo, hi)| [num(lo), num(hi)]),
-                        "regression": d.regression,
-                    })
+                .map(|d| DeltaDoc {
+                    base: num(d.base),
+                    change: num(d.change),
+                    ci95: [num(d.lo), num(d.hi)],
+                    ci_corrected: d.adjusted.map(|(lo, hi)| [num(lo), num(hi)]),
+                    metric: d.metric.name(),
+                    new: num(d.new),
+                    regression: d.regression,
+                    tolerance: d.tolerance.map(|t| tolerance_text(d.metric, t)),
+                    verdict: d.verdict.name(),
                 })
-                .collect();
-            serde_json::json!({ "name": g.name, "overall": g.overall, "base_n": g.base_n, "new_n": g.new_n, "metrics": deltas })
+                .collect(),
+            name: &g.name,
+            new_n: g.new_n,
+            overall: g.overall,
         })
         .collect();
-    let tolerances: serde_json::Map<String, serde_json::Value> =
-        c.tolerances.iter().map(|(m, t)| (m.name(), serde_json::json!(tolerance_text(m.metric, *t)))).collect();
-    let v = serde_json::json!({
-        "schema": 1,
-        "base": base,
-        "new": new,
-        "paired": c.paired,
-        "resamples": c.resamples,
-        "regression": c.regressed(),
-        "tolerances": tolerances,
-        "groups": groups,
-    });
-    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+    let v = ComparisonDoc {
+        base,
+        groups,
+        new,
+        paired: c.paired,
+        regression: c.regressed(),
+        resamples: c.resamples,
+        schema: 1,
+        tolerances: c.tolerances.iter().map(|(m, t)| (m.name(), tolerance_text(m.metric, *t))).collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&v).expect("the comparison serialises");
     s.push('\n');
     s
 }
