@@ -7,6 +7,7 @@
 
 use crate::compare::{MetricId, MetricRef};
 use crate::rows::Row;
+use std::collections::BTreeMap;
 use crate::scenario::Scenario;
 use toml::Value;
 
@@ -508,48 +509,81 @@ impl SweepResult {
 
     /// The sweep as JSON (schema 1).
     pub fn json(&self, seed: u64, trials: u64) -> String {
-        let variants: Vec<serde_json::Value> = self
+        let variants = self
             .variants
             .iter()
             .zip(&self.rows)
             .enumerate()
             .map(|(i, (v, rows))| {
-                let metrics: serde_json::Map<String, serde_json::Value> = MetricId::ALL
-                    .iter()
-                    .map(|m| {
-                        let x = value(*m, rows);
-                        (m.name().to_string(), if x.is_finite() { serde_json::json!(x) } else { serde_json::Value::Null })
-                    })
-                    .chain(rows.iter().any(|r| r.population == crate::sim::Population::Incident).then(|| {
-                        let m = MetricRef { metric: MetricId::FalseRollback, group: Some("incident".into()) };
-                        (m.name(), serde_json::json!(m.value(rows)))
-                    }))
-                    .collect();
-                serde_json::json!({
-                    "id": v.id,
-                    "settings": v.settings.iter().map(|(p, x)| serde_json::json!({"path": p, "value": x})).collect::<Vec<_>>(),
-                    "metrics": metrics,
-                    "pareto_detection": self.frontier_detection.contains(&i),
-                    "pareto_blast": self.frontier_blast.contains(&i),
-                    "recommended": self.recommended == Some(i),
-                })
+                let finite = |x: f64| x.is_finite().then_some(x);
+                let mut metrics: BTreeMap<String, Option<f64>> =
+                    MetricId::ALL.iter().map(|m| (m.name().to_string(), finite(value(*m, rows)))).collect();
+                if rows.iter().any(|r| r.population == crate::sim::Population::Incident) {
+                    let m = MetricRef { metric: MetricId::FalseRollback, group: Some("incident".into()) };
+                    metrics.insert(m.name(), finite(m.value(rows)));
+                }
+                VariantDoc {
+                    id: &v.id,
+                    metrics,
+                    pareto_blast: self.frontier_blast.contains(&i),
+                    pareto_detection: self.frontier_detection.contains(&i),
+                    recommended: self.recommended == Some(i),
+                    settings: v.settings.iter().map(|(path, value)| SettingDoc { path, value }).collect(),
+                }
             })
             .collect();
-        let v = serde_json::json!({
-            "schema": 1,
-            "scenario": self.variants[0].scenario.name,
-            "seed": seed,
-            "trials": trials,
-            "variants": variants,
-            "confirmation": self.confirmation.as_ref().map(|c| serde_json::json!({
-                "seed": c.seed,
-                "trials": c.trials,
-                "constraints_hold": c.constraints_hold,
-                "regression": c.comparison.regressed(),
-            })),
-        });
-        serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
+        let doc = SweepDoc {
+            confirmation: self.confirmation.as_ref().map(|c| ConfirmationDoc {
+                constraints_hold: c.constraints_hold,
+                regression: c.comparison.regressed(),
+                seed: c.seed,
+                trials: c.trials,
+            }),
+            scenario: &self.variants[0].scenario.name,
+            schema: 1,
+            seed,
+            trials,
+            variants,
+        };
+        serde_json::to_string_pretty(&doc).expect("the sweep serialises") + "\n"
     }
+}
+
+/// The sweep JSON (schema 1); fields in alphabetical order, as the format has
+/// always had them.
+#[derive(serde::Serialize)]
+struct SweepDoc<'a> {
+    confirmation: Option<ConfirmationDoc>,
+    scenario: &'a str,
+    schema: u32,
+    seed: u64,
+    trials: u64,
+    variants: Vec<VariantDoc<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ConfirmationDoc {
+    constraints_hold: bool,
+    regression: bool,
+    seed: u64,
+    trials: u64,
+}
+
+#[derive(serde::Serialize)]
+struct VariantDoc<'a> {
+    id: &'a str,
+    /// Metric values; null where undefined (no detections, no trials in the group).
+    metrics: BTreeMap<String, Option<f64>>,
+    pareto_blast: bool,
+    pareto_detection: bool,
+    recommended: bool,
+    settings: Vec<SettingDoc<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct SettingDoc<'a> {
+    path: &'a str,
+    value: &'a str,
 }
 
 #[cfg(test)]

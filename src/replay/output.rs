@@ -136,36 +136,98 @@ pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -
     o
 }
 
+/// The replay JSON (schema 1); fields in alphabetical order, as the format has
+/// always had them. Times are seconds since the recording's start.
+#[derive(serde::Serialize)]
+struct ReplayDoc<'a> {
+    data: &'a str,
+    decisions: Vec<DecisionDoc>,
+    end_s: u64,
+    gates: Vec<GateDoc>,
+    origin_unix: i64,
+    rules: Vec<RuleDoc<'a>>,
+    schema: u32,
+    warnings: &'a [String],
+    windows: Vec<WindowDoc<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct DecisionDoc {
+    at_s: u64,
+    decision: String,
+}
+
+#[derive(serde::Serialize)]
+struct GateDoc {
+    checks: u64,
+    failed: u64,
+    first_failure_s: Option<u64>,
+    gate: String,
+    inconclusive: u64,
+}
+
+#[derive(serde::Serialize)]
+struct RuleDoc<'a> {
+    episodes: Vec<[u64; 2]>,
+    false_alarms: Option<usize>,
+    metric: &'static str,
+    op: &'static str,
+    rule: &'a str,
+    threshold: f64,
+}
+
+#[derive(serde::Serialize)]
+struct WindowDoc<'a> {
+    already_firing: &'a [bool],
+    delays_s: Vec<Option<u64>>,
+    end_s: u64,
+    start_s: u64,
+}
+
 /// The JSON summary (schema 1); times are seconds since the recording's start.
 pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> String {
-    let v = serde_json::json!({
-        "schema": 1,
-        "data": data,
-        "origin_unix": r.origin,
-        "end_s": r.end.0,
-        "warnings": warnings,
-        "gates": gate_counts(r).iter().map(|((ph, g), c)| serde_json::json!({
-            "gate": format!("{}/{}", p.phases[*ph].name, p.phases[*ph].gates[*g].name),
-            "checks": c.checks, "failed": c.failed, "inconclusive": c.inconclusive,
-            "first_failure_s": c.first_failure.map(|t| t.0),
-        })).collect::<Vec<_>>(),
-        "decisions": decisions(r, p).iter().map(|(t, d)| serde_json::json!({"at_s": t.0, "decision": d})).collect::<Vec<_>>(),
-        "rules": r.alarms.iter().enumerate().map(|(i, a)| serde_json::json!({
-            "rule": a.rule,
-            "metric": a.metric.name(),
-            "op": a.op.symbol(),
-            "threshold": a.threshold,
-            "episodes": a.episodes.iter().map(|e| [e.0.0, e.1.0]).collect::<Vec<_>>(),
-            "false_alarms": if r.labelled { r.false_alarms.get(i).copied() } else { None },
-        })).collect::<Vec<_>>(),
-        "windows": r.windows.iter().map(|w| serde_json::json!({
-            "start_s": w.start.0,
-            "end_s": w.end.0,
-            "delays_s": w.delays.iter().map(|d| d.map(|d| d.0)).collect::<Vec<_>>(),
-            "already_firing": w.already_firing,
-        })).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
+    let doc = ReplayDoc {
+        data,
+        decisions: decisions(r, p).into_iter().map(|(t, decision)| DecisionDoc { at_s: t.0, decision }).collect(),
+        end_s: r.end.0,
+        gates: gate_counts(r)
+            .iter()
+            .map(|((ph, g), c)| GateDoc {
+                checks: c.checks as u64,
+                failed: c.failed as u64,
+                first_failure_s: c.first_failure.map(|t| t.0),
+                gate: format!("{}/{}", p.phases[*ph].name, p.phases[*ph].gates[*g].name),
+                inconclusive: c.inconclusive as u64,
+            })
+            .collect(),
+        origin_unix: r.origin,
+        rules: r
+            .alarms
+            .iter()
+            .enumerate()
+            .map(|(i, a)| RuleDoc {
+                episodes: a.episodes.iter().map(|e| [e.0 .0, e.1 .0]).collect(),
+                false_alarms: if r.labelled { r.false_alarms.get(i).copied() } else { None },
+                metric: a.metric.name(),
+                op: a.op.symbol(),
+                rule: &a.rule,
+                threshold: a.threshold,
+            })
+            .collect(),
+        schema: 1,
+        warnings,
+        windows: r
+            .windows
+            .iter()
+            .map(|w| WindowDoc {
+                already_firing: &w.already_firing,
+                delays_s: w.delays.iter().map(|d| d.map(|d| d.0)).collect(),
+                end_s: w.end.0,
+                start_s: w.start.0,
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&doc).expect("the replay summary serialises") + "\n"
 }
 
 /// The replay timeline chart's data: the recorded series against the rules,
