@@ -9,6 +9,9 @@ use crate::sim::{run_trial, Model, Trace, TrialRecord, Worker};
 use rayon::prelude::*;
 use std::ops::Range;
 
+/// The worker pool could not be started.
+pub use rayon::ThreadPoolBuildError as ThreadsError;
+
 /// Runs trials `range` of `scenario` under `seed` on `threads` threads
 /// (0 = all cores). `progress` is called once per finished trial, from any thread.
 pub fn run(
@@ -17,7 +20,7 @@ pub fn run(
     range: Range<u64>,
     threads: usize,
     progress: &(dyn Fn() + Sync),
-) -> Result<Vec<TrialRecord>, rayon::ThreadPoolBuildError> {
+) -> Result<Vec<TrialRecord>, ThreadsError> {
     let model = Model::new(scenario);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     Ok(pool.install(|| {

@@ -7,8 +7,8 @@
 
 use crate::compare::{MetricId, MetricRef};
 use crate::rows::Row;
-use std::collections::BTreeMap;
 use crate::scenario::Scenario;
+use std::collections::BTreeMap;
 use toml::Value;
 
 /// One `--vary` option: a path into the scenario file and the values to try.
@@ -123,14 +123,34 @@ impl Variant {
     }
 }
 
+/// Why a sweep cannot run or be written; each names what it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// `--vary` or `--objective` as given cannot be applied.
+    #[error("{0}")]
+    Usage(String),
+    /// The base scenario or a variant of it is invalid (the errors name the
+    /// variant, e.g. `s.toml [v3: policy...=2%]:12:5`, line and field).
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioErrors),
+    #[error("cannot start the worker threads: {0}")]
+    Threads(#[from] crate::runner::ThreadsError),
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot draw chart {stem}: {message}")]
+    Chart { stem: String, message: String },
+    #[error(transparent)]
+    Out(#[from] crate::outdir::OutError),
+}
+
 /// The current scenario plus every combination of values, each validated.
-pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>, String> {
-    let base = Scenario::from_toml(text, file).map_err(|e| e.to_string())?;
-    let doc: Value = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>, SweepError> {
+    let base = Scenario::from_toml(text, file)?;
+    let doc: Value = toml::from_str(text).map_err(|e| SweepError::Usage(format!("{file}: {e}")))?;
     let mut out = vec![Variant { id: "current".into(), settings: vec![], scenario: base }];
     let total: usize = varies.iter().map(|v| v.values.len()).fold(1usize, |a, b| a.saturating_mul(b));
     if total > 10_000 {
-        return Err(format!("--vary: {total} combinations; at most 10000"));
+        return Err(SweepError::Usage(format!("--vary: {total} combinations; at most 10000")));
     }
     for k in 0..total {
         let mut rest = k;
@@ -139,17 +159,16 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
         for v in varies.iter().rev() {
             let value = &v.values[rest % v.values.len()];
             rest /= v.values.len();
-            set(&mut d, &v.path, value)?;
+            set(&mut d, &v.path, value).map_err(SweepError::Usage)?;
             settings.push((v.path.clone(), value.clone()));
         }
         settings.reverse();
         let id = format!("v{}", k + 1);
-        let text = toml::to_string(&d).map_err(|e| format!("cannot print variant {id}: {e}"))?;
+        let text = toml::to_string(&d).map_err(|e| SweepError::Usage(format!("cannot print variant {id}: {e}")))?;
         let label = settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ");
         // Recordings are found next to the scenario file, not next to the variant's label.
         let dir = Scenario::folder_of(std::path::Path::new(file));
-        let scenario =
-            Scenario::from_toml_in(&text, &format!("{file} [{id}: {label}]"), dir).map_err(|e| e.to_string())?;
+        let scenario = Scenario::from_toml_in(&text, &format!("{file} [{id}: {label}]"), dir)?;
         out.push(Variant { id, settings, scenario });
     }
     Ok(out)
@@ -336,10 +355,10 @@ pub fn run_records(
     range: std::ops::Range<u64>,
     threads: usize,
     progress: &(dyn Fn() + Sync),
-) -> Result<Vec<Vec<crate::sim::TrialRecord>>, String> {
+) -> Result<Vec<Vec<crate::sim::TrialRecord>>, SweepError> {
     variants
         .iter()
-        .map(|v| crate::runner::run(&v.scenario, seed, range.clone(), threads, progress).map_err(|e| e.to_string()))
+        .map(|v| crate::runner::run(&v.scenario, seed, range.clone(), threads, progress).map_err(SweepError::from))
         .collect()
 }
 
@@ -351,7 +370,7 @@ pub fn run(
     threads: usize,
     objective: Option<Objective>,
     progress: &(dyn Fn() + Sync),
-) -> Result<SweepResult, String> {
+) -> Result<SweepResult, SweepError> {
     let records = run_records(&variants, seed, 0..trials, threads, progress)?;
     let mut result = SweepResult::from_records(variants, &records, seed, objective);
     result.confirm(seed, trials, threads)?;
@@ -396,7 +415,7 @@ impl SweepResult {
     /// fresh trials (seed [`confirmation_seed`]) and compares them, paired: a
     /// variant picked as the best of many on one set of trials looks better on
     /// those trials than it is.
-    pub fn confirm(&mut self, seed: u64, trials: u64, threads: usize) -> Result<(), String> {
+    pub fn confirm(&mut self, seed: u64, trials: u64, threads: usize) -> Result<(), SweepError> {
         let Some(i) = self.recommended.filter(|&i| i != 0) else { return Ok(()) };
         let fresh = confirmation_seed(seed);
         let pair = [self.variants[0].clone(), self.variants[i].clone()];
@@ -413,14 +432,14 @@ impl SweepResult {
     }
 
     /// Writes `sweep.md`, `sweep.json` and the trade-off charts into `dir`.
-    pub fn write(&self, out: &crate::outdir::OutDir, seed: u64, trials: u64) -> Result<(), String> {
+    pub fn write(&self, out: &crate::outdir::OutDir, seed: u64, trials: u64) -> Result<(), SweepError> {
         out.write(|dir| self.write_into(dir, seed, trials))
     }
 
-    fn write_into(&self, dir: &std::path::Path, seed: u64, trials: u64) -> Result<(), String> {
+    fn write_into(&self, dir: &std::path::Path, seed: u64, trials: u64) -> Result<(), SweepError> {
         use crate::report::charts::{self, Tradeoff};
         let put = |f: &str, t: &str| {
-            std::fs::write(dir.join(f), t).map_err(|e| format!("cannot write {}: {e}", dir.join(f).display()))
+            std::fs::write(dir.join(f), t).map_err(|source| SweepError::Write { path: dir.join(f), source })
         };
         put("sweep.md", &self.markdown(seed, trials))?;
         put("sweep.json", &self.json(seed, trials))?;
@@ -446,7 +465,7 @@ impl SweepResult {
                 frontier: frontier.clone(),
                 recommended: self.recommended,
             };
-            charts::render(&chart, dir)?;
+            charts::render(&chart, dir).map_err(|message| SweepError::Chart { stem: stem.into(), message })?;
         }
         Ok(())
     }
