@@ -18,6 +18,7 @@ use crate::engine::{
     Query, QueryError, Sample, Severity, Unit, Window,
 };
 use crate::io::series::{self as input, Recorded};
+use crate::report::charts::downsample::Downsampled;
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 use std::collections::BTreeMap;
@@ -125,20 +126,6 @@ fn retention(policy: &Policy) -> u64 {
     r
 }
 
-/// At most this many points per series are kept for the timeline chart.
-const CHART_POINTS: usize = 4096;
-
-/// A series for the chart in bounded memory: when full, neighbouring pairs
-/// merge into their maximum, so spikes stay visible.
-fn chart_push(points: &mut Vec<(u64, f64)>, t: u64, v: f64) {
-    if points.len() >= CHART_POINTS {
-        let merged: Vec<(u64, f64)> =
-            points.chunks(2).map(|c| c.iter().copied().fold(c[0], |a, b| if b.1 > a.1 { b } else { a })).collect();
-        *points = merged;
-    }
-    points.push((t, v));
-}
-
 /// When one rule fired over the recording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleAlarms {
@@ -172,7 +159,8 @@ pub struct ReplayResult {
     pub origin: i64,
     /// The last sample's time.
     pub end: SimTime,
-    /// The recorded series for the chart (at most 4,096 points each, pairwise maxima beyond).
+    /// The recorded series for the chart: at most 4,096 points each, downsampled
+    /// uniformly in time keeping each bucket's first, lowest, highest and last point.
     pub chart: BTreeMap<Key, Vec<(u64, f64)>>,
     /// The engine's events over the recording, from time zero until it finished
     /// (trigger evaluations that did not fire are left out).
@@ -329,7 +317,7 @@ pub struct Replayer {
     origin: i64,
     src: RecordingSource,
     judge: Judge,
-    chart: BTreeMap<Key, Vec<(u64, f64)>>,
+    chart: BTreeMap<Key, Downsampled>,
     end: SimTime,
     duplicates: u64,
 }
@@ -357,7 +345,7 @@ impl Replayer {
         if self.src.push(key, t.0, v) {
             self.duplicates += 1;
         }
-        chart_push(self.chart.entry(key).or_default(), t.0, v);
+        self.chart.entry(key).or_default().push(t.0, v);
     }
 
     /// Runs to the last sample and compares the rules' firings with `windows` (Unix seconds).
@@ -386,9 +374,10 @@ impl Replayer {
         if self.duplicates > 0 {
             warnings.push(format!("{} duplicate timestamps; kept the last value of each", self.duplicates));
         }
-        warnings.extend(missing_metrics(self.judge.engine.policy(), &self.chart));
+        let chart = self.chart.iter().map(|(k, d)| (*k, d.points())).collect();
+        warnings.extend(missing_metrics(self.judge.engine.policy(), &chart));
         let (events, alarms) = self.judge.finish();
-        compare_windows(self.origin, end, self.chart, events, alarms, windows, warnings)
+        compare_windows(self.origin, end, chart, events, alarms, windows, warnings)
     }
 }
 
@@ -528,16 +517,16 @@ fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -
     // For the timeline: the candidate's per-tick error rate, p99 and CPU.
     let mut chart = BTreeMap::new();
     for metric in [Metric::ErrorRate, Metric::LatencyP99, Metric::Cpu] {
-        let mut v = Vec::new();
+        let mut v = Downsampled::default();
         for row in 1..store.len {
             let t = SimTime(row as u64 * store.tick.0);
             let q =
                 Query { metric, group: Group::Candidate, class: None, window: store.tick, agg: metric.default_agg() };
             if let Ok(Sample { value: Some(x), .. }) = store.query(&q, t) {
-                chart_push(&mut v, t.0, x);
+                v.push(t.0, x);
             }
         }
-        chart.insert((metric, Group::Candidate), v);
+        chart.insert((metric, Group::Candidate), v.points());
     }
     Ok(compare_windows(origin, end, chart, events, alarms, windows, rec.warnings.clone()))
 }

@@ -5,6 +5,7 @@
 mod blast;
 mod compare;
 mod detection;
+pub mod downsample;
 mod good;
 mod recording;
 mod spread;
