@@ -188,56 +188,109 @@ pub fn hours(q: &Quantile) -> String {
     format!("{} h [{}, {}]", f(q.value), f(q.lo), f(q.hi))
 }
 
-/// The per-fault table as plain text for the terminal.
+/// `label: a, b, c` wrapped at [`TEXT_WIDTH`] columns, continuation lines
+/// indented by two spaces.
+pub fn wrap_list(label: &str, parts: &[String]) -> String {
+    let mut out = format!("{label}:");
+    let mut width = out.chars().count();
+    for (i, p) in parts.iter().enumerate() {
+        let piece = if i + 1 < parts.len() { format!("{p},") } else { p.clone() };
+        let n = piece.chars().count();
+        if width + 1 + n > TEXT_WIDTH && width > 2 {
+            out.push_str("\n ");
+            width = 1;
+        }
+        out.push(' ');
+        out.push_str(&piece);
+        width += 1 + n;
+    }
+    out
+}
+
+/// The widest line [`render_text`] writes (fault names up to 22 characters).
+pub const TEXT_WIDTH: usize = 100;
+
+/// A count in at most six characters: `14198`, `1.2M`.
+fn compact(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        "—".into()
+    } else if a < 99_999.5 {
+        format!("{v:.0}")
+    } else if a < 999_500.0 {
+        format!("{:.0}k", v / 1e3)
+    } else if a < 999_500_000.0 {
+        format!("{:.1}M", v / 1e6)
+    } else {
+        format!("{:.1}G", v / 1e9)
+    }
+}
+
+/// A rate as a bare percentage; the interval is in `summary.md`.
+fn pct_short(r: &Rate) -> String {
+    if r.n == 0 {
+        return "—".into();
+    }
+    format!("{:.1}%", 100.0 * r.value)
+}
+
+fn minutes_short(q: &Quantile) -> String {
+    if q.n == 0 || q.value.is_nan() {
+        return "—".into();
+    }
+    inf_or(q.value, 0)
+}
+
+/// Cuts `name` to `width` characters, marking the cut with `…`.
+fn fit(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        return name.to_string();
+    }
+    name.chars().take(width - 1).chain(std::iter::once('…')).collect()
+}
+
+/// The per-fault table as plain text for the terminal, at most
+/// [`TEXT_WIDTH`] columns: point estimates with units in the headers (the 95%
+/// intervals are in `summary.md` and `summary.json`).
 pub fn render_text(s: &Summary) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "{:<22} {:>6} {:>22} {:>20} {:>20} {:>8} {:>11} {:>20} {:>20}",
-        "fault",
-        "trials",
-        "detected",
-        "detect p50 (min)",
-        "detect p90 (min)",
-        "peak",
-        "excess fail",
-        "escaped",
-        "false rollback"
-    );
-    for g in &s.groups {
-        let (det, p50, p90, esc, fr) = if g.bad {
-            (pct(&g.detected), minutes(&g.detection_p50_min), minutes(&g.detection_p90_min), pct(&g.escape), "—".into())
-        } else {
-            ("—".into(), "—".into(), "—".into(), "—".into(), pct(&g.false_rollback))
-        };
+    let line = |o: &mut String, c: [&str; 9]| {
         let _ = writeln!(
             o,
-            "{:<22} {:>6} {:>22} {:>20} {:>20} {:>7.1}% {:>11.0} {:>20} {:>20}",
-            g.name,
-            g.trials,
-            det,
-            p50,
-            p90,
-            100.0 * g.peak_share_mean,
-            g.excess_failed_mean,
-            esc,
-            fr
+            "{:<22}  {:>6} {:>8} {:>10} {:>10} {:>8} {:>9} {:>8} {:>9}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
         );
+    };
+    line(&mut o, ["", "", "", "detection", "detection", "peak", "excess", "", "false"]);
+    line(&mut o, ["fault", "trials", "detected", "p50 (min)", "p90 (min)", "share", "failed", "escaped", "rollback"]);
+    for g in &s.groups {
+        let (det, p50, p90, esc, fr) = if g.bad {
+            (
+                pct_short(&g.detected),
+                minutes_short(&g.detection_p50_min),
+                minutes_short(&g.detection_p90_min),
+                pct_short(&g.escape),
+                "—".into(),
+            )
+        } else {
+            ("—".into(), "—".into(), "—".into(), "—".into(), pct_short(&g.false_rollback))
+        };
+        let peak = format!("{:.1}%", 100.0 * g.peak_share_mean);
+        let cells =
+            [fit(&g.name, 22), g.trials.to_string(), det, p50, p90, peak, compact(g.excess_failed_mean), esc, fr];
+        line(&mut o, cells.each_ref().map(String::as_str));
     }
+    let _ = writeln!(o, "(peak share and excess failed requests: means per trial; 95% intervals in summary.md)");
     let good = s.overall_good();
+    let _ = writeln!(o, "good versions, noise only: completed rollout p50 {}", hours(&good.duration_p50_h));
     let _ = writeln!(
         o,
-        "good versions, noise only: completed rollout p50 {}; false rollbacks {} at p50 {} after the start",
-        hours(&good.duration_p50_h),
+        "  false rollbacks {} at p50 {} after the start",
         pct(&good.false_rollback),
         hours(&good.false_rollback_time_p50_h)
     );
     if let Some(inc) = s.overall_incident() {
-        let _ = writeln!(
-            o,
-            "good versions during an outside incident (shared dependency): rolled back {}",
-            pct(&inc.false_rollback)
-        );
+        let _ = writeln!(o, "good versions during an outside incident: rolled back {}", pct(&inc.false_rollback));
     }
     o
 }

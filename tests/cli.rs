@@ -64,3 +64,33 @@ fn run_rejects_absurd_input_and_trace_reproduces_a_row() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(&format!("outcome: {outcome} at")), "{outcome}\n{text}");
 }
+
+#[test]
+fn run_output_fits_100_columns_and_scripts_get_json_or_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        rollsim().args(["run", "--trials", "300", "--seed", "1", "--out"]).arg(dir.path().join("t")).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("detection") && text.contains("p90 (min)") && text.contains("all bad"), "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
+    }
+
+    // --format json: stdout is exactly the summary document the folder holds.
+    let j = dir.path().join("j");
+    let out = rollsim().args(["run", "--trials", "60", "--format", "json", "--out"]).arg(&j).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, std::fs::read_to_string(j.join("summary.json")).unwrap());
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["trials"], 60);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // --quiet: no tables, only where the report is.
+    let q = dir.path().join("q");
+    let out = rollsim().args(["run", "--trials", "60", "--quiet", "--out"]).arg(&q).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.lines().all(|l| l.starts_with("report: ") || l.starts_with("reproduce a trial: ")), "{stdout}");
+    assert!(q.join("summary.json").is_file());
+}

@@ -43,6 +43,12 @@ enum Command {
         /// Run only shard i of n (0-based) and write a partial result for `rollsim merge`.
         #[arg(long, value_name = "i/n")]
         shard: Option<rollsim::shard::Shard>,
+        /// What to print: `text` (tables for people) or `json` (only the summary document, for scripts).
+        #[arg(long, value_enum, default_value_t = run::Format::Text)]
+        format: run::Format,
+        /// No progress bar and no tables: print only where the report is.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Run policy variants on the same trials and show their trade-offs.
     Sweep {
@@ -198,8 +204,8 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Scenario { file, explain } => scenario(file, explain),
-        Command::Run { scenario, trials, seed, threads, out, force, shard } => {
-            run::run(scenario, trials, seed, threads, out, force, shard)
+        Command::Run { scenario, trials, seed, threads, out, force, shard, format, quiet } => {
+            run::run(scenario, trials, seed, threads, out, force, shard, format, quiet)
         }
         Command::Merge { shards, out, force } => run::merge(&shards, out, force),
         Command::Record { scenario, trial, seed, format, out, force } => {

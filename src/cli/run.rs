@@ -21,6 +21,17 @@ pub fn reproduce(scenario: &Option<PathBuf>, seed: u64, k: u64) -> String {
     }
 }
 
+/// What `run` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// The summary table, throughput, rules and notable trials.
+    #[default]
+    Text,
+    /// Only `summary.json`'s document, for scripts.
+    Json,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     path: Option<PathBuf>,
     trials: Option<u64>,
@@ -29,7 +40,11 @@ pub fn run(
     out: Option<PathBuf>,
     force: bool,
     shard: Option<Shard>,
+    format: Format,
+    quiet: bool,
 ) -> i32 {
+    // Text for people unless asked otherwise; a progress bar only then.
+    let chatty = format == Format::Text && !quiet;
     let sc = match load(&path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -47,7 +62,8 @@ pub fn run(
         Err(code) => return code,
     };
     let range = shard.map_or(0..trials, |s| s.range(trials));
-    let bar = ProgressBar::with_draw_target(Some(range.end - range.start), ProgressDrawTarget::stderr());
+    let target = if chatty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(range.end - range.start), target);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} trials  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -91,18 +107,23 @@ pub fn run(
         };
     }
     let summary = Summary::new(&sc, seed, &records);
-    println!("scenario {} — {trials} trials, seed {seed}", sc.name);
-    print!("{}", render_text(&summary));
-    let sim_hours: f64 = records.iter().map(|r| r.end.hours()).sum();
-    println!(
-        "throughput: {:.0} trials/s, {:.0} simulated hours per wall second ({wall:.2} s wall, {} threads)",
-        trials as f64 / wall,
-        sim_hours / wall,
-        rayon_threads(threads)
-    );
-    print_rules(&records, &sc);
-    let code = write_report(&out, &sc, &meta, &records, &summary);
-    if code == 0 {
+    if chatty {
+        println!("scenario {} — {trials} trials, seed {seed}", sc.name);
+        print!("{}", render_text(&summary));
+        let sim_hours: f64 = records.iter().map(|r| r.end.hours()).sum();
+        println!(
+            "throughput: {:.0} trials/s, {:.0} simulated hours per wall second ({wall:.2} s wall, {} threads)",
+            trials as f64 / wall,
+            sim_hours / wall,
+            rayon_threads(threads)
+        );
+        print_rules(&records, &sc);
+    }
+    let code = write_report(&out, &sc, &meta, &records, &summary, format == Format::Text);
+    if format == Format::Json && code == 0 {
+        print!("{}", report::summary_json(&meta, &summary));
+    }
+    if chatty && code == 0 {
         // Notable trials, re-run from the report's own copy of the scenario.
         let copy = std::fs::canonicalize(out.path()).map(|d| d.join("scenario.toml")).ok();
         print_examples(&copy.or(path), seed, &records, &sc);
@@ -116,6 +137,7 @@ fn write_report(
     meta: &RunMeta,
     records: &[TrialRecord],
     summary: &Summary,
+    say_where: bool,
 ) -> i32 {
     let traced: Vec<report::Traced> = report::representative(records)
         .into_iter()
@@ -125,6 +147,7 @@ fn write_report(
         })
         .collect();
     match report::write(out, sc, meta, records, summary, &traced) {
+        Ok(()) if !say_where => 0,
         Ok(()) => {
             let shown = std::fs::canonicalize(out.path()).unwrap_or_else(|_| out.path().to_path_buf());
             println!("report: {}", shown.display());
@@ -179,7 +202,7 @@ pub fn merge(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    write_report(&out, &m.scenario, &m.meta, &m.records, &summary)
+    write_report(&out, &m.scenario, &m.meta, &m.records, &summary, true)
 }
 
 fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
@@ -238,7 +261,7 @@ fn print_rules(records: &[TrialRecord], sc: &Scenario) {
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let parts: Vec<String> = v.iter().map(|(k, n)| format!("{k} {n}")).collect();
         if !parts.is_empty() {
-            println!("{label}: {}", parts.join(", "));
+            println!("{}", rollsim::summary::wrap_list(label, &parts));
         }
     }
 }
@@ -258,7 +281,7 @@ fn print_examples(path: &Option<PathBuf>, seed: u64, records: &[TrialRecord], sc
     }
     for (what, k) in notable {
         let Some(r) = records.iter().find(|r| r.trial == k) else { continue };
-        println!("{what}: trial {k} ({}) — {}", sc.faults[r.fault].name, reproduce(path, seed, k));
+        println!("{what}: trial {k} ({})\n  {}", sc.faults[r.fault].name, reproduce(path, seed, k));
     }
 }
 
