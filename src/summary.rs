@@ -210,20 +210,9 @@ pub fn wrap_list(label: &str, parts: &[String]) -> String {
 /// The widest line [`render_text`] writes (fault names up to 22 characters).
 pub const TEXT_WIDTH: usize = 100;
 
-/// A count in at most six characters: `14198`, `1.2M`.
+/// A count in at most six characters: `14198`, `250k`, `1.2M`.
 fn compact(v: f64) -> String {
-    let a = v.abs();
-    if !v.is_finite() {
-        "—".into()
-    } else if a < 99_999.5 {
-        format!("{v:.0}")
-    } else if a < 999_500.0 {
-        format!("{:.0}k", v / 1e3)
-    } else if a < 999_500_000.0 {
-        format!("{:.1}M", v / 1e6)
-    } else {
-        format!("{:.1}G", v / 1e9)
-    }
+    crate::units::format_count(v, 100_000.0)
 }
 
 /// A rate as a bare percentage; the interval is in `summary.md`.

@@ -110,6 +110,27 @@ pub fn format_measured(unit: Unit, v: f64) -> String {
     }
 }
 
+/// A count for people: exact below `exact_below`, else with a k/M/G suffix
+/// (`14198`, `250k`, `1.2M`); axis labels pass 1000 (`100k`, not `100000.0`).
+pub fn format_count(v: f64, exact_below: f64) -> String {
+    let a = v.abs();
+    let short = |x: f64, unit: &str| {
+        let digits = if x.abs() < 9.95 { 1 } else { 0 };
+        format!("{}{unit}", trim_float(format!("{x:.digits$}").parse().unwrap_or(x)))
+    };
+    if !v.is_finite() {
+        "—".into()
+    } else if a < exact_below.max(1.0) - 0.5 {
+        format!("{v:.0}")
+    } else if a < 999_500.0 {
+        short(v / 1e3, "k")
+    } else if a < 999_500_000.0 {
+        short(v / 1e6, "M")
+    } else {
+        short(v / 1e9, "G")
+    }
+}
+
 /// Shortest decimal text for `v` (Rust's `Display` already round-trips f64),
 /// after removing binary noise from the percent/ms scaling (1e-12 relative).
 fn trim_float(v: f64) -> String {
@@ -138,6 +159,12 @@ mod tests {
         assert_eq!(format_measured(Unit::Millis, 312.449), "312.4ms");
         assert_eq!(format_measured(Unit::Number, 294.441_805_861_456_4), "294.442");
         assert_eq!(format_measured(Unit::Fraction, 0.0), "0%");
+        let axis: Vec<String> = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 2.5e6].map(|v| format_count(v, 1000.0)).into();
+        assert_eq!(axis, ["1", "10", "100", "1k", "10k", "100k", "1M", "2.5M"]);
+        assert_eq!(format_count(14_198.0, 100_000.0), "14198");
+        assert_eq!(format_count(250_400.0, 100_000.0), "250k");
+        assert_eq!(format_count(-1.0, 100_000.0), "-1");
+        assert_eq!(format_count(f64::NAN, 1000.0), "—");
     }
 
     #[test]

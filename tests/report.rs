@@ -56,6 +56,15 @@ fn report_folder_has_every_file_and_they_agree() {
         .unwrap();
     assert_eq!(csv.height(), 150);
     assert_eq!(pq.get_column_names(), csv.get_column_names());
+    // CSV floats at six decimals, equal to the exact Parquet values to that precision.
+    let text = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+    let hours_col = text.lines().next().unwrap().split(',').position(|c| c == "instance_hours").unwrap();
+    let exact = pq.column("instance_hours").unwrap().f64().unwrap();
+    for (i, line) in text.lines().skip(1).enumerate() {
+        let cell = line.split(',').nth(hours_col).unwrap();
+        assert_eq!(cell.split('.').nth(1).map(str::len), Some(6), "{cell}");
+        assert!((cell.parse::<f64>().unwrap() - exact.get(i).unwrap()).abs() <= 5e-7, "{cell}");
+    }
     let trials = pq.column("trial").unwrap().u64().unwrap();
     assert_eq!(trials.get(149), Some(149));
     let bad = pq.column("bad").unwrap().bool().unwrap().sum().unwrap_or(0) as usize;

@@ -231,3 +231,105 @@ mod fuzz {
         }
     }
 }
+
+/// Every key path of a canonical scenario, user-chosen names replaced by `NAME`
+/// and array elements by `[]` (`policy.phases[].gates.NAME.limit`).
+fn key_paths(v: &toml::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    let named = ["policy.phases[].gates", "policy.alerts", "policy.rollback.triggers"];
+    match v {
+        toml::Value::Table(t) => {
+            for (k, x) in t {
+                let key = if named.contains(&prefix) { "NAME" } else { k.as_str() };
+                let path = if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") };
+                key_paths(x, &path, out);
+            }
+        }
+        toml::Value::Array(a) if a.iter().all(|x| x.is_table()) && !a.is_empty() => {
+            for x in a {
+                key_paths(x, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+#[test]
+fn scenario_explain_documents_every_field_the_canonical_scenario_prints() {
+    use rollsim::scenario::{print, FIELD_DOCS};
+    // The seed, plus a fault of every kind, so that every magnitude field appears.
+    let mut text = print::to_toml(&Scenario::seed());
+    text.push_str(
+        r#"
+[[faults]]
+name = "every-error"
+kind = "error-rate"
+weight = 1
+error_rate = "1%"
+error_factor = "2"
+class = "payment"
+[[faults]]
+name = "every-latency"
+kind = "latency"
+weight = 1
+latency_shift = "10ms"
+latency_scale = "2"
+slow_share = "1%"
+slow_latency = "3s"
+[[faults]]
+name = "every-leak"
+kind = "memory-leak"
+weight = 1
+leak_per_hour = "5%"
+[[faults]]
+name = "every-crash"
+kind = "crash-loop"
+weight = 1
+crashes_per_hour = "2"
+[[faults]]
+name = "every-cpu"
+kind = "cpu"
+weight = 1
+cpu_added = "20%"
+[[faults]]
+name = "every-load"
+kind = "load-dependent"
+weight = 1
+error_rate = "2%"
+min_weight = "25%"
+[[faults]]
+name = "every-burst"
+kind = "intermittent"
+weight = 1
+error_rate = "5%"
+burst_every = "1h"
+burst_length = "5m"
+[[faults]]
+name = "every-drift"
+kind = "drift"
+weight = 1
+drift_per_hour = "0.5%"
+[[faults]]
+name = "every-incident"
+kind = "shared-dependency"
+weight = 1
+error_rate = "2%"
+latency_shift = "50ms"
+duration = "1h"
+"#,
+    );
+    let sc = Scenario::from_toml(&text, "all.toml").unwrap();
+    let printed: toml::Value = toml::from_str(&print::to_toml(&sc)).unwrap();
+    let mut paths = std::collections::BTreeSet::new();
+    key_paths(&printed, "", &mut paths);
+    assert!(paths.contains("faults[].leak_per_hour") && paths.contains("policy.phases[].gates.NAME.limit"));
+    let documented = |path: &str| {
+        FIELD_DOCS.iter().any(|(field, _, _)| match field.strip_suffix(".*") {
+            Some(stem) => path.starts_with(&format!("{stem}.")),
+            None => *field == path || (field.ends_with(".classes") && path.starts_with(&format!("{field}[]"))),
+        })
+    };
+    let missing: Vec<&String> = paths.iter().filter(|p| !documented(p)).collect();
+    assert!(missing.is_empty(), "`scenario --explain` does not document: {missing:?}");
+}

@@ -104,10 +104,14 @@ enum Command {
     },
     /// Replay recorded metrics through the policy: decisions, rule firings, labelled windows.
     Replay {
-        /// Scenario whose policy judges the recording (default: the built-in seed).
+        /// Scenario whose policy judges the recording (default: the built-in seed), as for every other command.
+        #[arg(value_name = "SCENARIO", conflicts_with = "scenario")]
+        scenario_file: Option<PathBuf>,
+        /// The same as the positional SCENARIO.
         #[arg(long)]
         scenario: Option<PathBuf>,
-        /// Long CSV (timestamp,metric,version,value) or NAB-style CSV (timestamp,value).
+        /// Recorded metrics: long CSV (timestamp,metric,version,value), NAB-style CSV (timestamp,value),
+        /// Parquet with the long CSV's columns (.parquet), or a Prometheus query_range response (.json).
         #[arg(long)]
         data: PathBuf,
         /// Labelled incident windows: NAB's combined_windows.json, or a JSON list of [start, end].
@@ -211,7 +215,8 @@ pub fn main() -> i32 {
         Command::Record { scenario, trial, seed, format, out, force } => {
             replay::record(scenario, trial, seed, format, &out, force)
         }
-        Command::Replay { scenario, data, labels, map, start, until, out, force } => {
+        Command::Replay { scenario_file, scenario, data, labels, map, start, until, out, force } => {
+            let scenario = scenario_file.or(scenario);
             replay::replay(replay::Args { scenario, data, labels, map, start, until, out, force })
         }
         Command::Sweep { scenario, vary, trials, seed, threads, objective, out, force, shard } => {

@@ -17,9 +17,14 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), IoError> {
     std::fs::write(&sum, format!("{}  {name}\n", sha256_hex(&bytes))).map_err(write_err(&sum))
 }
 
+/// Writes the table as CSV for people and spreadsheets: floats at six decimals
+/// (`74.677000`, not `74.67699999998695`); the Parquet table keeps every bit.
 pub fn write_csv(path: &Path, df: &mut DataFrame) -> Result<(), IoError> {
     let mut file = std::fs::File::create(path).map_err(write_err(path))?;
-    CsvWriter::new(&mut file).finish(df).map_err(|source| IoError::Table { path: path.to_path_buf(), source })?;
+    CsvWriter::new(&mut file)
+        .with_float_precision(Some(6))
+        .finish(df)
+        .map_err(|source| IoError::Table { path: path.to_path_buf(), source })?;
     Ok(())
 }
 

@@ -95,6 +95,7 @@ impl Chart for ExcessFailed<'_> {
         chart
             .configure_mesh()
             .x_desc("excess failed requests (observed minus stable baseline), log scale")
+            .x_label_formatter(&|x| crate::units::format_count(*x, 1000.0))
             .y_desc("fraction of bad versions above x")
             .label_style((FONT, LABEL_PX))
             .draw()
