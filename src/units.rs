@@ -110,6 +110,16 @@ pub fn format_measured(unit: Unit, v: f64) -> String {
     }
 }
 
+/// `1 sample`, `3 samples`: a count with its noun in the right number
+/// (`plural` for irregular plurals, else `noun` + `s`).
+pub fn count_of(n: u64, noun: &str, plural: Option<&str>) -> String {
+    match (n, plural) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(p)) => format!("{n} {p}"),
+        (_, None) => format!("{n} {noun}s"),
+    }
+}
+
 /// A count for people: exact below `exact_below`, else with a k/M/G suffix
 /// (`14198`, `250k`, `1.2M`); axis labels pass 1000 (`100k`, not `100000.0`).
 pub fn format_count(v: f64, exact_below: f64) -> String {
@@ -165,6 +175,9 @@ mod tests {
         assert_eq!(format_count(250_400.0, 100_000.0), "250k");
         assert_eq!(format_count(-1.0, 100_000.0), "-1");
         assert_eq!(format_count(f64::NAN, 1000.0), "—");
+        assert_eq!(count_of(1, "sample", None), "1 sample");
+        assert_eq!(count_of(51, "series", Some("series")), "51 series");
+        assert_eq!(count_of(0, "value", None), "0 values");
     }
 
     #[test]

@@ -382,3 +382,20 @@ fn a_windowed_ratio_is_the_ratio_of_sums_as_in_the_simulator() {
     // No request rate recorded: equal weights, 5.2% to 6.8%.
     assert!(fired("none.csv", alternating(None)));
 }
+
+#[test]
+fn a_recording_too_short_for_any_decision_says_where_the_rollout_stood() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::seed();
+    let rec = input::read_csv(&write(dir.path(), "short.csv", &steady(0.001, 1)), &Default::default()).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, None).unwrap();
+    assert!(decisions(&r, &sc).is_empty());
+    let md = replay::output::markdown(&r, &sc.policy, "short.csv", &r.warnings);
+    assert!(md.contains("- none: the recording (T+01:00:00) ended with the rollout still in phase 1 `canary`"), "{md}");
+    assert!(md.contains("Charted series: error_rate (candidate), error_rate (stable)."), "{md}");
+    // Counts agree with their nouns.
+    let one = "timestamp,metric,version,value\n60,cpu,candidate,0.5\n60,cpu,candidate,0.6\n120,disk,candidate,1\n";
+    let rec = input::read_csv(&write(dir.path(), "one.csv", one), &Default::default()).unwrap();
+    let w = rec.warnings.join("\n");
+    assert!(w.contains("1 duplicate timestamp;") && w.contains("1 sample of unknown metric \"disk\""), "{w}");
+}

@@ -33,8 +33,10 @@ fn usage(msg: &str) -> i32 {
 }
 
 fn run_scenario(sc: &Scenario, label: String, trials: u64, seed: u64, threads: usize) -> Result<Side, i32> {
-    let records =
-        runner::run(sc, seed, 0..trials, threads, &|| {}).map_err(|e| usage(&format!("cannot start threads: {e}")))?;
+    let bar = super::progress(trials, true);
+    let records = runner::run(sc, seed, 0..trials, threads, &|| bar.inc(1))
+        .map_err(|e| usage(&format!("cannot start threads: {e}")))?;
+    bar.finish_and_clear();
     let rows = records.iter().map(|r| Row::from_record(sc, r)).collect();
     Ok(Side { label, rows, stages: Some(stage_names(sc)) })
 }

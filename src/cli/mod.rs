@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         trials: Option<u64>,
         /// Master seed (default: the scenario's simulation.seed).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Worker threads (default: all cores).
         #[arg(long, default_value_t = 0)]
@@ -61,7 +61,7 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         trials: Option<u64>,
         /// Master seed shared by all variants (default: the scenario's simulation.seed).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Worker threads (default: all cores).
         #[arg(long, default_value_t = 0)]
@@ -99,7 +99,7 @@ enum Command {
         #[arg(long)]
         trial: u64,
         /// Master seed (default: the scenario's simulation.seed).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
     /// Replay recorded metrics through the policy: decisions, rule firings, labelled windows.
@@ -142,7 +142,7 @@ enum Command {
         #[arg(long)]
         trial: u64,
         /// Master seed (default: the scenario's simulation.seed).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Output format: csv, parquet or prom-json.
         #[arg(long, default_value = "csv")]
@@ -166,7 +166,7 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         trials: Option<u64>,
         /// Master seed shared by both sides (default: NEW's simulation.seed).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Worker threads (default: all cores).
         #[arg(long, default_value_t = 0)]
@@ -299,4 +299,21 @@ fn scenario(file: Option<PathBuf>, explain: bool) -> i32 {
         }
         Err(code) => code,
     }
+}
+
+/// The one progress bar of every long command, on stderr: `done/total trials`,
+/// a rounded rate and the time left. Hidden when `show` is false.
+pub fn progress(total: u64, show: bool) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+    let target = if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} trials  {rate}  eta {eta}")
+        .map(|s| {
+            s.with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            })
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
 }

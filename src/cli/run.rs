@@ -1,7 +1,6 @@
 //! `rollsim run` and `rollsim trace`.
 
 use super::load;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rollsim::engine::{EngineEvent, Policy};
 use rollsim::report::{self, RunMeta};
 use rollsim::runner;
@@ -62,12 +61,7 @@ pub fn run(
         Err(code) => return code,
     };
     let range = shard.map_or(0..trials, |s| s.range(trials));
-    let target = if chatty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let bar = ProgressBar::with_draw_target(Some(range.end - range.start), target);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} trials  {per_sec}  eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::progress(range.end - range.start, chatty);
     let started = Instant::now();
     let records = match runner::run(&sc, seed, range.clone(), threads, &|| bar.inc(1)) {
         Ok(r) => r,

@@ -1,7 +1,6 @@
 //! `rollsim sweep`: policy variants on the same trials, trade-offs and a recommendation.
 
 use super::run::utc_stamp;
-use indicatif::{ProgressBar, ProgressDrawTarget};
 use rollsim::scenario::{SEED_NAME, SEED_TOML};
 use rollsim::sweep::{self, Objective, Vary};
 use std::path::PathBuf;
@@ -57,10 +56,7 @@ pub fn sweep(a: Args) -> i32 {
     };
     if let Some(sh) = a.shard {
         let range = sh.range(trials);
-        let bar = ProgressBar::with_draw_target(
-            Some((range.end - range.start) * variants.len() as u64),
-            ProgressDrawTarget::stderr(),
-        );
+        let bar = super::progress((range.end - range.start) * variants.len() as u64, true);
         let records = match sweep::run_records(&variants, seed, range.clone(), a.threads, &|| bar.inc(1)) {
             Ok(r) => r,
             Err(e) => {
@@ -91,7 +87,7 @@ pub fn sweep(a: Args) -> i32 {
         };
     }
     let total = trials * variants.len() as u64;
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let bar = super::progress(total, true);
     let started = Instant::now();
     let result = match sweep::run(variants, seed, trials, a.threads, a.objective, &|| bar.inc(1)) {
         Ok(r) => r,

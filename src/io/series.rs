@@ -10,6 +10,7 @@
 //! in one file is an error.
 
 use crate::engine::{Group, Metric};
+use crate::units::count_of;
 use std::collections::BTreeMap;
 
 use std::path::Path;
@@ -279,17 +280,24 @@ impl<'m, 's> Collector<'m, 's> {
                 }
             }
             if dedup.len() < before {
-                out.warnings
-                    .push(format!("{} duplicate timestamps; kept the last value of each", before - dedup.len()));
+                out.warnings.push(format!(
+                    "{}; kept the last value of each",
+                    count_of((before - dedup.len()) as u64, "duplicate timestamp", None)
+                ));
             }
             *s = dedup;
         }
         if self.skipped > 0 {
-            out.warnings.push(format!("{} empty or NaN values skipped (gaps are no data)", self.skipped));
+            out.warnings.push(format!(
+                "{} skipped (gaps are no data)",
+                count_of(self.skipped as u64, "empty or NaN value", None)
+            ));
         }
         for (name, n) in &self.unknown {
-            out.warnings
-                .push(format!("{n} samples of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'"));
+            out.warnings.push(format!(
+                "{} of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'",
+                count_of(*n as u64, "sample", None)
+            ));
         }
         if out.rows == 0 && out.trial.is_empty() {
             return Err(SeriesError::new(path, "no usable rows"));

@@ -372,7 +372,10 @@ impl Replayer {
             }
         }
         if self.duplicates > 0 {
-            warnings.push(format!("{} duplicate timestamps; kept the last value of each", self.duplicates));
+            warnings.push(format!(
+                "{}; kept the last value of each",
+                crate::units::count_of(self.duplicates as u64, "duplicate timestamp", None)
+            ));
         }
         let chart = self.chart.iter().map(|(k, d)| (*k, d.points())).collect();
         warnings.extend(missing_metrics(self.judge.engine.policy(), &chart));

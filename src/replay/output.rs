@@ -3,7 +3,7 @@
 //! and alarms and decisions marked.
 
 use super::ReplayResult;
-use crate::engine::{EngineEvent, Metric, Policy};
+use crate::engine::{DecisionKind, EngineEvent, Metric, Policy};
 use crate::time::SimTime;
 use std::fmt::Write;
 
@@ -62,19 +62,43 @@ fn gate_counts(r: &ReplayResult) -> std::collections::BTreeMap<(usize, usize), G
 pub fn markdown(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# rollsim replay: {data}\n");
+    let charted: Vec<String> = r.chart.keys().map(|(m, g)| format!("{m} ({})", g.name())).collect();
     let _ = writeln!(
         o,
-        "Recording from {} to {} (UTC), {} series.\n",
+        "Recording from {} to {} (UTC). Charted series: {}.\n",
         clock(r.origin, SimTime::ZERO),
         clock(r.origin, r.end),
-        r.chart.len()
+        if charted.is_empty() { "none".to_string() } else { charted.join(", ") }
     );
     for w in warnings {
         let _ = writeln!(o, "- warning: {w}");
     }
     let _ = writeln!(o, "\n## The policy's decisions (rollout starting with the recording)\n");
-    for (t, d) in decisions(r, p) {
-        let _ = writeln!(o, "- {} ({t}): {d}", clock(r.origin, t));
+    let made = decisions(r, p);
+    for (t, d) in &made {
+        let _ = writeln!(o, "- {} ({t}): {d}", clock(r.origin, *t));
+    }
+    if made.is_empty() {
+        // No decision yet: say where the rollout stood when the recording ended.
+        let phase = r.engine.iter().rev().find_map(|e| match e {
+            EngineEvent::PhaseStarted { phase, .. } => Some(*phase),
+            _ => None,
+        });
+        let where_ = phase.map_or("before its first phase".to_string(), |i| {
+            let ph = &p.phases[i];
+            format!(
+                "in phase {} `{}` ({} of traffic, {} bake)",
+                i + 1,
+                ph.name,
+                crate::units::format_percent(ph.weight),
+                ph.bake
+            )
+        });
+        let _ = writeln!(
+            o,
+            "- none: the recording ({}) ended with the rollout still {where_}; no gate, trigger or alert had decided.",
+            r.end
+        );
     }
     // Gate checks while the rollout ran: how often each gate failed, and when first.
     let gates = gate_counts(r);
@@ -252,7 +276,12 @@ pub fn timeline(r: &ReplayResult, title: String) -> crate::report::charts::Recor
         decisions_h: r
             .engine
             .iter()
-            .filter_map(|e| if let EngineEvent::Decision(d) = e { Some(d.at.hours()) } else { None })
+            .filter_map(|e| match e {
+                EngineEvent::Decision(d) => {
+                    Some((d.at.hours(), matches!(d.kind, DecisionKind::Rollback | DecisionKind::RollbackComplete)))
+                }
+                _ => None,
+            })
             .collect(),
     }
 }

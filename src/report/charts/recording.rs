@@ -22,7 +22,8 @@ pub struct RecordingTimeline<'a> {
     pub series: &'a BTreeMap<(Metric, Group), Vec<(u64, f64)>>,
     pub rules: Vec<RuleLine>,
     pub windows_h: Vec<(f64, f64)>,
-    pub decisions_h: Vec<f64>,
+    /// (hours, true for a rollback decision).
+    pub decisions_h: Vec<(f64, bool)>,
 }
 
 impl Chart for RecordingTimeline<'_> {
@@ -53,6 +54,12 @@ impl Chart for RecordingTimeline<'_> {
                 .configure_mesh()
                 .x_desc("hours since the recording started")
                 .y_desc(format!("{} ({})", key.0.name(), key.1.name()))
+                .y_label_formatter(&|v| match key.0.unit() {
+                    // Thresholds are written in %, so the axis is too.
+                    crate::engine::Unit::Fraction => format!("{}%", crate::units::format_count(v * 100.0, 1e9)),
+                    crate::engine::Unit::Millis => format!("{v:.0}ms"),
+                    crate::engine::Unit::Number => crate::units::format_count(*v, 1e5),
+                })
                 .label_style((FONT, 12))
                 .draw()
                 .map_err(err)?;
@@ -73,10 +80,16 @@ impl Chart for RecordingTimeline<'_> {
                 .label(format!("recorded {}", key.0.name()))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
             for (k, a) in rules.iter().enumerate() {
-                let lc = color(3 + k);
-                chart
-                    .draw_series(LineSeries::new(vec![(0.0, a.threshold), (hours, a.threshold)], lc.stroke_width(1)))
-                    .map_err(err)?
+                // Not red (3): red marks rollbacks.
+                let lc = color(4 + k);
+                let line = vec![(0.0, a.threshold), (hours, a.threshold)];
+                // Triggers solid, alert rules dashed: two rules at one level stay apart.
+                let drawn = if a.name.starts_with("alert:") {
+                    chart.draw_series(DashedLineSeries::new(line, 6, 4, lc.stroke_width(2))).map_err(err)?
+                } else {
+                    chart.draw_series(LineSeries::new(line, lc.stroke_width(1))).map_err(err)?
+                };
+                drawn
                     .label(format!("{} threshold", a.name))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], lc));
                 let marks = a.episodes_h.iter().map(|e| {
@@ -87,13 +100,16 @@ impl Chart for RecordingTimeline<'_> {
                 });
                 chart.draw_series(marks).map_err(err)?;
             }
-            // The policy's decisions as vertical lines.
-            let dc = RGBColor(44, 160, 44);
-            for (k, &x) in self.decisions_h.iter().enumerate() {
+            // The policy's decisions as vertical lines: rollbacks red, others green.
+            let (go, back) = (RGBColor(44, 160, 44), RGBColor(214, 39, 40));
+            let mut labelled = [false, false];
+            for &(x, rollback) in &self.decisions_h {
+                let dc = if rollback { back } else { go };
                 let line =
                     chart.draw_series(LineSeries::new(vec![(x, bottom), (x, top)], dc.stroke_width(2))).map_err(err)?;
-                if k == 0 {
-                    line.label("policy decision")
+                if !labelled[rollback as usize] {
+                    labelled[rollback as usize] = true;
+                    line.label(if rollback { "rollback decision" } else { "promotion decision" })
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], dc.stroke_width(2)));
                 }
             }
