@@ -288,15 +288,13 @@ impl<'m, 's> Collector<'m, 's> {
             *s = dedup;
         }
         if self.skipped > 0 {
-            out.warnings.push(format!(
-                "{} skipped (gaps are no data)",
-                count_of(self.skipped as u64, "empty or NaN value", None)
-            ));
+            out.warnings
+                .push(format!("{} skipped (gaps are no data)", count_of(self.skipped, "empty or NaN value", None)));
         }
         for (name, n) in &self.unknown {
             out.warnings.push(format!(
                 "{} of unknown metric {name:?} skipped; map it with --map '{name}=METRIC'",
-                count_of(*n as u64, "sample", None)
+                count_of(*n, "sample", None)
             ));
         }
         if out.rows == 0 && out.trial.is_empty() {

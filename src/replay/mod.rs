@@ -374,7 +374,7 @@ impl Replayer {
         if self.duplicates > 0 {
             warnings.push(format!(
                 "{}; kept the last value of each",
-                crate::units::count_of(self.duplicates as u64, "duplicate timestamp", None)
+                crate::units::count_of(self.duplicates, "duplicate timestamp", None)
             ));
         }
         let chart = self.chart.iter().map(|(k, d)| (*k, d.points())).collect();
