@@ -9,7 +9,9 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// `charts` are (file stem, title) pairs; each has `<stem>.svg` and `<stem>.png`.
+/// `charts` are (title, SVG text) pairs; each SVG is embedded as a data URI, so
+/// the page is one self-contained file (one CI artifact), and the PNGs beside it
+/// are extras.
 pub fn page(meta: &RunMeta, s: &Summary, charts: &[(String, String)]) -> String {
     let mut o = String::new();
     let title = format!("rollsim: {}", escape(&meta.scenario));
@@ -74,17 +76,28 @@ pub fn page(meta: &RunMeta, s: &Summary, charts: &[(String, String)]) -> String 
         );
     }
     let _ = writeln!(o, "</table>");
-    for (stem, title) in charts {
-        let _ = writeln!(
-            o,
-            "<h2>{}</h2>\n<img src=\"{stem}.svg\" alt=\"{}\">\n<p><a href=\"{stem}.png\">PNG</a></p>",
-            escape(title),
-            escape(title)
-        );
+    for (title, svg) in charts {
+        let _ =
+            writeln!(o, "<h2>{}</h2>\n<img src=\"{}\" alt=\"{}\">", escape(title), svg_data_uri(svg), escape(title));
     }
     let _ = writeln!(
         o,
         "<h2>Data</h2>\n<ul><li><a href=\"trials.csv\">trials.csv</a></li><li><a href=\"trials.parquet\">trials.parquet</a></li><li><a href=\"summary.json\">summary.json</a></li><li><a href=\"summary.md\">summary.md</a></li></ul>\n</body>\n</html>"
     );
     o
+}
+
+/// An SVG as a `data:` URI: bytes outside a small safe set are percent-encoded
+/// (smaller than base64 for SVG text, and readable).
+pub fn svg_data_uri(svg: &str) -> String {
+    let mut out = String::with_capacity(svg.len() + svg.len() / 4 + 32);
+    out.push_str("data:image/svg+xml;charset=utf-8,");
+    for b in svg.bytes() {
+        if b.is_ascii_alphanumeric() || b" -_.~:/=;,()'!*+@$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -378,6 +378,11 @@ fn fill(
     std::fs::write(&md, summary_md(meta, s)).map_err(io(&md))?;
     let charts = write_charts(tmp, sc, records, traced)?;
     let index = tmp.join("index.html");
-    std::fs::write(&index, html::page(meta, s, &charts)).map_err(io(&index))?;
+    let mut embedded = Vec::with_capacity(charts.len());
+    for (stem, title) in &charts {
+        let svg = tmp.join(format!("{stem}.svg"));
+        embedded.push((title.clone(), std::fs::read_to_string(&svg).map_err(io(&svg))?));
+    }
+    std::fs::write(&index, html::page(meta, s, &embedded)).map_err(io(&index))?;
     Ok(())
 }
