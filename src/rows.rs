@@ -56,12 +56,7 @@ pub struct InputError {
 /// Reads the trial rows of a report folder written by `rollsim run`.
 pub fn read_report(dir: &Path) -> Result<Vec<Row>, InputError> {
     let path = dir.join("trials.parquet");
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_report_unguarded(dir))).unwrap_or_else(|_| {
-        Err(InputError {
-            path,
-            message: "not a readable Parquet file: its data is corrupt (the Parquet decoder failed)".into(),
-        })
-    })
+    crate::io::guard_with(|| read_report_unguarded(dir), |message| InputError { path, message: message.into() })
 }
 
 fn read_report_unguarded(dir: &Path) -> Result<Vec<Row>, InputError> {

@@ -534,7 +534,7 @@ impl SweepResult {
             .zip(&self.rows)
             .enumerate()
             .map(|(i, (v, rows))| {
-                let finite = |x: f64| x.is_finite().then_some(x);
+                use crate::report::finite;
                 let mut metrics: BTreeMap<String, Option<f64>> =
                     MetricId::ALL.iter().map(|m| (m.name().to_string(), finite(value(*m, rows)))).collect();
                 if rows.iter().any(|r| r.population == crate::sim::Population::Incident) {

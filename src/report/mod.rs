@@ -146,7 +146,7 @@ struct SummaryDoc<'a> {
 }
 
 /// JSON has no infinity: censored values (never detected) are `null`.
-fn finite(v: f64) -> Option<f64> {
+pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 

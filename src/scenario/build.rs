@@ -117,6 +117,9 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("simulation.seed", "1", "default master seed"),
 ];
 
+/// Argo Rollouts' default `consecutiveErrorLimit`.
+pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
+
 /// Caps on what one scenario may ask for: each names itself in its error.
 pub const MAX_CLASSES: usize = 64;
 pub const MAX_PHASES: usize = 100;
@@ -530,8 +533,7 @@ fn default_checks() -> CheckRules {
         failure_limit: 0,
         consecutive_failure_limit: None,
         inconclusive_limit: 0,
-        // Argo Rollouts' default `consecutiveErrorLimit`.
-        consecutive_error_limit: 4,
+        consecutive_error_limit: DEFAULT_CONSECUTIVE_ERROR_LIMIT,
         min_requests: 100,
         on_failure: FailureAction::Rollback,
         on_inconclusive: FailureAction::Hold,

@@ -62,7 +62,7 @@ fn checks_table(c: &crate::engine::CheckRules) -> Table {
     // Written only when set: a query error cannot happen in a simulated world, and
     // leaving the default out keeps the canonical text (and scenario hashes) of
     // earlier scenarios unchanged.
-    if c.consecutive_error_limit != 4 {
+    if c.consecutive_error_limit != super::build::DEFAULT_CONSECUTIVE_ERROR_LIMIT {
         t.insert("consecutive_error_limit".into(), Value::Integer(c.consecutive_error_limit as i64));
     }
     t.insert("min_requests".into(), Value::Integer(c.min_requests as i64));

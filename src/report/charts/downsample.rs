@@ -47,12 +47,18 @@ impl Bucket {
 
 /// A downsampled series; push points in any order of time within a bucket,
 /// in time order across the stream.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Downsampled {
     origin: Option<u64>,
     /// Bucket width in seconds (a power of two).
     width: u64,
     buckets: Vec<Option<Bucket>>,
+}
+
+impl Default for Downsampled {
+    fn default() -> Downsampled {
+        Downsampled { origin: None, width: 1, buckets: Vec::new() }
+    }
 }
 
 impl Downsampled {
@@ -61,9 +67,6 @@ impl Downsampled {
             return;
         }
         let origin = *self.origin.get_or_insert(t);
-        if self.width == 0 {
-            self.width = 1;
-        }
         let mut idx = (t.saturating_sub(origin) / self.width) as usize;
         while idx >= MAX_BUCKETS {
             self.widen();
