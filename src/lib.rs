@@ -6,7 +6,8 @@
 //! 1. [`time`], then [`engine`] — the phase-and-rollback state machine (pure;
 //!    usable by a real controller; with [`time`], the whole library built with
 //!    `--no-default-features`), then [`units`], [`stats`], [`outdir`];
-//! 2. [`io`] — readers and writers of recorded series and trial tables;
+//! 2. [`io`] — readers and writers of recorded series and trial tables, then
+//!    [`promql`] — PromQL evaluated as Prometheus does, metric-naming profiles;
 //! 3. [`scenario`] → [`sim`] → [`runner`], [`rows`], [`summary`];
 //! 4. [`report`] → [`compare`] → [`replay`] → [`sweep`] → [`shard`];
 //! 5. the `rollsim` binary (`src/cli/`).
@@ -20,6 +21,8 @@ pub mod compare;
 pub mod io;
 #[cfg(feature = "harness")]
 pub mod outdir;
+#[cfg(feature = "harness")]
+pub mod promql;
 #[cfg(feature = "harness")]
 pub mod replay;
 #[cfg(feature = "harness")]

@@ -144,7 +144,8 @@ enum Command {
         /// Master seed (default: the scenario's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
-        /// Output format: csv, parquet or prom-json.
+        /// Output format: csv, parquet or prom-json (replayable), or openmetrics (every series a
+        /// Prometheus would scrape, for `promtool tsdb create-blocks-from openmetrics`).
         #[arg(long, default_value = "csv")]
         format: rollsim::io::record::Format,
         /// Output file; must not exist.
@@ -153,6 +154,34 @@ enum Command {
         /// Overwrite the output file if it exists.
         #[arg(long)]
         force: bool,
+    },
+    /// Evaluate PromQL over one simulated trial; prints Prometheus's /api/v1/query (or query_range) JSON.
+    Query {
+        /// Scenario file; the built-in seed scenario when omitted.
+        #[arg(value_name = "SCENARIO")]
+        scenario: Option<PathBuf>,
+        /// The PromQL expression (series named by the scenario's fleet.metrics profile; README: PromQL).
+        #[arg(long, short = 'e', value_name = "EXPR", allow_hyphen_values = true)]
+        expr: String,
+        /// The trial index, as listed by `run`.
+        #[arg(long)]
+        trial: u64,
+        /// Master seed (default: the scenario's simulation.seed).
+        #[arg(long, allow_hyphen_values = true)]
+        seed: Option<u64>,
+        /// Evaluation time of an instant query (default: the trial's end): a duration since the
+        /// trial's start ("2h30m"), Unix seconds, or RFC 3339. The trial starts at 2026-01-01T00:00:00Z.
+        #[arg(long, conflicts_with_all = ["start", "end", "step"])]
+        time: Option<String>,
+        /// Start of a range query (default: the trial's start); same forms as --time.
+        #[arg(long)]
+        start: Option<String>,
+        /// End of a range query (default: the trial's end).
+        #[arg(long)]
+        end: Option<String>,
+        /// Step of a range query (default: 1m).
+        #[arg(long)]
+        step: Option<String>,
     },
     /// Compare two policies (paired, same trials) or two runs; exit 1 on a regression.
     Compare {
@@ -222,6 +251,9 @@ pub fn main() -> i32 {
         Command::Sweep { scenario, vary, trials, seed, threads, objective, out, force, shard } => {
             sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, force, shard })
         }
+        Command::Query { scenario, expr, trial, seed, time, start, end, step } => {
+            query::query(query::Args { scenario, trial, seed, expr, time, start, end, step })
+        }
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
         Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out, force } => {
             compare::compare(compare::Args {
@@ -240,6 +272,7 @@ pub fn main() -> i32 {
 }
 
 mod compare;
+mod query;
 mod replay;
 mod run;
 mod sweep;

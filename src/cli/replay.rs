@@ -121,6 +121,31 @@ pub fn record(
     };
     let seed = seed.unwrap_or(sc.simulation.seed);
     let (r, _, mut store) = rollsim::runner::record(&sc, seed, trial);
+    if format == rollsim::io::record::Format::OpenMetrics {
+        let written = file.write(|tmp| {
+            super::query::write_openmetrics(&sc, &mut store, tmp)
+                .map(|_| ())
+                .map_err(|e| rollsim::io::IoError::Write { path: tmp.to_path_buf(), source: std::io::Error::other(e) })
+        });
+        return match written {
+            Ok(()) => {
+                println!(
+                    "trial {trial} ({}, {} at {}): every {} series over {} ticks written to {} (OpenMetrics)",
+                    sc.faults[r.fault].name,
+                    r.outcome.name(),
+                    r.end,
+                    sc.fleet.metrics.name(),
+                    store.len - 1,
+                    out.display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
     let rows = store.dump(&classes);
     match file.write(|tmp| rollsim::io::record::write(tmp, &rows, format)) {

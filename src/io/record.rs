@@ -17,6 +17,9 @@ pub enum Format {
     Csv,
     Parquet,
     PromJson,
+    /// Every series a Prometheus would scrape, named by the scenario's profile
+    /// (written by the CLI through `sim::prom`, not from dump rows).
+    OpenMetrics,
 }
 
 impl std::str::FromStr for Format {
@@ -26,7 +29,8 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "parquet" => Ok(Format::Parquet),
             "prom-json" => Ok(Format::PromJson),
-            _ => Err(format!("expected csv, parquet or prom-json, found {s:?}")),
+            "openmetrics" => Ok(Format::OpenMetrics),
+            _ => Err(format!("expected csv, parquet, prom-json or openmetrics, found {s:?}")),
         }
     }
 }
@@ -103,5 +107,11 @@ pub fn write(path: &Path, rows: &[DumpRow], format: Format) -> Result<(), IoErro
             let doc = QueryRange { data: Matrix { result, result_type: "matrix" }, status: "success" };
             std::fs::write(path, serde_json::to_string(&doc).expect("the response serialises")).map_err(io)
         }
+        Format::OpenMetrics => Err(IoError::Write {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(
+                "OpenMetrics is written from the fleet's Prometheus view, not from dump rows",
+            ),
+        }),
     }
 }

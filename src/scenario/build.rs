@@ -11,6 +11,7 @@ use crate::engine::{
     Agg, AlertRule, CheckRules, Cmp, Condition, EvalMode, FailureAction, Gate, Group, Limit, Metric, Phase, Policy,
     Query, Severity, Step, StepAction, Trigger, Unit, Window,
 };
+use crate::promql::profile::Profile;
 use crate::units::{parse_duration, parse_latency_ms, parse_percent, parse_share};
 use std::ops::Range;
 
@@ -20,6 +21,7 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("name", "(required)", "scenario name, used in report paths"),
     ("description", "\"\"", "free text"),
     ("fleet.instances", "100", "instances in the fleet; the candidate gets ceil(weight × instances)"),
+    ("fleet.metrics", "generic", "how the fleet's series are named for PromQL: `generic`, `istio`, `linkerd` or `nginx` (README: PromQL)"),
     ("fleet.scrape_interval", "15s", "metric scrape interval; every engine duration must be a multiple of it"),
     ("fleet.restart_time", "2m", "how long a restarted instance is unavailable"),
     ("traffic.requests_per_second", "200", "mean total request rate over a day"),
@@ -333,6 +335,12 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
             positive_duration,
         ),
         restart_time: cx.opt(&raw.fleet.restart_time, "fleet.restart_time", DEFAULTS.restart_time, parse_duration),
+        metrics: cx.opt(&raw.fleet.metrics, "fleet.metrics", Profile::Generic, |s| {
+            Profile::from_name(s).ok_or_else(|| {
+                let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+                format!("expected one of {}, found {s:?}", names.join(", "))
+            })
+        }),
     };
     let traffic = build_traffic(cx, &raw.traffic);
     let health = build_health(cx, &raw.health);

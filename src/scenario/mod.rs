@@ -46,6 +46,8 @@ pub struct Fleet {
     pub scrape_interval: SimDur,
     /// How long a restarted instance is unavailable.
     pub restart_time: SimDur,
+    /// How the fleet's series are named for PromQL (`rollsim query`, `query =` rules).
+    pub metrics: crate::promql::profile::Profile,
 }
 
 /// The request load and its shape.

@@ -197,6 +197,7 @@ pub fn to_toml(sc: &Scenario) -> String {
     fleet.insert("instances".into(), Value::Integer(sc.fleet.instances as i64));
     fleet.insert("scrape_interval".into(), dur(sc.fleet.scrape_interval));
     fleet.insert("restart_time".into(), dur(sc.fleet.restart_time));
+    fleet.insert("metrics".into(), s(sc.fleet.metrics.name().to_string()));
     root.insert("fleet".into(), Value::Table(fleet));
 
     let tr = &sc.traffic;

@@ -35,6 +35,7 @@ pub struct RawFleet {
     pub instances: Option<Spanned<i64>>,
     pub scrape_interval: Option<Text>,
     pub restart_time: Option<Text>,
+    pub metrics: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, Default)]

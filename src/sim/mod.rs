@@ -6,6 +6,7 @@
 
 pub mod fault;
 pub mod fleet;
+pub mod prom;
 pub mod queue;
 pub mod rng;
 pub mod store;

@@ -48,6 +48,13 @@ pub fn row_stream(trial_seed: u64, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E)))
 }
 
+/// The generator that spreads one row's count of series `key` over its
+/// scrapes (see `sim::prom`): its own stream per (series, row), so reading one
+/// series never shifts another, nor anything the simulation draws.
+pub fn scrape_stream(trial_seed: u64, key: u64, row: u64) -> SimRng {
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(key ^ 0x5C2A_9E00_0000)) ^ splitmix64(row))
+}
+
 /// A multinomial draw of `n` over buckets given conditional probabilities
 /// `cond[k]` = P(bucket k | not in a lower bucket); the last bucket takes the rest.
 #[inline]
