@@ -3,7 +3,9 @@
 
 use super::*;
 
-fn store(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> MemStorage {
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+fn store(series: &[(Pairs, &[(i64, f64)])]) -> MemStorage {
     MemStorage { series: series.iter().map(|(l, p)| (labels(l.iter().copied()), p.to_vec())).collect() }
 }
 
@@ -66,11 +68,8 @@ fn instant_selectors_look_back_five_minutes_closed_at_both_ends() {
 
 #[test]
 fn histogram_quantile_follows_bucket_quantile() {
-    let b = |le: &'static str, v: f64| -> (Vec<(&'static str, &'static str)>, Vec<(i64, f64)>) {
-        (vec![(NAME, "h_bucket"), ("le", le)], vec![(0, v)])
-    };
-    let rows = [b("0.1", 50.0), b("0.2", 100.0), b("+Inf", 100.0)];
-    let mut st = MemStorage { series: rows.iter().map(|(l, p)| (labels(l.iter().copied()), p.clone())).collect() };
+    let b = |le: &str, v: f64| (labels([(NAME, "h_bucket"), ("le", le)]), vec![(0, v)]);
+    let mut st = MemStorage { series: vec![b("0.1", 50.0), b("0.2", 100.0), b("+Inf", 100.0)] };
     assert!((one(eval(&mut st, "histogram_quantile(0.75, h_bucket)", 0)) - 0.15).abs() < 1e-12);
     assert!((one(eval(&mut st, "histogram_quantile(0.25, h_bucket)", 0)) - 0.05).abs() < 1e-12);
     assert_eq!(one(eval(&mut st, "histogram_quantile(2, h_bucket)", 0)), f64::INFINITY);
@@ -109,7 +108,7 @@ fn vector_matching_and_its_errors() {
     assert_eq!(v.len(), 1);
     assert_eq!(label(&v[0].labels, NAME), "a");
     assert_eq!(one(eval(&mut st, "sum(a{code=\"404\"}) or vector(0)", 0)), 0.0);
-    assert_eq!(one(eval(&mut st, "scalar(a)", 0)).is_nan(), true);
+    assert!(one(eval(&mut st, "scalar(a)", 0)).is_nan());
 }
 
 #[test]
