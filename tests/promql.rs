@@ -448,3 +448,166 @@ fn queries_agree_with_a_real_prometheus() {
         failures[..failures.len().min(25)].join("\n")
     );
 }
+
+/// The seed scenario with its error-rate and latency gates written in PromQL
+/// against the generic profile, each the same question as the metric gate it
+/// replaces (the ratio of increases over the gate's window, the p99 of the
+/// window's summed buckets, in seconds).
+fn seed_in_promql() -> String {
+    let err = |extra: &str| {
+        format!(
+            "query = 'sum(increase(http_requests_total{{version=\"{{{{version}}}}\",code=\"500\"{extra}}}[{{{{interval}}}}])) / sum(increase(http_requests_total{{version=\"{{{{version}}}}\"{extra}}}[{{{{interval}}}}]))'"
+        )
+    };
+    let p99 = "query = 'histogram_quantile(0.99, sum by (le) (increase(http_request_duration_seconds_bucket{version=\"{{version}}\"}[{{interval}}])))'";
+    let seed = rollsim::scenario::SEED_TOML;
+    let mut text = seed.to_string();
+    let swaps: Vec<(String, String)> = vec![
+        (
+            "[policy.phases.gates.error_rate]\nlimit = \"1%\"".into(),
+            format!("[policy.phases.gates.error_rate]\n{}\nlimit = \"0.01\"", err("")),
+        ),
+        (
+            "[policy.phases.gates.error_rate]\nlimit = \"2%\"".into(),
+            format!("[policy.phases.gates.error_rate]\n{}\nlimit = \"0.02\"", err("")),
+        ),
+        (
+            "[policy.phases.gates.error_rate]\nwindow = \"10m\"\nlimit = \"2%\"".into(),
+            format!("[policy.phases.gates.error_rate]\nwindow = \"10m\"\n{}\nlimit = \"0.02\"", err("")),
+        ),
+        (
+            "[policy.phases.gates.latency_p99]\nlimit = \"500ms\"".into(),
+            format!("[policy.phases.gates.latency_p99]\n{p99}\nlimit = \"0.5\""),
+        ),
+        (
+            "[policy.phases.gates.latency_p99]\nlimit = \"600ms\"".into(),
+            format!("[policy.phases.gates.latency_p99]\n{p99}\nlimit = \"0.6\""),
+        ),
+        (
+            "[policy.phases.gates.latency_p99]\nlimit = \"700ms\"".into(),
+            format!("[policy.phases.gates.latency_p99]\n{p99}\nlimit = \"0.7\""),
+        ),
+        (
+            "[policy.phases.gates.latency_p99]\nwindow = \"10m\"\nlimit = \"700ms\"".into(),
+            format!("[policy.phases.gates.latency_p99]\nwindow = \"10m\"\n{p99}\nlimit = \"0.7\""),
+        ),
+        (
+            "metric = \"latency_p99\"\nop = \"<=\"\nlimit = \"baseline + 10%\"".into(),
+            format!("{p99}\nop = \"<=\"\nlimit = \"baseline + 10%\""),
+        ),
+        (
+            "metric = \"error_rate\"\nclass = \"payment\"\nlimit = \"2%\"".into(),
+            format!("{}\nlimit = \"0.02\"", err(",class=\"payment\"")),
+        ),
+        (
+            "metric = \"error_rate\"\nclass = \"auth\"\nlimit = \"2%\"".into(),
+            format!("{}\nlimit = \"0.02\"", err(",class=\"auth\"")),
+        ),
+    ];
+    for (from, to) in swaps {
+        assert!(text.contains(&from), "the seed scenario no longer has {from:?}");
+        text = text.replace(&from, &to);
+    }
+    // min_requests does not apply to a query (it has no request count); the
+    // windows here always hold more than the seed's 100 requests.
+    text
+}
+
+#[test]
+fn promql_gates_decide_as_the_metric_gates_they_replace() {
+    use rollsim::scenario::Scenario;
+    let sc = Scenario::from_toml(&seed_in_promql(), "seed-in-promql.toml").unwrap();
+    // error_rate and latency_p99 in four phases, degradation, payment and auth.
+    assert_eq!(sc.queries.len(), 11, "every swapped gate is a PromQL rule");
+    let base = rollsim::runner::run(&Scenario::seed(), 3, 0..300, 2, &|| {}).unwrap();
+    let promql = rollsim::runner::run(&sc, 3, 0..300, 2, &|| {}).unwrap();
+    let rolled_back = base.iter().filter(|r| r.rollback_cause.is_some()).count();
+    assert!(rolled_back > 50, "the comparison needs decisions: {rolled_back}");
+    use rollsim::engine::{Cause, Metric};
+    let gate_decided = promql
+        .iter()
+        .filter(|r| match r.rollback_cause {
+            Some(Cause::GateFailed { phase, gate }) => {
+                matches!(sc.policy.phases[phase].gates[gate].metric, Metric::Query(_))
+            }
+            _ => false,
+        })
+        .count();
+    eprintln!("{rolled_back} of 300 trials rolled back, {gate_decided} by a PromQL gate; all records identical");
+    assert!(gate_decided > 10, "some rollbacks must come from the swapped gates: {gate_decided}");
+    for (a, b) in base.iter().zip(&promql) {
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "trial {} decides differently", a.trial);
+    }
+}
+
+/// A policy with PromQL rules, the printed canonical TOML, and the errors a
+/// user gets for rules that cannot work.
+#[test]
+fn promql_rules_validate_print_and_refuse_clearly() {
+    use rollsim::scenario::{print, Scenario};
+    let base = "name = \"p\"\ndescription = \"\"\n[fleet]\nmetrics = \"istio\"\n[policy]\n[policy.query_vars]\nns = \"default\"\n[policy.rollback.triggers.errors]\nquery = 'sum(rate(istio_requests_total{destination_workload=\"{{target}}\",destination_workload_namespace=\"{{ns}}\",response_code=~\"5.*\"}[{{interval}}]))'\nwindow = \"2m\"\nthreshold = \"3\"\n[[policy.phases]]\nname = \"all\"\nweight = \"100%\"\nbake = \"1h\"\n[policy.phases.gates.p99]\nquery = 'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{destination_workload=\"{{target}}\"}[5m])))'\nlimit = \"baseline + 20%\"\n";
+    let sc = Scenario::from_toml(base, "p.toml").unwrap();
+    assert_eq!(sc.queries.len(), 2);
+    assert!(sc.queries[0].parsed[0].text.contains("destination_workload=\"app\""));
+    assert!(sc.queries[0].parsed[1].text.contains("destination_workload=\"app-primary\""));
+    assert!(sc.queries[0].parsed[0].text.contains("[120s]"), "{{interval}} is the window");
+    let printed = print::to_toml(&sc);
+    assert!(printed.contains("query_vars") && printed.contains("{{target}}"), "{printed}");
+    let again = Scenario::from_toml(&printed, "printed.toml").unwrap();
+    assert_eq!(print::to_toml(&again), printed, "canonical TOML round-trips");
+    let described = print::describe(&sc);
+    assert!(described.contains("query `histogram_quantile"), "{described}");
+
+    let refuse = |from: &str, to: &str, expect: &[&str]| {
+        let text = base.replace(from, to);
+        assert_ne!(text, base, "{from:?} is in the base scenario");
+        let e = Scenario::from_toml(&text, "p.toml").unwrap_err().to_string();
+        for x in expect {
+            assert!(e.contains(x), "expected {x:?} in:\n{e}");
+        }
+    };
+    refuse(
+        "{{ns}}",
+        "{{nope}}",
+        &["p.toml:9:", "policy.rollback.triggers.errors.query", "unknown template variable `{{nope}}`", "ns"],
+    );
+    refuse("sum(rate(", "sum(irate_(", &["policy.rollback.triggers.errors.query", "not valid PromQL"]);
+    refuse(
+        "histogram_quantile(0.99,",
+        "sort_desc(",
+        &["policy.phases[0].gates.p99.query", "column 1: function `sort_desc` is not supported"],
+    );
+    refuse(
+        "histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{destination_workload=\"{{target}}\"}[5m])))",
+        "istio_requests_total[5m]",
+        &["policy.phases[0].gates.p99.query", "range vector"],
+    );
+    refuse(
+        "window = \"2m\"\n",
+        "window = \"2m\"\nmetric = \"error_rate\"\n",
+        &["policy.rollback.triggers.errors.metric", "does not apply to a `query` rule"],
+    );
+    refuse(
+        "limit = \"baseline + 20%\"\n",
+        "limit = \"baseline + 20%\"\nwindow = \"phase\"\n",
+        &["policy.phases[0].gates.p99.window", "a duration"],
+    );
+    refuse("metrics = \"istio\"", "metrics = \"envoy\"", &["fleet.metrics", "generic, istio, linkerd, nginx"]);
+}
+
+/// A rule whose query returns several series cannot be judged: an error
+/// measurement (as a failing backend), never a silent pick of one series.
+#[test]
+fn a_query_of_several_series_is_an_error_measurement() {
+    use rollsim::engine::{Cause, Metric};
+    use rollsim::scenario::Scenario;
+    let text = rollsim::scenario::SEED_TOML.replacen(
+        "[policy.phases.gates.error_rate]\nlimit = \"1%\"",
+        "[policy.phases.gates.error_rate]\nquery = 'sum by (class) (rate(http_requests_total{version=\"{{version}}\"}[5m]))'\nlimit = \"1000000\"",
+        1,
+    );
+    let sc = Scenario::from_toml(&text, "several.toml").unwrap();
+    assert!(matches!(sc.policy.phases[0].gates[0].metric, Metric::Query(0)));
+    let (r, _) = rollsim::runner::trace(&sc, 1, 0);
+    assert_eq!(r.rollback_cause, Some(Cause::GateErrored { phase: 0, gate: 0 }), "{r:?}");
+}

@@ -156,6 +156,7 @@ impl MetricSource for Steady {
             Metric::CacheHitRatio => 0.95,
             Metric::RequestRate => 300.0,
             Metric::Restarts | Metric::UserReports | Metric::CriticalAlerts => 0.0,
+            Metric::Query(_) => return Err(QueryError("no PromQL here".into())),
         };
         Ok(Sample { value: Some(v), requests: Some(100_000) })
     }

@@ -31,6 +31,14 @@ pub fn replay(a: Args) -> i32 {
             Err(e) => return fail(format!("invalid scenario\n{e}")),
         },
     };
+    if let Some(rule) = sc.queries.first() {
+        return fail(format!(
+            "replay cannot judge PromQL rules yet, and this scenario has {} (`query = ...`, e.g. {:?}); \
+             write them with `metric =` to replay a recording",
+            sc.queries.len(),
+            rule.template
+        ));
+    }
     let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
     let dir = a
         .out

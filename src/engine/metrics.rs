@@ -31,6 +31,10 @@ pub enum Metric {
     /// Critical alerts that were firing at some point in the window (count).
     /// Answered by the engine itself from its alert states, never by a source.
     CriticalAlerts,
+    /// A PromQL query of the scenario (`query = "..."`), by its index: the
+    /// source evaluates it for the query's group. Its value is the scalar, or
+    /// the single element of the vector, it returns (a plain number).
+    Query(u16),
 }
 
 /// What a metric's values are measured in; decides how limits are written.
@@ -96,6 +100,7 @@ impl Metric {
             Metric::CacheHitRatio => "cache_hit_ratio",
             Metric::UserReports => "user_reports",
             Metric::CriticalAlerts => "critical_alerts",
+            Metric::Query(_) => "query",
         }
     }
 
@@ -107,7 +112,11 @@ impl Metric {
         match self {
             Metric::ErrorRate | Metric::Cpu | Metric::Memory | Metric::DbPool | Metric::CacheHitRatio => Unit::Fraction,
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => Unit::Millis,
-            Metric::RequestRate | Metric::Restarts | Metric::UserReports | Metric::CriticalAlerts => Unit::Number,
+            Metric::RequestRate
+            | Metric::Restarts
+            | Metric::UserReports
+            | Metric::CriticalAlerts
+            | Metric::Query(_) => Unit::Number,
         }
     }
 
@@ -119,7 +128,8 @@ impl Metric {
             | Metric::LatencyP90
             | Metric::LatencyP99
             | Metric::RequestRate
-            | Metric::CacheHitRatio => Agg::Window,
+            | Metric::CacheHitRatio
+            | Metric::Query(_) => Agg::Window,
             Metric::Cpu | Metric::Memory | Metric::DbPool => Agg::Max,
             Metric::Restarts | Metric::UserReports | Metric::CriticalAlerts => Agg::Increase,
         }

@@ -92,6 +92,15 @@ pub struct Query {
     pub(crate) expr: Expr,
 }
 
+impl Query {
+    /// True when the query yields one number per instant (a scalar or an
+    /// instant vector), as a rule's condition needs; false for a range vector
+    /// or a string.
+    pub fn is_instant(&self) -> bool {
+        matches!(self.expr.value_type(), parser::value::ValueType::Scalar | parser::value::ValueType::Vector)
+    }
+}
+
 /// Functions evaluated with Prometheus's semantics.
 pub const FUNCTIONS: &[&str] = &[
     "rate",
@@ -219,6 +228,25 @@ fn check_selector(v: &parser::VectorSelector, text: &str) -> Result<(), ParseErr
         return Err(ParseError { message: "`or` inside a selector's braces is not supported".into(), column: None });
     }
     Ok(())
+}
+
+/// The one number a rule judges: a scalar, or the only element of an instant
+/// vector; an empty vector or NaN is no data. Several series are an error
+/// (a condition would have to pick one); so is a range vector.
+pub fn judged(v: Result<Value, String>) -> Result<Option<f64>, String> {
+    let x = match v? {
+        Value::Scalar(x) => x,
+        Value::Vector(s) if s.is_empty() => return Ok(None),
+        Value::Vector(s) if s.len() == 1 => s[0].value,
+        Value::Vector(s) => {
+            return Err(format!(
+                "the query returned {} series; a rule judges one value: aggregate them (sum, max, ...)",
+                s.len()
+            ))
+        }
+        Value::Matrix(_) | Value::String(_) => return Err("the query does not return a number".into()),
+    };
+    Ok((!x.is_nan()).then_some(x))
 }
 
 /// Milliseconds as Prometheus's API writes a timestamp: seconds with up to

@@ -68,6 +68,7 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("policy.phases[].steps[].action", "(required)", "`deploy`, `shift`, `check` or `mark`"),
     ("policy.phases[].steps[].label", "\"\"", "free text shown in traces"),
     ("policy.phases[].gates.NAME.metric", "NAME", "metric the gate reads"),
+    ("policy.phases[].gates.NAME.query", "(none)", "PromQL instead of `metric`: its scalar or single-series result is judged; `{{version}}`, `{{target}}`, `{{namespace}}`, `{{interval}}` (the window) and policy.query_vars are substituted per group (README: PromQL)"),
     ("policy.phases[].gates.NAME.scope", "candidate", "`candidate` or `stable`"),
     ("policy.phases[].gates.NAME.class", "(all)", "restrict to one request class"),
     ("policy.phases[].gates.NAME.agg", "per metric", "`window`, `avg`, `max`, `min`, `last`, `increase`"),
@@ -75,12 +76,14 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     ("policy.phases[].gates.NAME.op", "<", "comparison that must hold to pass"),
     ("policy.phases[].gates.NAME.limit", "(required)", "`1%`, `500ms`, `0`, `baseline + 10%`, `baseline + 50ms`"),
     ("policy.phases[].gates.NAME.dry_run", "false", "record verdicts without acting on them"),
-    ("policy.alerts.NAME.*", "see triggers", "metric, scope, class, agg, window, op, threshold, min_requests"),
+    ("policy.alerts.NAME.*", "see triggers", "metric or query, scope, class, agg, window, op, threshold, min_requests"),
     ("policy.alerts.NAME.for", "0s", "how long the condition holds before firing"),
     ("policy.alerts.NAME.severity", "warning", "`info`, `warning` or `critical`"),
     ("policy.alerts.NAME.rollback", "false", "a firing alert rolls back at once"),
+    ("policy.query_vars.NAME", "(none)", "a template variable of PromQL rules: `{{NAME}}` in a query becomes this text"),
     ("policy.rollback.duration", "5m", "rollback time; candidate traffic drains linearly to 0"),
     ("policy.rollback.triggers.NAME.metric", "NAME", "metric the trigger reads"),
+    ("policy.rollback.triggers.NAME.query", "(none)", "PromQL instead of `metric` (as for gates; `{{interval}}` is the window)"),
     ("policy.rollback.triggers.NAME.scope", "candidate", "`candidate` or `stable`"),
     ("policy.rollback.triggers.NAME.class", "(all)", "restrict to one request class"),
     ("policy.rollback.triggers.NAME.agg", "per metric", "`window`, `avg`, `max`, `min`, `last`, `instant`, `increase`"),
@@ -305,7 +308,15 @@ fn friendly_message(field: &str, msg: &str) -> String {
 }
 
 pub fn build(text: &str, file: &str, base_dir: &std::path::Path) -> Result<Scenario, ScenarioErrors> {
-    let mut cx = Ctx { text, file, base_dir, errors: Vec::new() };
+    let mut cx = Ctx {
+        text,
+        file,
+        base_dir,
+        errors: Vec::new(),
+        queries: Vec::new(),
+        profile: Profile::Generic,
+        vars: Vec::new(),
+    };
     let de = toml::Deserializer::new(text);
     let raw: RawScenario = match serde_path_to_error::deserialize(de) {
         Ok(r) => r,
@@ -342,6 +353,8 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
             })
         }),
     };
+    cx.profile = fleet.metrics;
+    cx.vars = raw.policy.query_vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let traffic = build_traffic(cx, &raw.traffic);
     let health = build_health(cx, &raw.health);
     let policy = build_policy(cx, &raw.policy, &traffic, fleet.scrape_interval);
@@ -395,6 +408,92 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
         policy: Arc::new(policy),
         faults,
         simulation,
+        queries: std::mem::take(&mut cx.queries),
+        query_vars: cx.vars.clone(),
+    }
+}
+
+/// Substitutes `{{name}}` template variables (spaces inside the braces allowed).
+fn substitute(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("}}") else { return Err("a `{{` is never closed by `}}`".into()) };
+        let name = after[..j].trim();
+        match vars.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => out.push_str(v),
+            None => {
+                let known: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+                return Err(format!(
+                    "unknown template variable `{{{{{name}}}}}`; known: {} (add your own under [policy.query_vars])",
+                    known.join(", ")
+                ));
+            }
+        }
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A `query =` rule: substitutes its variables for each group, parses both
+/// and returns the metric that refers to it. `interval` is `{{interval}}`.
+fn build_query(cx: &mut Ctx, q: &Text, field: &str, interval: SimDur) -> Option<Metric> {
+    let mut parsed = Vec::new();
+    for candidate in [true, false] {
+        let mut vars: Vec<(&str, String)> = vec![
+            ("version", (if candidate { "canary" } else { "stable" }).to_string()),
+            ("target", (if candidate { "app" } else { "app-primary" }).to_string()),
+            ("namespace", "default".to_string()),
+            ("interval", format!("{}s", interval.0)),
+        ];
+        vars.extend(cx.vars.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        let text = match substitute(q.get_ref(), &vars) {
+            Ok(t) => t,
+            Err(e) => {
+                cx.err_at(Some(q.span()), field, e);
+                return None;
+            }
+        };
+        match crate::promql::parse(&text) {
+            Ok(p) if !p.is_instant() => {
+                cx.err_at(
+                    Some(q.span()),
+                    field,
+                    "the query returns a range vector; a rule judges one number: apply a function such as rate() or max_over_time()",
+                );
+                return None;
+            }
+            Ok(p) => parsed.push(p),
+            Err(e) => {
+                let shown = if text == *q.get_ref() { String::new() } else { format!(" (after substitution: {text})") };
+                cx.err_at(Some(q.span()), field, format!("{e}{shown}"));
+                return None;
+            }
+        }
+    }
+    if cx.queries.len() >= u16::MAX as usize {
+        cx.err_at(Some(q.span()), field, "too many PromQL rules");
+        return None;
+    }
+    let stable = parsed.pop()?;
+    let candidate = parsed.pop()?;
+    cx.queries.push(PromRule { template: q.get_ref().clone(), parsed: [candidate, stable] });
+    Some(Metric::Query((cx.queries.len() - 1) as u16))
+}
+
+/// A `query =` rule names no metric, scope, class or aggregation.
+fn no_target_fields(cx: &mut Ctx, prefix: &str, f: &TargetFields) {
+    for (set, what) in [(f.metric, "metric"), (f.scope, "scope"), (f.class, "class"), (f.agg, "agg")] {
+        if let Some(t) = set {
+            cx.err_at(
+                Some(t.span()),
+                format!("{prefix}.{what}"),
+                format!("`{what}` does not apply to a `query` rule: the query selects its own series"),
+            );
+        }
     }
 }
 
@@ -650,18 +749,25 @@ fn check_tick(cx: &mut Ctx, s: &RawSimulation, fleet: &Fleet, policy: &Policy, t
     }
     let mut windows: Vec<(String, SimDur)> = Vec::new();
     for (i, p) in policy.phases.iter().enumerate() {
-        for g in &p.gates {
+        for g in p.gates.iter().filter(|g| !matches!(g.metric, Metric::Query(_))) {
             if let Window::Fixed(w) = g.window {
                 windows.push((format!("policy.phases[{i}].gates.{}.window", g.name), w));
             }
         }
     }
-    windows
-        .extend(policy.alerts.iter().map(|a| (format!("policy.alerts.{}.window", a.name), a.condition.query.window)));
+    let metric_based = |q: &Query| !matches!(q.metric, Metric::Query(_));
+    windows.extend(
+        policy
+            .alerts
+            .iter()
+            .filter(|a| metric_based(&a.condition.query))
+            .map(|a| (format!("policy.alerts.{}.window", a.name), a.condition.query.window)),
+    );
     windows.extend(
         policy
             .triggers
             .iter()
+            .filter(|t| metric_based(&t.condition.query))
             .map(|t| (format!("policy.rollback.triggers.{}.window", t.name), t.condition.query.window)),
     );
     for (field, w) in windows {
@@ -694,15 +800,17 @@ fn build_rule(
     scrape: SimDur,
     prefix: &str,
 ) -> Option<Condition> {
-    let target = build_target(
-        cx,
-        name,
-        TargetFields { metric: &r.metric, scope: &r.scope, class: &r.class, agg: &r.agg },
-        traffic,
-        prefix,
-    )?;
     let window = cx.opt(&r.window, &format!("{prefix}.window"), SimDur::mins(5), positive_duration);
     on_grid(cx, window, scrape, r.window.as_ref().map(|w| w.span()), &format!("{prefix}.window"));
+    let fields = TargetFields { metric: &r.metric, scope: &r.scope, class: &r.class, agg: &r.agg };
+    let target = match &r.query {
+        Some(q) => {
+            no_target_fields(cx, prefix, &fields);
+            let metric = build_query(cx, q, &format!("{prefix}.query"), window)?;
+            Target { metric, group: Group::Candidate, class: None, agg: Agg::Window }
+        }
+        None => build_target(cx, name, fields, traffic, prefix)?,
+    };
     let op = cx.opt(&r.op, &format!("{prefix}.op"), Cmp::Gt, one_of(OPS));
     let threshold = cx.req(&r.threshold, &format!("{prefix}.threshold"), value_in(target.metric.unit()))?;
     let min_requests =
@@ -832,14 +940,15 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
         let mut gates = Vec::new();
         for (name, g) in &rp.gates {
             let gp = format!("{prefix}.gates.{name}");
-            let Some(t) = build_target(
-                cx,
-                name,
-                TargetFields { metric: &g.metric, scope: &g.scope, class: &g.class, agg: &g.agg },
-                traffic,
-                &gp,
-            ) else {
-                continue;
+            let fields = TargetFields { metric: &g.metric, scope: &g.scope, class: &g.class, agg: &g.agg };
+            let t = if g.query.is_some() {
+                no_target_fields(cx, &gp, &fields);
+                None
+            } else {
+                match build_target(cx, name, fields, traffic, &gp) {
+                    Some(t) => Some(t),
+                    None => continue,
+                }
             };
             let window = match &g.window {
                 None if checks.every == SimDur::ZERO => Window::Phase,
@@ -854,6 +963,23 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
                     }
                     Window::Fixed(d.unwrap_or(SimDur::mins(1)))
                 }
+            };
+            let t = match (t, &g.query) {
+                (Some(t), _) => t,
+                (None, Some(q)) => {
+                    let Window::Fixed(interval) = window else {
+                        let span = g.window.as_ref().map(|w| w.span());
+                        cx.err_at(
+                            span,
+                            format!("{gp}.window"),
+                            "a `query` gate reads the ranges its query names; `window` may only set {{interval}} (a duration)",
+                        );
+                        continue;
+                    };
+                    let Some(metric) = build_query(cx, q, &format!("{gp}.query"), interval) else { continue };
+                    Target { metric, group: Group::Candidate, class: None, agg: Agg::Window }
+                }
+                (None, None) => continue,
             };
             let op = cx.opt(&g.op, &format!("{gp}.op"), Cmp::Lt, one_of(OPS));
             let Some(limit) = cx.req(&g.limit, &format!("{gp}.limit"), |s| parse_limit(t.metric.unit(), s)) else {

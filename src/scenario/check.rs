@@ -15,6 +15,11 @@ pub(super) struct Ctx<'a> {
     /// Where files the scenario names (recordings) are found.
     pub(super) base_dir: &'a std::path::Path,
     pub(super) errors: Vec<ScenarioError>,
+    /// PromQL rules met so far; `Metric::Query(i)` is the i-th.
+    pub(super) queries: Vec<super::PromRule>,
+    /// The naming profile and template variables PromQL rules are read with.
+    pub(super) profile: crate::promql::profile::Profile,
+    pub(super) vars: Vec<(String, String)>,
 }
 
 impl<'a> Ctx<'a> {

@@ -35,6 +35,25 @@ pub struct Scenario {
     pub policy: Arc<Policy>,
     pub faults: Vec<FaultSpec>,
     pub simulation: SimSettings,
+    /// The PromQL of `query =` rules; the policy refers to them as `Metric::Query(i)`.
+    pub queries: Vec<PromRule>,
+    /// `[policy.query_vars]`: the user's template variables, as written.
+    pub query_vars: Vec<(String, String)>,
+}
+
+/// A PromQL rule's query: as written, and parsed for each group after its
+/// template variables were substituted (`{{version}}`, `{{target}}`, ...).
+#[derive(Debug, Clone)]
+pub struct PromRule {
+    pub template: String,
+    /// Candidate, stable.
+    pub parsed: [crate::promql::Query; 2],
+}
+
+impl PartialEq for PromRule {
+    fn eq(&self, other: &PromRule) -> bool {
+        self.template == other.template
+    }
 }
 
 /// The service's instances.

@@ -78,6 +78,10 @@ fn checks_table(c: &crate::engine::CheckRules) -> Table {
 }
 
 fn target(t: &mut Table, sc: &Scenario, metric: Metric, group: crate::engine::Group, class: Option<u8>, agg: Agg) {
+    if let Metric::Query(i) = metric {
+        t.insert("query".into(), s(sc.queries[i as usize].template.clone()));
+        return;
+    }
     t.insert("metric".into(), s(metric.name()));
     t.insert("scope".into(), s(group.name()));
     if let Some(c) = class {
@@ -295,6 +299,10 @@ pub fn to_toml(sc: &Scenario) -> String {
         })
         .collect();
     policy.insert("phases".into(), Value::Array(phases));
+    if !sc.query_vars.is_empty() {
+        let vars: Table = sc.query_vars.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect();
+        policy.insert("query_vars".into(), Value::Table(vars));
+    }
     root.insert("policy".into(), Value::Table(policy));
 
     let faults = sc.faults.iter().map(|f| Value::Table(fault_table(sc, f))).collect();
@@ -314,6 +322,14 @@ pub fn to_toml(sc: &Scenario) -> String {
 
 fn cmp_text(op: Cmp) -> &'static str {
     op.symbol()
+}
+
+/// A metric's name, or a PromQL rule's query as written.
+fn what(sc: &Scenario, m: Metric) -> String {
+    match m {
+        Metric::Query(i) => format!("query `{}`", sc.queries[i as usize].template),
+        m => m.name().to_string(),
+    }
 }
 
 /// A one-screen description of the policy: phases, gates, triggers, alerts.
@@ -360,7 +376,7 @@ pub fn describe(sc: &Scenario) -> String {
                 o,
                 "    gate {:<20} {}({}) over {window} {} {}{}",
                 g.name,
-                g.metric,
+                what(sc, g.metric),
                 scope,
                 cmp_text(g.op),
                 limit_text(g.metric, &g.limit),
@@ -374,7 +390,7 @@ pub fn describe(sc: &Scenario) -> String {
             o,
             "trigger {:<18} rollback if {}({}) over {} {} {}, every {}",
             t.name,
-            q.metric,
+            what(sc, q.metric),
             q.group.name(),
             q.window,
             cmp_text(t.condition.op),
@@ -389,7 +405,7 @@ pub fn describe(sc: &Scenario) -> String {
             "alert {:<20} {} if {}({}) over {} {} {} for {}{}",
             a.name,
             a.severity.name(),
-            q.metric,
+            what(sc, q.metric),
             q.group.name(),
             q.window,
             cmp_text(a.condition.op),

@@ -86,6 +86,9 @@ pub struct RawPolicy {
     #[serde(default)]
     pub rollback: RawRollback,
     pub phases: Vec<RawPhase>,
+    /// Template variables of PromQL rules (`{{name}}` in `query`).
+    #[serde(default)]
+    pub query_vars: IndexMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -117,6 +120,8 @@ pub struct RawRollback {
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
     pub metric: Option<Text>,
+    /// PromQL instead of `metric` (README: PromQL).
+    pub query: Option<Text>,
     pub scope: Option<Text>,
     pub class: Option<Text>,
     pub agg: Option<Text>,
@@ -163,6 +168,8 @@ pub struct RawStep {
 #[serde(deny_unknown_fields)]
 pub struct RawGate {
     pub metric: Option<Text>,
+    /// PromQL instead of `metric` (README: PromQL).
+    pub query: Option<Text>,
     pub scope: Option<Text>,
     pub class: Option<Text>,
     pub agg: Option<Text>,

@@ -16,7 +16,7 @@
 use super::fault::{DrawnFault, Effect, GroupState};
 use super::rng::{binomial, max_of_normals, multinomial, normal, normal_cdf, poisson, stream, uniform, SimRng, Stream};
 use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
-use crate::engine::{Group, Metric, Policy};
+use crate::engine::{Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 
@@ -25,7 +25,6 @@ const Z99: f64 = 2.326_347_874_040_841;
 /// Which optional signals some rule of the policy reads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Observed {
-    pub stable_latency: bool,
     pub cache: bool,
     pub reports: bool,
 }
@@ -35,9 +34,6 @@ impl Observed {
         let mut o = Observed::default();
         for q in policy.queries(true) {
             match q.metric {
-                Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
-                    o.stable_latency |= q.group == Group::Stable
-                }
                 Metric::CacheHitRatio => o.cache = true,
                 Metric::UserReports => o.reports = true,
                 _ => {}
@@ -351,7 +347,8 @@ impl Fleet {
                     let probs = &self.latency_cache[g].1;
                     multinomial(rng, total, probs, &mut d[layout.hist(0)..layout.hist(0) + NB]);
                 }
-            } else if self.observed.stable_latency {
+            } else {
+                // Recording draws nothing: the row is drawn when a query reads it.
                 store.lazy.record(row, total, (store.lazy.states.len() - 1) as u8);
             }
             if self.observed.cache && total > 0 {

@@ -182,6 +182,8 @@ pub struct Worker {
     store: Store,
     fleet: Fleet,
     queue: Queue,
+    /// The Prometheus view PromQL rules read (only when the policy has some).
+    prom: Option<prom::PromView>,
 }
 
 impl Worker {
@@ -190,6 +192,7 @@ impl Worker {
             store: Store::new(model.scenario.traffic.classes.len(), model.tick, model.max_ticks),
             fleet: Fleet::new(model.scenario, model.tick),
             queue: Queue::default(),
+            prom: (!model.scenario.queries.is_empty()).then(|| prom::PromView::for_scenario(model.scenario)),
         }
     }
 }
@@ -245,9 +248,12 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
     let fault = DrawnFault::draw(sc, model.deploy, model.tick, &mut fault_rng);
     let bad = sc.faults[fault.spec].kind.candidate_is_bad();
 
-    let Worker { store, fleet, queue } = worker;
+    let Worker { store, fleet, queue, prom } = worker;
     store.reset();
     fleet.reset_for(store, seed);
+    if let Some(view) = prom.as_mut() {
+        view.reset(seed);
+    }
     queue.clear();
     let (engine_trace, mut tick_trace) = match trace {
         Some(t) => {
@@ -303,7 +309,10 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
                 if engine.next_wakeup() != Some(t) {
                     continue;
                 }
-                engine.step(t, store, &mut rec);
+                match prom.as_mut() {
+                    Some(view) => engine.step(t, &mut prom::PromSource { store, view, rules: &sc.queries }, &mut rec),
+                    None => engine.step(t, store, &mut rec),
+                }
                 match engine.status() {
                     Status::Completed => {
                         outcome = Outcome::Completed;

@@ -19,7 +19,7 @@
 
 use super::rng::{binomial, scrape_stream};
 use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB};
-use crate::engine::Group;
+use crate::engine::{Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::promql::profile::{self, Profile};
 use crate::promql::{labels, Labels, Matcher, Storage, NAME};
 
@@ -235,5 +235,26 @@ impl Storage for FleetStorage<'_> {
                 }
             }
         }
+    }
+}
+
+/// The engine's metric source when a policy has PromQL rules: `query =`
+/// rules are evaluated over the trial's Prometheus view at the engine's
+/// instant, every other query goes to the store.
+pub struct PromSource<'a> {
+    pub store: &'a mut Store,
+    pub view: &'a mut PromView,
+    pub rules: &'a [crate::scenario::PromRule],
+}
+
+impl MetricSource for PromSource<'_> {
+    fn query(&mut self, q: &Query, now: crate::time::SimTime) -> Result<Sample, QueryError> {
+        let Metric::Query(i) = q.metric else { return self.store.query(q, now) };
+        let query = &self.rules[i as usize].parsed[usize::from(q.group == Group::Stable)];
+        let t = self.view.ms_of(now);
+        let mut st = FleetStorage { view: self.view, store: self.store };
+        crate::promql::judged(crate::promql::Evaluator::new(&mut st).instant(query, t))
+            .map(|v| Sample { value: v, requests: None })
+            .map_err(QueryError)
     }
 }

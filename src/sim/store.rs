@@ -438,6 +438,9 @@ pub fn histogram_quantile(q: f64, counts: &[u64; NB]) -> Option<f64> {
 
 impl MetricSource for Store {
     fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        if let Metric::Query(_) = q.metric {
+            return Err(QueryError("PromQL is answered through the fleet's Prometheus view (sim::prom)".into()));
+        }
         Ok(self.sample(q, now))
     }
 }
@@ -487,7 +490,7 @@ impl Store {
             Metric::Cpu | Metric::Memory | Metric::DbPool => {
                 Sample { value: self.gauge_agg(g, from, to, q.metric, q.agg), requests: None }
             }
-            Metric::CriticalAlerts => Sample::NO_DATA,
+            Metric::CriticalAlerts | Metric::Query(_) => Sample::NO_DATA,
         }
     }
 }
