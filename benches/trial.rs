@@ -23,6 +23,23 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The same 20 trials under the seed policy and under the seed with its
+    // error-rate and latency gates in PromQL (scenarios/seed-canary-promql.toml,
+    // which decides identically): what evaluating PromQL gates costs.
+    let promql_text = include_str!("../scenarios/seed-canary-promql.toml");
+    let promql = Scenario::from_toml(promql_text, "seed-canary-promql.toml").expect("the PromQL seed is valid");
+    for (name, scenario) in [("metric gates", &sc), ("PromQL gates", &promql)] {
+        let model = Model::new(scenario);
+        let mut worker = Worker::new(&model);
+        c.bench_function(&format!("20 trials (seed policy, {name})"), |b| {
+            b.iter(|| {
+                for k in 0..20 {
+                    black_box(run_trial(&model, &mut worker, 1, k, None));
+                }
+            })
+        });
+    }
+
     let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0, shape: None };
     let ticks = 1500usize;
     let mut store = Store::new(sc.traffic.classes.len(), model.tick, ticks + 2);

@@ -274,6 +274,8 @@ const QUERIES: &[&str] = &[
     "sum(rate(HIST_count{CANARY}[5m])) - sum(rate(REQ{CANARY}[5m]))",
     "sum(increase(kube_pod_container_status_restarts_total{CANARY}[30m]))",
     "rate(REQ[5m]) + REQ",
+    "idelta(REQ{CANARY}[1m]) + delta(REQ{STABLE}[2m] offset 30s)",
+    "HIST_count{STABLE} - HIST_count{STABLE} offset 1m",
     "REQ / ignoring(code) REQ",
 ];
 
@@ -461,7 +463,16 @@ fn seed_in_promql() -> String {
     };
     let p99 = "query = 'histogram_quantile(0.99, sum by (le) (increase(http_request_duration_seconds_bucket{version=\"{{version}}\"}[{{interval}}])))'";
     let seed = rollsim::scenario::SEED_TOML;
-    let mut text = seed.to_string();
+    let mut text = seed
+        .replacen(
+            "# The reference runbook (shared/seed/canary-deployment-report.md) as a scenario.",
+            "# The seed scenario with its error-rate and latency gates written in PromQL over the\n\
+             # generic profile's series (README: PromQL). It decides exactly as the seed does\n\
+             # (tests/promql.rs). Generated from scenarios/seed-canary.toml by that test.\n\
+             # The reference runbook (shared/seed/canary-deployment-report.md) as a scenario.",
+            1,
+        )
+        .replacen("name = \"seed-canary\"", "name = \"seed-canary-promql\"", 1);
     let swaps: Vec<(String, String)> = vec![
         (
             "[policy.phases.gates.error_rate]\nlimit = \"1%\"".into(),
@@ -516,7 +527,18 @@ fn seed_in_promql() -> String {
 #[test]
 fn promql_gates_decide_as_the_metric_gates_they_replace() {
     use rollsim::scenario::Scenario;
-    let sc = Scenario::from_toml(&seed_in_promql(), "seed-in-promql.toml").unwrap();
+    // The committed example is this transformation of the seed, kept in step.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-canary-promql.toml");
+    let committed = std::fs::read_to_string(path).unwrap();
+    let generated = seed_in_promql();
+    if std::env::var_os("UPDATE_PROMQL_SEED").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    assert!(
+        committed == generated,
+        "scenarios/seed-canary-promql.toml is not the seed in PromQL; run with UPDATE_PROMQL_SEED=1"
+    );
+    let sc = Scenario::from_toml(&generated, "seed-canary-promql.toml").unwrap();
     // error_rate and latency_p99 in four phases, degradation, payment and auth.
     assert_eq!(sc.queries.len(), 11, "every swapped gate is a PromQL rule");
     let base = rollsim::runner::run(&Scenario::seed(), 3, 0..300, 2, &|| {}).unwrap();

@@ -2,8 +2,8 @@
 //! each node (a range query is the instant evaluation at every step). Each
 //! function below names the Prometheus function it follows.
 
-use super::{label, Labels, Matcher, Query, Storage, NAME};
-use promql_parser::label::{MatchOp, Matcher as PMatcher};
+use super::{label, Labels, Query, Selector, Storage, NAME};
+use promql_parser::label::MatchOp;
 use promql_parser::parser::{
     AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector, Offset, VectorMatchCardinality,
     VectorSelector,
@@ -257,6 +257,59 @@ fn instant_value(points: &[(i64, f64)], rate: bool) -> Option<f64> {
     Some(v)
 }
 
+/// [`extrapolated`] for a never-decreasing series summarised by its span:
+/// the same arithmetic, reading the first value only when the counter's
+/// zero point could bound the extrapolation (`counter_first`).
+fn extrapolated_span(
+    s: &super::CounterSpan,
+    range_start: i64,
+    range_end: i64,
+    range_ms: i64,
+    counter: bool,
+    rate: bool,
+    counter_first: impl FnOnce() -> f64,
+) -> Option<f64> {
+    if s.count < 2 {
+        return None;
+    }
+    let result = s.increase;
+    let mut to_start = (s.first_t - range_start) as f64 / 1000.0;
+    let to_end = (range_end - s.last_t) as f64 / 1000.0;
+    let sampled = (s.last_t - s.first_t) as f64 / 1000.0;
+    let avg = sampled / (s.count - 1) as f64;
+    // durationToZero = sampled × first / result ≥ 0 cannot be below a zero durationToStart.
+    if counter && result > 0.0 && to_start > 0.0 {
+        let first = counter_first();
+        if first >= 0.0 {
+            let to_zero = sampled * (first / result);
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
+        }
+    }
+    let threshold = avg * 1.1;
+    let mut interval = sampled;
+    interval += if to_start < threshold { to_start } else { avg / 2.0 };
+    interval += if to_end < threshold { to_end } else { avg / 2.0 };
+    let mut factor = interval / sampled;
+    if rate {
+        factor /= range_ms as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// [`instant_value`] for a never-decreasing series summarised by its span.
+fn instant_span(s: &super::CounterSpan, rate: bool) -> Option<f64> {
+    if s.count < 2 {
+        return None;
+    }
+    let dt = s.last_t - s.prev_t;
+    if dt == 0 {
+        return None;
+    }
+    Some(if rate { s.last_step / (dt as f64 / 1000.0) } else { s.last_step })
+}
+
 fn over_time(name: &str, param: f64, pts: &[(i64, f64)]) -> f64 {
     let vals = || pts.iter().map(|p| p.1);
     match name {
@@ -348,11 +401,10 @@ fn signature(l: &Labels, on: bool, names: &[String]) -> String {
 
 fn no_duplicates(v: &[Sample]) -> R<()> {
     if v.len() > 1 {
-        let mut seen = HashSet::with_capacity(v.len());
-        for s in v {
-            if !seen.insert(&s.labels) {
-                return Err("vector cannot contain metrics with the same labelset".into());
-            }
+        let mut l: Vec<&Labels> = v.iter().map(|s| &s.labels).collect();
+        l.sort_unstable();
+        if l.windows(2).any(|w| w[0] == w[1]) {
+            return Err("vector cannot contain metrics with the same labelset".into());
         }
     }
     Ok(())
@@ -430,17 +482,9 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
         Ok(out.into_iter().map(|(labels, points)| Series { labels, points }).collect())
     }
 
-    fn matchers(vs: &VectorSelector) -> Vec<Matcher> {
-        let mut m: Vec<Matcher> = vs.matchers.matchers.iter().cloned().map(Matcher).collect();
-        if let Some(name) = &vs.name {
-            m.push(Matcher(PMatcher::new(MatchOp::Equal, NAME, name)));
-        }
-        m
-    }
-
     fn select(&mut self, vs: &VectorSelector) -> Vec<(usize, Labels)> {
-        let m = Self::matchers(vs);
-        let mut ids: Vec<(usize, Labels)> = self.st.select(&m).into_iter().map(|i| (i, self.st.labels(i))).collect();
+        let sel = Selector::of(vs);
+        let mut ids: Vec<(usize, Labels)> = self.st.select(&sel).into_iter().map(|i| (i, self.st.labels(i))).collect();
         ids.sort_by(|a, b| a.1.cmp(&b.1));
         ids
     }
@@ -449,9 +493,7 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
         let reft = t - offset_ms(&vs.offset);
         let mut out = Vec::new();
         for (id, labels) in self.select(vs) {
-            self.buf.clear();
-            self.st.points(id, reft - LOOKBACK_MS, reft, &mut self.buf);
-            if let Some(&(_, v)) = self.buf.last() {
+            if let Some((_, v)) = self.st.last_point(id, reft - LOOKBACK_MS, reft) {
                 out.push(Sample { labels, value: v });
             }
         }
@@ -528,16 +570,37 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
                 let end = t - offset_ms(&m.vs.offset);
                 let range = ms(m.range);
                 let mut out = Vec::new();
-                for s in self.matrix_selector(m, t) {
-                    let v = match name {
-                        "rate" => extrapolated(&s.points, end - range, end, range, true, true),
-                        "increase" => extrapolated(&s.points, end - range, end, range, true, false),
-                        "delta" => extrapolated(&s.points, end - range, end, range, false, false),
-                        "irate" => instant_value(&s.points, true),
-                        _ => instant_value(&s.points, false),
+                for (id, labels) in self.select(&m.vs) {
+                    let instant = matches!(name, "irate" | "idelta");
+                    let v = match self.st.counter_span(id, end - range, end, instant) {
+                        // A never-decreasing series: its span is enough.
+                        Some(None) => None,
+                        Some(Some(span)) => {
+                            let st = &mut *self.st;
+                            let first = || st.counter_value(id, span.first_t);
+                            match name {
+                                "rate" => extrapolated_span(&span, end - range, end, range, true, true, first),
+                                "increase" => extrapolated_span(&span, end - range, end, range, true, false, first),
+                                "delta" => extrapolated_span(&span, end - range, end, range, false, false, first),
+                                "irate" => instant_span(&span, true),
+                                _ => instant_span(&span, false),
+                            }
+                        }
+                        None => {
+                            self.buf.clear();
+                            self.st.points(id, end - range, end, &mut self.buf);
+                            let p = &self.buf;
+                            match name {
+                                "rate" => extrapolated(p, end - range, end, range, true, true),
+                                "increase" => extrapolated(p, end - range, end, range, true, false),
+                                "delta" => extrapolated(p, end - range, end, range, false, false),
+                                "irate" => instant_value(p, true),
+                                _ => instant_value(p, false),
+                            }
+                        }
                     };
                     if let Some(value) = v {
-                        out.push(Sample { labels: drop_name(&s.labels), value });
+                        out.push(Sample { labels: drop_name(&labels), value });
                     }
                 }
                 out
@@ -650,15 +713,20 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
         }
         let mut groups: Vec<Group> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
+        let one_group = !without && grouping.is_empty();
+        let mut skip = grouping.clone();
+        skip.push(NAME.into());
         for s in v {
-            let key = if without {
-                let mut skip = grouping.clone();
-                skip.push(NAME.into());
+            // `sum(x)` has one group: no signature to build or hash.
+            let key = if one_group {
+                String::new()
+            } else if without {
                 signature(&s.labels, false, &skip)
             } else {
                 signature(&s.labels, true, &grouping)
             };
-            let Some(&i) = index.get(&key) else {
+            let found = if one_group { (!groups.is_empty()).then_some(0) } else { index.get(&key).copied() };
+            let Some(i) = found else {
                 let labels: Labels = if without {
                     s.labels
                         .iter()

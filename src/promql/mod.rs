@@ -41,32 +41,86 @@ pub fn label<'a>(l: &'a Labels, name: &str) -> &'a str {
     l.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
-/// A label matcher (`name op "value"`), regular expressions fully anchored.
-#[derive(Debug, Clone)]
-pub struct Matcher(promql_parser::label::Matcher);
+/// A series selector: the metric name, if written before the braces, and
+/// label matchers (`=`, `!=`, `=~`, `!~`; regular expressions fully anchored,
+/// an absent label matching as `""`).
+#[derive(Debug, Clone, Copy)]
+pub struct Selector<'a> {
+    name: Option<&'a str>,
+    matchers: &'a [promql_parser::label::Matcher],
+}
 
-impl Matcher {
-    pub fn name(&self) -> &str {
-        &self.0.name
+impl<'a> Selector<'a> {
+    pub(crate) fn of(vs: &'a parser::VectorSelector) -> Selector<'a> {
+        Selector { name: vs.name.as_deref(), matchers: &vs.matchers.matchers }
     }
-    /// True when the series' labels satisfy the matcher (an absent label is `""`).
+
+    /// The metric name the selector requires, if it names one.
+    pub fn name(&self) -> Option<&'a str> {
+        self.name.or_else(|| {
+            self.matchers.iter().find(|m| m.name == NAME && matches!(m.op, MatchOp::Equal)).map(|m| m.value.as_str())
+        })
+    }
+
+    /// True when the series' labels satisfy the selector.
     pub fn matches(&self, l: &Labels) -> bool {
-        self.0.is_match(label(l, &self.0.name))
+        self.name.is_none_or(|n| label(l, NAME) == n) && self.matchers.iter().all(|m| m.is_match(label(l, &m.name)))
     }
-    /// The required value of an equality matcher.
-    pub fn equal(&self) -> Option<&str> {
-        matches!(self.0.op, MatchOp::Equal).then_some(self.0.value.as_str())
+
+    /// The equality matchers other than the name (what `absent()` reports).
+    pub fn equalities(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.matchers
+            .iter()
+            .filter(|m| m.name != NAME && matches!(m.op, MatchOp::Equal))
+            .map(|m| (m.name.as_str(), m.value.as_str()))
     }
 }
 
 /// Where an evaluator reads series from. Series are numbered by the storage;
 /// points are `(milliseconds, value)` in time order.
 pub trait Storage {
-    /// The series whose labels satisfy every matcher.
-    fn select(&mut self, matchers: &[Matcher]) -> Vec<usize>;
+    /// The series the selector selects.
+    fn select(&mut self, sel: &Selector) -> Vec<usize>;
     fn labels(&self, id: usize) -> Labels;
     /// Appends to `out` the points of series `id` with `mint <= t <= maxt`.
     fn points(&mut self, id: usize, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>);
+
+    /// The last point with `mint <= t <= maxt` (an instant selector's sample).
+    fn last_point(&mut self, id: usize, mint: i64, maxt: i64) -> Option<(i64, f64)> {
+        let mut v = Vec::new();
+        self.points(id, mint, maxt, &mut v);
+        v.pop()
+    }
+
+    /// For a series the storage knows never decreases (a counter without
+    /// resets): its points in `[mint, maxt]` summarised, so that rates need
+    /// not read every point; `last_step` asks for the last two points' step
+    /// too. `None`: not such a series (read the points).
+    fn counter_span(&mut self, _id: usize, _mint: i64, _maxt: i64, _last_step: bool) -> Option<Option<CounterSpan>> {
+        None
+    }
+
+    /// The value at `t` of a series [`Storage::counter_span`] summarised (`t`
+    /// one of its points' times).
+    fn counter_value(&mut self, _id: usize, _t: i64) -> f64 {
+        f64::NAN
+    }
+}
+
+/// A never-decreasing series' points in a range, summarised: what
+/// `rate`, `increase`, `delta`, `irate` and `idelta` read of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CounterSpan {
+    pub first_t: i64,
+    pub last_t: i64,
+    /// Points in the range (at least 1).
+    pub count: usize,
+    /// Last value minus first value.
+    pub increase: f64,
+    /// The second-to-last point's time and the last step's increase (count ≥ 2;
+    /// NaN unless asked for).
+    pub prev_t: i64,
+    pub last_step: f64,
 }
 
 /// A query refused before evaluation: what is wrong and where (1-based column).
@@ -330,8 +384,8 @@ pub struct MemStorage {
 }
 
 impl Storage for MemStorage {
-    fn select(&mut self, matchers: &[Matcher]) -> Vec<usize> {
-        (0..self.series.len()).filter(|&i| matchers.iter().all(|m| m.matches(&self.series[i].0))).collect()
+    fn select(&mut self, sel: &Selector) -> Vec<usize> {
+        (0..self.series.len()).filter(|&i| sel.matches(&self.series[i].0)).collect()
     }
     fn labels(&self, id: usize) -> Labels {
         self.series[id].0.clone()

@@ -21,7 +21,7 @@ use super::rng::{binomial, scrape_stream};
 use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB};
 use crate::engine::{Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::promql::profile::{self, Profile};
-use crate::promql::{labels, Labels, Matcher, Storage, NAME};
+use crate::promql::{labels, CounterSpan, Labels, Selector, Storage, NAME};
 
 /// A count the simulator draws per tick, spread over scrapes when read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,18 +52,25 @@ enum Src {
     Gauge(Group, usize),
 }
 
-/// The series a profile exposes, and the counts spread over scrapes so far.
+/// The series a profile exposes, and what was drawn of the stable group's
+/// lazily drawn latency rows (their running sums).
 #[derive(Debug, Clone)]
 pub struct PromView {
     series: Vec<(Labels, Src)>,
     raws: Vec<Raw>,
-    /// Per raw count: its cumulative value at each scrape index materialised so far.
-    cum: Vec<Vec<u64>>,
     scrape_ms: i64,
     per_tick: usize,
     seed: u64,
     /// Unix milliseconds of the trial's time 0 (the recordings' origin).
     pub origin_ms: i64,
+    /// Running sums of the stable latency rows: `stable_cum[r]` is rows 1..=r.
+    stable_cum: Vec<[u64; NB]>,
+    /// The last increase computed per raw count: (from, to, rows held, value).
+    /// A histogram's buckets share their lower buckets' counts.
+    memo: Vec<(i64, i64, usize, u64)>,
+    /// Series by metric name, and all of them.
+    by_name: Vec<(String, Vec<usize>)>,
+    all: Vec<usize>,
 }
 
 impl PromView {
@@ -111,9 +118,28 @@ impl PromView {
             }
             series.push((with(&[], profile::RESTARTS), Src::Counter(vec![raw(Raw::Restarts(g))])));
         }
-        let cum = vec![Vec::new(); raws.len()];
         let origin_ms = crate::io::record::RECORD_ORIGIN * 1000;
-        PromView { series, raws, cum, scrape_ms, per_tick: per_tick.max(1), seed: 0, origin_ms }
+        let mut by_name: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, (l, _)) in series.iter().enumerate() {
+            let n = crate::promql::label(l, NAME);
+            match by_name.iter_mut().find(|(name, _)| name == n) {
+                Some((_, ids)) => ids.push(i),
+                None => by_name.push((n.to_string(), vec![i])),
+            }
+        }
+        let all = (0..series.len()).collect();
+        PromView {
+            series,
+            raws,
+            scrape_ms,
+            per_tick: per_tick.max(1),
+            seed: 0,
+            origin_ms,
+            stable_cum: Vec::new(),
+            memo: Vec::new(),
+            by_name,
+            all,
+        }
     }
 
     /// The view of `sc`'s fleet: its profile, classes, scrape interval and tick.
@@ -129,12 +155,12 @@ impl PromView {
         self.origin_ms + t.0 as i64 * 1000
     }
 
-    /// Forgets what was materialised: the next trial (seeded `seed`) starts.
+    /// Forgets what was drawn: the next trial (seeded `seed`) starts.
     pub fn reset(&mut self, seed: u64) {
         self.seed = seed;
-        for c in &mut self.cum {
-            c.clear();
-        }
+        self.stable_cum.clear();
+        self.memo.clear();
+        self.memo.resize(self.raws.len(), (0, -1, 0, 0));
     }
 
     /// How many series the profile exposes.
@@ -150,54 +176,167 @@ impl PromView {
     pub fn is_gauge(&self, id: usize) -> bool {
         matches!(self.series[id].1, Src::Gauge(..))
     }
-
-    /// Spreads raw count `k` over the scrapes of every tick the store holds.
-    fn materialise(&mut self, store: &mut Store, k: usize) {
-        let m = self.per_tick;
-        let last_row = store.len.saturating_sub(1);
-        let cum = &mut self.cum[k];
-        if cum.is_empty() {
-            cum.push(0);
-        }
-        let done = (cum.len() - 1) / m;
-        let l = store.layout;
-        for row in done + 1..=last_row {
-            let d = |store: &Store, g: Group, col: usize| store.counter(g, row, col) - store.counter(g, row - 1, col);
-            let delta = match self.raws[k] {
-                Raw::Ok(g, c) => d(store, g, l.req(c)) - d(store, g, l.err(c)),
-                Raw::Err(g, c) => d(store, g, l.err(c)),
-                Raw::Bucket(Group::Stable, b) => store.lazy.row(row)[b],
-                Raw::Bucket(g, b) => d(store, g, l.hist(b)),
-                Raw::Restarts(g) => d(store, g, l.restarts()),
-            };
-            let mut base = *cum.last().unwrap_or(&0);
-            if m == 1 || delta == 0 {
-                for j in 1..=m {
-                    cum.push(base + if j == m { delta } else { 0 });
-                }
-                continue;
-            }
-            let mut rng = scrape_stream(self.seed, self.raws[k].key(), row as u64);
-            let mut left = delta;
-            for j in 0..m {
-                let x = if j == m - 1 { left } else { binomial(&mut rng, left, 1.0 / (m - j) as f64) };
-                left -= x;
-                base += x;
-                cum.push(base);
-            }
-        }
-    }
 }
 
 /// A [`Storage`] over one trial's store through a [`PromView`].
+///
+/// Scrape `i` (at `i × scrape`) lies in tick row `ceil(i / m)` at position
+/// `j = i − (row − 1) m` (1..=m; scrape 0 is the end of row 0). A raw count's
+/// value there is its total through the row minus what the row's last
+/// `m − j` scrape intervals got of the row's count: so a value on a tick end
+/// needs no draw, and an increase over whole ticks is a difference of the
+/// simulator's own counters.
 pub struct FleetStorage<'a> {
     pub view: &'a mut PromView,
     pub store: &'a mut Store,
 }
 
+impl FleetStorage<'_> {
+    fn row_of(&self, i: i64) -> (usize, usize) {
+        let m = self.view.per_tick as i64;
+        if i <= 0 {
+            return (0, m as usize);
+        }
+        let row = (i + m - 1) / m;
+        (row as usize, (i - (row - 1) * m) as usize)
+    }
+
+    /// Raw count `k` drawn in row `row`.
+    fn delta(&mut self, k: usize, row: usize) -> u64 {
+        if row == 0 {
+            return 0;
+        }
+        let l = self.store.layout;
+        let st = &mut *self.store;
+        let d = |st: &Store, g: Group, col: usize| st.counter(g, row, col) - st.counter(g, row - 1, col);
+        match self.view.raws[k] {
+            Raw::Ok(g, c) => d(st, g, l.req(c)) - d(st, g, l.err(c)),
+            Raw::Err(g, c) => d(st, g, l.err(c)),
+            Raw::Bucket(Group::Stable, b) => st.lazy.row(row)[b],
+            Raw::Bucket(g, b) => d(st, g, l.hist(b)),
+            Raw::Restarts(g) => d(st, g, l.restarts()),
+        }
+    }
+
+    /// Raw count `k` in total through row `row`.
+    fn through(&mut self, k: usize, row: usize) -> u64 {
+        let st = &mut *self.store;
+        let l = st.layout;
+        match self.view.raws[k] {
+            Raw::Ok(g, c) => st.counter(g, row, l.req(c)) - st.counter(g, row, l.err(c)),
+            Raw::Err(g, c) => st.counter(g, row, l.err(c)),
+            Raw::Bucket(Group::Stable, b) => {
+                let cum = &mut self.view.stable_cum;
+                if cum.is_empty() {
+                    cum.push([0; NB]);
+                }
+                while cum.len() <= row {
+                    let r = cum.len();
+                    let h = st.lazy.row(r);
+                    let mut next = cum[r - 1];
+                    for (n, x) in next.iter_mut().zip(h) {
+                        *n += x;
+                    }
+                    cum.push(next);
+                }
+                cum[row][b]
+            }
+            Raw::Bucket(g, b) => st.counter(g, row, l.hist(b)),
+            Raw::Restarts(g) => st.counter(g, row, l.restarts()),
+        }
+    }
+
+    /// Raw count `k` summed over rows `(from, to]`.
+    fn between(&mut self, k: usize, from: usize, to: usize) -> u64 {
+        match self.view.raws[k] {
+            // Only the rows in between are drawn.
+            Raw::Bucket(Group::Stable, b) => (from + 1..=to).map(|r| self.store.lazy.row(r)[b]).sum(),
+            _ => self.through(k, to) - self.through(k, from),
+        }
+    }
+
+    /// What the last `m − j` scrape intervals of row `row` got of its count
+    /// `delta`: a multinomial split with equal shares, from the row's own stream.
+    fn rest(&self, k: usize, row: usize, j: usize, delta: u64) -> u64 {
+        let m = self.view.per_tick;
+        if j >= m || delta == 0 {
+            return 0;
+        }
+        let mut rng = scrape_stream(self.view.seed, self.view.raws[k].key(), row as u64);
+        let mut left = delta;
+        for part in 0..j {
+            left -= binomial(&mut rng, left, 1.0 / (m - part) as f64);
+        }
+        left
+    }
+
+    /// Raw count `k` at scrape `i`.
+    fn raw_value(&mut self, k: usize, i: i64) -> u64 {
+        let (row, j) = self.row_of(i);
+        let d = if j < self.view.per_tick { self.delta(k, row) } else { 0 };
+        self.through(k, row) - self.rest(k, row, j, d)
+    }
+
+    /// Raw count `k` from scrape `a` to scrape `b` (a ≤ b).
+    fn raw_increase(&mut self, k: usize, a: i64, b: i64) -> u64 {
+        let len = self.store.len;
+        if let Some(&(ma, mb, ml, v)) = self.view.memo.get(k) {
+            if (ma, mb, ml) == (a, b, len) {
+                return v;
+            }
+        }
+        let v = self.raw_increase_uncached(k, a, b);
+        if let Some(m) = self.view.memo.get_mut(k) {
+            *m = (a, b, len, v);
+        }
+        v
+    }
+
+    fn raw_increase_uncached(&mut self, k: usize, a: i64, b: i64) -> u64 {
+        let ((ra, ja), (rb, jb)) = (self.row_of(a), self.row_of(b));
+        let m = self.view.per_tick;
+        let rest_a = if ja < m {
+            let d = self.delta(k, ra);
+            self.rest(k, ra, ja, d)
+        } else {
+            0
+        };
+        let rest_b = if jb < m {
+            let d = self.delta(k, rb);
+            self.rest(k, rb, jb, d)
+        } else {
+            0
+        };
+        self.between(k, ra, rb) + rest_a - rest_b
+    }
+
+    /// The scrape indices with points in `[mint, maxt]` (empty when lo > hi).
+    fn indices(&self, mint: i64, maxt: i64) -> (i64, i64) {
+        let s = self.view.scrape_ms;
+        let origin = self.view.origin_ms;
+        let (mint, maxt) = (mint.saturating_sub(origin), maxt.saturating_sub(origin));
+        let last = (self.store.len.saturating_sub(1) * self.view.per_tick) as i64;
+        let lo = if mint <= 0 { 0 } else { (mint + s - 1) / s };
+        let hi = if maxt < 0 { -1 } else { (maxt / s).min(last) };
+        (lo, hi)
+    }
+
+    fn counter_raws(&self, id: usize) -> Option<Vec<usize>> {
+        match &self.view.series[id].1 {
+            Src::Counter(raws) => Some(raws.clone()),
+            Src::Gauge(..) => None,
+        }
+    }
+}
+
 impl Storage for FleetStorage<'_> {
-    fn select(&mut self, matchers: &[Matcher]) -> Vec<usize> {
-        (0..self.view.series.len()).filter(|&i| matchers.iter().all(|m| m.matches(&self.view.series[i].0))).collect()
+    fn select(&mut self, sel: &Selector) -> Vec<usize> {
+        let view = &*self.view;
+        let candidates: &[usize] = match sel.name() {
+            Some(n) => view.by_name.iter().find(|(name, _)| name == n).map_or(&[], |(_, ids)| ids.as_slice()),
+            None => &view.all,
+        };
+        candidates.iter().copied().filter(|&i| sel.matches(&view.series[i].0)).collect()
     }
 
     fn labels(&self, id: usize) -> Labels {
@@ -205,36 +344,86 @@ impl Storage for FleetStorage<'_> {
     }
 
     fn points(&mut self, id: usize, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
-        let s = self.view.scrape_ms;
-        let m = self.view.per_tick;
-        let origin = self.view.origin_ms;
-        let (mint, maxt) = (mint.saturating_sub(origin), maxt.saturating_sub(origin));
-        let last = (self.store.len.saturating_sub(1) * m) as i64;
-        let lo = if mint <= 0 { 0 } else { (mint + s - 1) / s };
-        let hi = if maxt < 0 { -1 } else { (maxt / s).min(last) };
+        let (lo, hi) = self.indices(mint, maxt);
         if lo > hi {
             return;
         }
+        let s = self.view.scrape_ms;
+        let origin = self.view.origin_ms;
         match self.view.series[id].1.clone() {
             Src::Gauge(g, col) => {
+                let m = self.view.per_tick;
                 for i in lo.max(1)..=hi {
-                    let row = (i as usize).div_ceil(m);
-                    let v = self.store.gauge(g, row, col);
+                    let v = self.store.gauge(g, (i as usize).div_ceil(m), col);
                     if !v.is_nan() {
                         out.push((origin + i * s, v));
                     }
                 }
             }
             Src::Counter(raws) => {
+                let mut vals = vec![0u64; (hi - lo + 1) as usize];
                 for &k in &raws {
-                    self.view.materialise(self.store, k);
+                    let mut v = self.raw_value(k, lo);
+                    vals[0] += v;
+                    for i in lo + 1..=hi {
+                        v += self.raw_increase(k, i - 1, i);
+                        vals[(i - lo) as usize] += v;
+                    }
                 }
-                for i in lo..=hi {
-                    let v: u64 = raws.iter().map(|&k| self.view.cum[k][i as usize]).sum();
-                    out.push((origin + i * s, v as f64));
-                }
+                out.extend(vals.iter().enumerate().map(|(n, v)| (origin + (lo + n as i64) * s, *v as f64)));
             }
         }
+    }
+
+    fn last_point(&mut self, id: usize, mint: i64, maxt: i64) -> Option<(i64, f64)> {
+        let (lo, hi) = self.indices(mint, maxt);
+        if lo > hi {
+            return None;
+        }
+        let (s, origin) = (self.view.scrape_ms, self.view.origin_ms);
+        match self.view.series[id].1.clone() {
+            Src::Gauge(g, col) => {
+                let m = self.view.per_tick;
+                (lo.max(1)..=hi).rev().find_map(|i| {
+                    let v = self.store.gauge(g, (i as usize).div_ceil(m), col);
+                    (!v.is_nan()).then_some((origin + i * s, v))
+                })
+            }
+            Src::Counter(raws) => {
+                let v: u64 = raws.iter().map(|&k| self.raw_value(k, hi)).sum();
+                Some((origin + hi * s, v as f64))
+            }
+        }
+    }
+
+    fn counter_span(&mut self, id: usize, mint: i64, maxt: i64, last_step: bool) -> Option<Option<CounterSpan>> {
+        let raws = self.counter_raws(id)?;
+        let (lo, hi) = self.indices(mint, maxt);
+        if lo > hi {
+            return Some(None);
+        }
+        let (s, origin) = (self.view.scrape_ms, self.view.origin_ms);
+        let increase: u64 = raws.iter().map(|&k| self.raw_increase(k, lo, hi)).sum();
+        // The last step splits a tick's count unless both scrapes end ticks: only irate/idelta ask.
+        let last_step = if last_step && hi > lo {
+            raws.iter().map(|&k| self.raw_increase(k, hi - 1, hi)).sum::<u64>() as f64
+        } else {
+            f64::NAN
+        };
+        Some(Some(CounterSpan {
+            first_t: origin + lo * s,
+            last_t: origin + hi * s,
+            count: (hi - lo + 1) as usize,
+            increase: increase as f64,
+            prev_t: origin + (hi - 1) * s,
+            last_step,
+        }))
+    }
+
+    fn counter_value(&mut self, id: usize, t: i64) -> f64 {
+        let Some(raws) = self.counter_raws(id) else { return f64::NAN };
+        let i = (t - self.view.origin_ms) / self.view.scrape_ms;
+        raws.iter().map(|&k| self.raw_value(k, i)).sum::<u64>() as f64
     }
 }
 
