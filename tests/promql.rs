@@ -633,3 +633,139 @@ fn a_query_of_several_series_is_an_error_measurement() {
     let (r, _) = rollsim::runner::trace(&sc, 1, 0);
     assert_eq!(r.rollback_cause, Some(Cause::GateErrored { phase: 0, gate: 0 }), "{r:?}");
 }
+
+fn promql_seed() -> rollsim::scenario::Scenario {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-canary-promql.toml");
+    rollsim::scenario::Scenario::load(std::path::Path::new(path)).unwrap()
+}
+
+/// A trial recorded with `rollsim record` replays through the PromQL seed to
+/// the decisions the simulation made (the queries read the recorded trial as
+/// Prometheus would have stored it).
+#[test]
+fn a_recorded_trial_replays_its_promql_decisions() {
+    use rollsim::engine::{Decision, EngineEvent};
+    use rollsim::io::record::{self, Format};
+    use rollsim::io::series as input;
+    let sc = promql_seed();
+    let dir = tempfile::tempdir().unwrap();
+    let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
+    let decisions = |events: &[EngineEvent]| -> Vec<Decision> {
+        events.iter().filter_map(|e| if let EngineEvent::Decision(d) = e { Some(*d) } else { None }).collect()
+    };
+    let mut by_promql = 0;
+    for k in [0u64, 4, 6, 7, 14, 15] {
+        let (r, trace, mut store) = rollsim::runner::record(&sc, 1, k);
+        if let Some(rollsim::engine::Cause::GateFailed { phase, gate }) = r.rollback_cause {
+            by_promql +=
+                usize::from(matches!(sc.policy.phases[phase].gates[gate].metric, rollsim::engine::Metric::Query(_)));
+        }
+        let path = dir.path().join(format!("t{k}.csv"));
+        record::write(&path, &store.dump(&classes), Format::Csv).unwrap();
+        let rec = input::read(&path, &Default::default()).unwrap();
+        let got = rollsim::replay::replay(&sc, &rec, None, None, None).unwrap();
+        assert_eq!(decisions(&got.engine), decisions(&trace.engine), "trial {k}");
+    }
+    assert!(by_promql >= 2, "some of these trials must be decided by a PromQL gate: {by_promql}");
+}
+
+/// PromQL rules replay on a recording with its labels (Prometheus JSON or a
+/// long CSV with label columns), and `rollsim query --data` answers on it.
+#[test]
+fn promql_rules_judge_a_labelled_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_700_000_000i64;
+    // Counters scraped every 15 s for 40 minutes: the canary fails 4% of its
+    // requests from minute 20, the stable version 0.1%.
+    let mut csv = String::from("timestamp,metric,value,version,code\n");
+    let (mut c_ok, mut c_err, mut s_ok, mut s_err) = (0u64, 0u64, 0u64, 0u64);
+    for i in 0..=160 {
+        let t = t0 + i * 15;
+        if i > 0 {
+            let bad = i > 80;
+            c_ok += if bad { 96 } else { 100 };
+            c_err += if bad { 4 } else { 0 };
+            s_ok += 999;
+            s_err += 1;
+        }
+        for (v, code, x) in
+            [("canary", "200", c_ok), ("canary", "500", c_err), ("stable", "200", s_ok), ("stable", "500", s_err)]
+        {
+            csv.push_str(&format!("{t},http_requests_total,{x},{v},{code}\n"));
+        }
+    }
+    let data = dir.path().join("incident.csv");
+    std::fs::write(&data, &csv).unwrap();
+    let scenario = dir.path().join("p.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"p\"\ndescription = \"\"\n[policy]\n[policy.rollback.triggers.errors]\n\
+         query = 'sum(rate(http_requests_total{version=\"{{version}}\",code=\"500\"}[{{interval}}])) / sum(rate(http_requests_total{version=\"{{version}}\"}[{{interval}}]))'\n\
+         window = \"2m\"\nthreshold = \"0.02\"\n[[policy.phases]]\nname = \"all\"\nweight = \"100%\"\nbake = \"1h\"\n",
+    )
+    .unwrap();
+    let out = rollsim()
+        .args(["replay", scenario.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out"])
+        .arg(dir.path().join("report"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // The trigger is evaluated every minute. At 21:00 its window [19:00, 21:00]
+    // spans 8 scrape intervals, 4 of them failing: 16 / 800 = 0.02, not above;
+    // at 22:00 all 8 fail: 32 / 800 = 0.04 > 0.02.
+    assert!(text.contains("(T+00:22:00): rollback (trigger:errors)"), "{text}");
+
+    // The same recording, asked directly.
+    let ask = |extra: &[&str]| -> Value {
+        let out = rollsim()
+            .args(["query", "--data", data.to_str().unwrap(), "-e"])
+            .arg("sum by (version) (increase(http_requests_total{code=\"500\"}[5m]))")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = ask(&["--time", "40m"]);
+    let result = v["data"]["result"].as_array().unwrap();
+    let canary = result.iter().find(|r| r["metric"]["version"] == "canary").unwrap();
+    assert_eq!(canary["value"][1], "80", "{v}");
+    let stable = result.iter().find(|r| r["metric"]["version"] == "stable").unwrap();
+    assert_eq!(stable["value"][1], "20", "{v}");
+    // The same series as a Prometheus query_range response answer the same.
+    let mut series: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        series.entry((f[3].to_string(), f[4].to_string())).or_default().push(format!("[{},\"{}\"]", f[0], f[2]));
+    }
+    let result: Vec<String> = series
+        .iter()
+        .map(|((v, c), pts)| format!("{{\"metric\":{{\"__name__\":\"http_requests_total\",\"version\":\"{v}\",\"code\":\"{c}\"}},\"values\":[{}]}}", pts.join(",")))
+        .collect();
+    let json = dir.path().join("incident.json");
+    std::fs::write(
+        &json,
+        format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{}]}}}}", result.join(",")),
+    )
+    .unwrap();
+    let out = rollsim()
+        .args([
+            "query",
+            "--data",
+            json.to_str().unwrap(),
+            "-e",
+            "sum by (version) (increase(http_requests_total{code=\"500\"}[5m]))",
+            "--time",
+            "40m",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), v, "JSON and CSV recordings agree");
+    // Bad recordings are errors naming the file and line.
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "timestamp,metric,value\n1700000000,x,oops\n").unwrap();
+    let out = rollsim().args(["query", "--data", broken.to_str().unwrap(), "-e", "x"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("broken.csv:2") && err.contains("oops"), "{err}");
+}

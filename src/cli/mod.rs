@@ -164,11 +164,15 @@ enum Command {
         #[arg(long, short = 'e', value_name = "EXPR", allow_hyphen_values = true)]
         expr: String,
         /// The trial index, as listed by `run`.
-        #[arg(long)]
-        trial: u64,
+        #[arg(long, required_unless_present = "data")]
+        trial: Option<u64>,
         /// Master seed (default: the scenario's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
+        /// Query a recording instead: Prometheus query_range JSON (.json) or a long CSV
+        /// (timestamp,metric,value and label columns); durations count from its first sample.
+        #[arg(long, conflicts_with_all = ["trial", "seed"])]
+        data: Option<PathBuf>,
         /// Evaluation time of an instant query (default: the trial's end): a duration since the
         /// trial's start ("2h30m"), Unix seconds, or RFC 3339. The trial starts at 2026-01-01T00:00:00Z.
         #[arg(long, conflicts_with_all = ["start", "end", "step"])]
@@ -251,8 +255,8 @@ pub fn main() -> i32 {
         Command::Sweep { scenario, vary, trials, seed, threads, objective, out, force, shard } => {
             sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, force, shard })
         }
-        Command::Query { scenario, expr, trial, seed, time, start, end, step } => {
-            query::query(query::Args { scenario, trial, seed, expr, time, start, end, step })
+        Command::Query { scenario, expr, trial, seed, data, time, start, end, step } => {
+            query::query(query::Args { scenario, trial, seed, expr, time, start, end, step, data })
         }
         Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
         Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out, force } => {

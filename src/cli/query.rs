@@ -8,13 +8,15 @@ use std::path::PathBuf;
 
 pub struct Args {
     pub scenario: Option<PathBuf>,
-    pub trial: u64,
+    pub trial: Option<u64>,
     pub seed: Option<u64>,
     pub expr: String,
     pub time: Option<String>,
     pub start: Option<String>,
     pub end: Option<String>,
     pub step: Option<String>,
+    /// A recording to query instead of a simulated trial.
+    pub data: Option<PathBuf>,
 }
 
 /// A time: a duration since the trial's start (`2h30m`), Unix seconds, or RFC 3339.
@@ -51,18 +53,45 @@ pub fn query(a: Args) -> i32 {
             return 1;
         }
     };
+    if let Some(path) = &a.data {
+        let mut mem = match promql::recorded::read(path) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        let first = mem.series.iter().filter_map(|s| s.1.first()).map(|p| p.0).min().unwrap_or(0);
+        let last = mem.series.iter().filter_map(|s| s.1.last()).map(|p| p.0).max().unwrap_or(0);
+        return answer(&a, &q, &mut Evaluator::new(&mut mem), first, last);
+    }
+    let Some(trial) = a.trial else {
+        eprintln!("error: name a simulated trial with --trial K, or a recording with --data FILE");
+        return 2;
+    };
     let sc = match super::load(&a.scenario) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = a.seed.unwrap_or(sc.simulation.seed);
-    let (_, _, mut store) = rollsim::runner::record(&sc, seed, a.trial);
+    let (_, _, mut store) = rollsim::runner::record(&sc, seed, trial);
     let mut view = PromView::for_scenario(&sc);
     view.reset(store.lazy.seed);
     let origin = view.origin_ms;
     let end_of_trial = view.ms_of(SimTime((store.len.saturating_sub(1) as u64) * store.tick.0));
     let mut st = FleetStorage { view: &mut view, store: &mut store };
-    let mut ev = Evaluator::new(&mut st);
+    answer(&a, &q, &mut Evaluator::new(&mut st), origin, end_of_trial)
+}
+
+/// Evaluates `q` as the arguments ask; `origin` is where durations count
+/// from, `end` the default instant.
+fn answer<S: promql::Storage + ?Sized>(
+    a: &Args,
+    q: &promql::Query,
+    ev: &mut Evaluator<S>,
+    origin: i64,
+    end_of_trial: i64,
+) -> i32 {
     let t = |s: &Option<String>, default: i64| s.as_deref().map_or(Ok(default), |s| parse_time(s, origin));
     let out = if a.start.is_some() || a.end.is_some() || a.step.is_some() {
         let step = match a.step.as_deref().map(rollsim::units::parse_duration).unwrap_or(Ok(rollsim::time::SimDur(60)))
@@ -71,7 +100,7 @@ pub fn query(a: Args) -> i32 {
             Ok(_) | Err(_) => {
                 eprintln!(
                     "error: --step: expected a duration longer than zero such as \"1m\", found {:?}",
-                    a.step.unwrap_or_default()
+                    a.step.clone().unwrap_or_default()
                 );
                 return 2;
             }
@@ -87,7 +116,7 @@ pub fn query(a: Args) -> i32 {
             eprintln!("error: exceeded maximum resolution of 11,000 points per timeseries; use a larger --step");
             return 2;
         }
-        ev.range(&q, start, end, step).map(|m| promql::range_json(&m))
+        ev.range(q, start, end, step).map(|m| promql::range_json(&m))
     } else {
         let at = match t(&a.time, end_of_trial) {
             Ok(v) => v,
@@ -96,7 +125,7 @@ pub fn query(a: Args) -> i32 {
                 return 2;
             }
         };
-        ev.instant(&q, at).map(|v| promql::instant_json(&v, at))
+        ev.instant(q, at).map(|v| promql::instant_json(&v, at))
     };
     match out {
         Ok(json) => {

@@ -31,14 +31,6 @@ pub fn replay(a: Args) -> i32 {
             Err(e) => return fail(format!("invalid scenario\n{e}")),
         },
     };
-    if let Some(rule) = sc.queries.first() {
-        return fail(format!(
-            "replay cannot judge PromQL rules yet, and this scenario has {} (`query = ...`, e.g. {:?}); \
-             write them with `metric =` to replay a recording",
-            sc.queries.len(),
-            rule.template
-        ));
-    }
     let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
     let dir = a
         .out
@@ -69,7 +61,18 @@ pub fn replay(a: Args) -> i32 {
     // CSV streams through the engine in one pass; other formats are read whole.
     let ext = a.data.extension().and_then(|e| e.to_str()).unwrap_or("");
     let is_csv = ext != "parquet" && !ext.ends_with("json");
-    let result = if is_csv {
+    let result = if !sc.queries.is_empty() {
+        // PromQL rules read the recording with its labels; metric rules what maps to metrics.
+        match input::read(&a.data, &map) {
+            Ok(rec) if !rec.trial.is_empty() => replay::replay(&sc, &rec, origin, until, windows.as_deref())
+                .map_err(|e| input::SeriesError::new(&a.data, e)),
+            read => rollsim::promql::recorded::read(&a.data).and_then(|mem| {
+                let rec = read.unwrap_or_default();
+                replay::replay_with(&sc, &rec, Some(mem), origin, until, windows.as_deref())
+                    .map_err(|e| input::SeriesError::new(&a.data, e))
+            }),
+        }
+    } else if is_csv {
         replay::replay_csv(&sc, &a.data, &map, origin, until, windows.as_deref())
     } else {
         input::read(&a.data, &map).and_then(|rec| {

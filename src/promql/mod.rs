@@ -13,6 +13,7 @@
 mod eval;
 pub mod openmetrics;
 pub mod profile;
+pub mod recorded;
 
 pub use eval::{Evaluator, Sample, Series, Value};
 

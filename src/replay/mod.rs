@@ -316,6 +316,8 @@ impl crate::engine::EventSink for Events {
 pub struct Replayer {
     origin: i64,
     src: RecordingSource,
+    /// The recording with its labels, when the policy has PromQL rules.
+    prom: Option<PromRecording>,
     judge: Judge,
     chart: BTreeMap<Key, Downsampled>,
     end: SimTime,
@@ -327,6 +329,7 @@ impl Replayer {
         Replayer {
             origin,
             src: RecordingSource { series: BTreeMap::new(), retain: retention(&sc.policy) },
+            prom: None,
             judge: Judge::new(&sc.policy),
             chart: BTreeMap::new(),
             end: SimTime::ZERO,
@@ -340,12 +343,26 @@ impl Replayer {
             return;
         }
         let t = SimTime((unix - self.origin) as u64);
-        self.judge.run_until(&mut self.src, t, false);
+        self.run_until(t, false);
         self.end = self.end.max(t);
         if self.src.push(key, t.0, v) {
             self.duplicates += 1;
         }
         self.chart.entry(key).or_default().push(t.0, v);
+    }
+
+    /// Judges PromQL rules on `mem`, the recording with its labels (its Unix
+    /// times are the replay's; the Replayer's origin is time 0).
+    pub fn with_promql(mut self, sc: &Scenario, mem: crate::promql::MemStorage) -> Replayer {
+        self.prom = Some(PromRecording { mem, rules: sc.queries.clone(), origin_ms: self.origin * 1000 });
+        self
+    }
+
+    fn run_until(&mut self, t: SimTime, inclusive: bool) {
+        match self.prom.as_mut() {
+            Some(p) => self.judge.run_until(&mut PromBoth { rec: &mut self.src, prom: p }, t, inclusive),
+            None => self.judge.run_until(&mut self.src, t, inclusive),
+        }
     }
 
     /// Runs to the last sample and compares the rules' firings with `windows` (Unix seconds).
@@ -363,11 +380,21 @@ impl Replayer {
         mut warnings: Vec<String>,
     ) -> ReplayResult {
         let mut end = self.end;
-        self.judge.run_until(&mut self.src, end, true);
+        if let Some(p) = &self.prom {
+            // The labelled recording's own end, when it outlasts the mapped samples.
+            let last = p.mem.series.iter().filter_map(|s| s.1.last()).map(|p| p.0.div_euclid(1000)).max();
+            if let Some(l) = last {
+                end = end.max(SimTime((l - self.origin).max(0) as u64));
+            }
+        }
+        self.run_until(end, true);
         if let Some(u) = until {
             let horizon = SimTime((u - self.origin).max(0) as u64);
             if horizon > end {
-                self.judge.run_rules_until(&mut self.src, horizon);
+                match self.prom.as_mut() {
+                    Some(p) => self.judge.run_rules_until(&mut PromBoth { rec: &mut self.src, prom: p }, horizon),
+                    None => self.judge.run_rules_until(&mut self.src, horizon),
+                }
                 end = horizon;
             }
         }
@@ -384,12 +411,38 @@ impl Replayer {
     }
 }
 
+/// A recording with its labels and the policy's PromQL rules.
+struct PromRecording {
+    mem: crate::promql::MemStorage,
+    rules: Vec<crate::scenario::PromRule>,
+    origin_ms: i64,
+}
+
+/// PromQL rules judged on the labelled recording, every other query on the
+/// mapped samples.
+struct PromBoth<'a> {
+    rec: &'a mut RecordingSource,
+    prom: &'a mut PromRecording,
+}
+
+impl MetricSource for PromBoth<'_> {
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        let Metric::Query(i) = q.metric else { return self.rec.query(q, now) };
+        let p = &mut *self.prom;
+        let query = &p.rules[i as usize].parsed[usize::from(q.group == Group::Stable)];
+        let t = p.origin_ms + now.0 as i64 * 1000;
+        crate::promql::judged(crate::promql::Evaluator::new(&mut p.mem).instant(query, t))
+            .map(|v| Sample { value: v, requests: None })
+            .map_err(QueryError)
+    }
+}
+
 /// One warning per (metric, group) the policy reads but the recording lacks,
 /// naming the gates and rules that can therefore only be inconclusive (or never fire).
 fn missing_metrics(policy: &Policy, present: &BTreeMap<Key, Vec<(u64, f64)>>) -> Vec<String> {
     let mut readers: BTreeMap<Key, Vec<String>> = BTreeMap::new();
     let mut add = |k: Key, who: String| {
-        if k.0 != Metric::CriticalAlerts && !present.contains_key(&k) {
+        if k.0 != Metric::CriticalAlerts && !matches!(k.0, Metric::Query(_)) && !present.contains_key(&k) {
             let v = readers.entry(k).or_default();
             if !v.contains(&who) {
                 v.push(who);
@@ -466,14 +519,31 @@ pub fn replay(
     until: Option<i64>,
     windows: Option<&[(i64, i64)]>,
 ) -> Result<ReplayResult, String> {
+    replay_with(sc, rec, None, origin, until, windows)
+}
+
+/// [`replay`], with PromQL rules judged on `mem`, the recording with its labels.
+pub fn replay_with(
+    sc: &Scenario,
+    rec: &Recorded,
+    mem: Option<crate::promql::MemStorage>,
+    origin: Option<i64>,
+    until: Option<i64>,
+    windows: Option<&[(i64, i64)]>,
+) -> Result<ReplayResult, String> {
     if !rec.trial.is_empty() {
         return replay_trial(sc, rec, windows);
     }
     let mut samples: Vec<(i64, Key, f64)> =
         rec.series.iter().flat_map(|(k, s)| s.iter().map(move |p| (p.0, *k, p.1))).collect();
     samples.sort_by_key(|s| s.0);
-    let first = samples.first().map_or(0, |s| s.0);
+    let labelled_first =
+        mem.as_ref().and_then(|m| m.series.iter().filter_map(|s| s.1.first()).map(|p| p.0.div_euclid(1000)).min());
+    let first = [samples.first().map(|s| s.0), labelled_first].into_iter().flatten().min().unwrap_or(0);
     let mut r = Replayer::new(sc, origin.unwrap_or(first));
+    if let Some(m) = mem {
+        r = r.with_promql(sc, m);
+    }
     for (t, k, v) in samples {
         r.push(t, k, v);
     }
@@ -515,7 +585,18 @@ fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -
     let mut store = crate::sim::store::Store::from_dump(&classes, &rows)?;
     let end = SimTime((store.len as u64 - 1) * store.tick.0);
     let mut judge = Judge::new(&sc.policy);
-    judge.run_until(&mut store, end, true);
+    if sc.queries.is_empty() {
+        judge.run_until(&mut store, end, true);
+    } else {
+        // PromQL rules read the recorded trial as Prometheus would have stored it.
+        let scrape = sc.fleet.scrape_interval.0.max(1);
+        let per_tick = (store.tick.0 / scrape).max(1) as usize;
+        let mut view = crate::sim::prom::PromView::new(sc.fleet.metrics, &classes, (scrape * 1000) as i64, per_tick);
+        view.reset(0);
+        view.origin_ms = origin * 1000;
+        let mut src = crate::sim::prom::PromSource { store: &mut store, view: &mut view, rules: &sc.queries };
+        judge.run_until(&mut src, end, true);
+    }
     let (events, alarms) = judge.finish();
     // For the timeline: the candidate's per-tick error rate, p99 and CPU.
     let mut chart = BTreeMap::new();
