@@ -163,6 +163,24 @@ fn long_csv() -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Series for the PromQL target: a counter with a reset, a gauge with a gap
+/// and a NaN, and histogram buckets.
+fn promql_fixture() -> rollsim::promql::MemStorage {
+    use rollsim::promql::labels;
+    let pts =
+        |f: &dyn Fn(i64) -> Option<f64>| (0..60).filter_map(|i| f(i).map(|v| (i * 15_000, v))).collect::<Vec<_>>();
+    let mut st = rollsim::promql::MemStorage::default();
+    st.series.push((labels([("__name__", "x"), ("a", "1")]), pts(&|i| Some(((i * 7) % 40) as f64))));
+    st.series.push((
+        labels([("__name__", "g"), ("b", "2")]),
+        pts(&|i| (i % 9 != 0).then_some(if i == 20 { f64::NAN } else { i as f64 / 3.0 })),
+    ));
+    for le in ["0.1", "0.5", "+Inf"] {
+        st.series.push((labels([("__name__", "x_bucket"), ("le", le)]), pts(&|i| Some(i as f64))));
+    }
+    st
+}
+
 fn targets(scratch: &Path) -> Vec<Target> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |p: &str| std::fs::read(root.join(p)).unwrap_or_default();
@@ -223,8 +241,36 @@ fn targets(scratch: &Path) -> Vec<Target> {
             ],
             exec: Box::new(|b| {
                 if let Ok(v) = text(b).parse::<rollsim::sweep::Vary>() {
-                    let _ = rollsim::sweep::variants(SEED_TOML, "seed", &[v]);
+                    let _ = rollsim::sweep::variants(SEED_TOML, "seed", &[v], false);
                 }
+            }),
+        },
+        Target {
+            name: "promql",
+            corpus: vec![
+                br#"sum by (le) (rate(http_request_duration_seconds_bucket{version="canary",code!~"5.."}[5m] offset 1m))"#.to_vec(),
+                br#"histogram_quantile(0.99, sum(rate(x_bucket[1m])) by (le)) / on(a) group_left(b) (y > bool 2) or vector(1)"#.to_vec(),
+                br#"topk(2, clamp(abs(delta(g[10m])), -1, 1e3)) unless absent(z{q="1"}) and quantile_over_time(0.5, g[5m])"#.to_vec(),
+            ],
+            exec: Box::new(|b| {
+                // Whatever parses must evaluate without a panic, on series with gaps, NaN and resets.
+                if let Ok(q) = rollsim::promql::parse(&text(b)) {
+                    let mut st = promql_fixture();
+                    let mut ev = rollsim::promql::Evaluator::new(&mut st);
+                    let _ = ev.instant(&q, 600_000);
+                    let _ = ev.range(&q, 0, 900_000, 150_000);
+                }
+            }),
+        },
+        Target {
+            name: "labelled-csv",
+            corpus: vec![b"timestamp,metric,value,version,code
+1700000000,http_requests_total,5,canary,200
+1700000015,http_requests_total,9,canary,200
+".to_vec()],
+            exec: Box::new(|b| {
+                let _ = rollsim::promql::recorded::read_csv(&text(b), Path::new("fuzz.csv"));
+                let _ = rollsim::promql::recorded::read_json(&text(b), Path::new("fuzz.json"));
             }),
         },
         Target {

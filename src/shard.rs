@@ -363,8 +363,14 @@ pub fn merge_sweep(dirs: &[PathBuf]) -> Result<MergedSweep, ShardError> {
     let mut records: Vec<Vec<TrialRecord>> = vec![Vec::new(); info.variants.len()];
     for (k, var) in info.variants.iter().enumerate() {
         let scenario = parts[0].1[k].0.clone();
-        variants.push(crate::sweep::Variant { id: var.id.clone(), settings: var.settings.clone(), scenario });
+        variants.push(crate::sweep::Variant {
+            id: var.id.clone(),
+            settings: var.settings.clone(),
+            scenario,
+            same_as_current: false,
+        });
     }
+    crate::sweep::mark_unchanged(&mut variants);
     for (_, per_variant) in parts {
         for (k, (_, rs)) in per_variant.into_iter().enumerate() {
             records[k].extend(rs);

@@ -36,6 +36,8 @@ impl std::str::FromStr for Vary {
 enum Seg {
     Key(String),
     Index(usize),
+    /// `[*]`: every element of an array.
+    All,
 }
 
 fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
@@ -51,8 +53,12 @@ fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
         out.push(Seg::Key(name.to_string()));
         while let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']').ok_or_else(|| format!("--vary: malformed path {path:?} (missing `]`)"))?;
-            let idx = r[..end].parse().map_err(|_| format!("--vary: malformed index in {path:?}"))?;
-            out.push(Seg::Index(idx));
+            if &r[..end] == "*" {
+                out.push(Seg::All);
+            } else {
+                let idx = r[..end].parse().map_err(|_| format!("--vary: malformed index in {path:?}"))?;
+                out.push(Seg::Index(idx));
+            }
             rest = &r[end + 1..];
         }
         if !rest.is_empty() {
@@ -64,44 +70,69 @@ fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
 
 /// Sets `path` in `doc` to `raw`, typed like the value it replaces (a string
 /// when the key is new: the scenario's validation then names unknown fields).
+/// `[*]` sets it in every element of an array that has the rest of the path
+/// (`policy.phases[*].gates.error_rate.limit` in every phase with that gate);
+/// at least one element must.
 pub fn set(doc: &mut Value, path: &str, raw: &str) -> Result<(), String> {
     let segs = parse_path(path)?;
-    let (last, parents) = segs.split_last().ok_or_else(|| "--vary: empty path".to_string())?;
-    let mut cur = doc;
-    let mut walked = String::new();
-    for seg in parents {
-        cur = match seg {
-            Seg::Key(k) => {
-                walked.push_str(if walked.is_empty() { "" } else { "." });
-                walked.push_str(k);
-                cur.get_mut(k.as_str())
-            }
-            Seg::Index(i) => {
-                walked.push_str(&format!("[{i}]"));
-                cur.get_mut(*i)
-            }
-        }
-        .ok_or_else(|| format!("--vary: path {path:?} does not exist in the scenario (no `{walked}`)"))?;
+    match set_in(doc, &segs, path, raw, "")? {
+        0 => Err(format!("--vary: path {path:?} does not exist in the scenario (no element of `[*]` has it)")),
+        _ => Ok(()),
     }
-    let Seg::Key(key) = last else {
-        return Err(format!("--vary: path {path:?} must end in a field name"));
-    };
-    let table = cur.as_table_mut().ok_or_else(|| format!("--vary: `{walked}` in {path:?} is not a table"))?;
-    let typed = match table.get(key) {
-        None | Some(Value::String(_)) => Value::String(raw.to_string()),
-        Some(Value::Integer(_)) => {
-            Value::Integer(raw.parse().map_err(|_| format!("--vary: {path} expects an integer, found {raw:?}"))?)
+}
+
+/// Sets the value at `segs` below `cur` (reached by `walked`); returns how many were set.
+fn set_in(cur: &mut Value, segs: &[Seg], path: &str, raw: &str, walked: &str) -> Result<usize, String> {
+    let (seg, rest) = segs.split_first().ok_or_else(|| "--vary: empty path".to_string())?;
+    if rest.is_empty() {
+        let Seg::Key(key) = seg else {
+            return Err(format!("--vary: path {path:?} must end in a field name"));
+        };
+        let table = cur.as_table_mut().ok_or_else(|| format!("--vary: `{walked}` in {path:?} is not a table"))?;
+        let typed = match table.get(key) {
+            None | Some(Value::String(_)) => Value::String(raw.to_string()),
+            Some(Value::Integer(_)) => {
+                Value::Integer(raw.parse().map_err(|_| format!("--vary: {path} expects an integer, found {raw:?}"))?)
+            }
+            Some(Value::Float(_)) => {
+                Value::Float(raw.parse().map_err(|_| format!("--vary: {path} expects a number, found {raw:?}"))?)
+            }
+            Some(Value::Boolean(_)) => {
+                Value::Boolean(raw.parse().map_err(|_| format!("--vary: {path} expects true or false, found {raw:?}"))?)
+            }
+            Some(_) => return Err(format!("--vary: {path} is a table or array; vary one of its fields")),
+        };
+        table.insert(key.clone(), typed);
+        return Ok(1);
+    }
+    let missing = |w: &str| format!("--vary: path {path:?} does not exist in the scenario (no `{w}`)");
+    match seg {
+        Seg::Key(k) => {
+            let w = if walked.is_empty() { k.clone() } else { format!("{walked}.{k}") };
+            let next = cur.get_mut(k.as_str()).ok_or_else(|| missing(&w))?;
+            set_in(next, rest, path, raw, &w)
         }
-        Some(Value::Float(_)) => {
-            Value::Float(raw.parse().map_err(|_| format!("--vary: {path} expects a number, found {raw:?}"))?)
+        Seg::Index(i) => {
+            let w = format!("{walked}[{i}]");
+            let next = cur.get_mut(*i).ok_or_else(|| missing(&w))?;
+            set_in(next, rest, path, raw, &w)
         }
-        Some(Value::Boolean(_)) => {
-            Value::Boolean(raw.parse().map_err(|_| format!("--vary: {path} expects true or false, found {raw:?}"))?)
+        Seg::All => {
+            let w = format!("{walked}[*]");
+            let items = cur.as_array_mut().ok_or_else(|| format!("--vary: `{walked}` in {path:?} is not an array"))?;
+            let mut n = 0;
+            for (i, item) in items.iter_mut().enumerate() {
+                // An element without the rest of the path is skipped; a malformed value is an error.
+                match set_in(item, rest, path, raw, &format!("{walked}[{i}]")) {
+                    Ok(k) => n += k,
+                    Err(e) if e.contains("does not exist") => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let _ = w;
+            Ok(n)
         }
-        Some(_) => return Err(format!("--vary: {path} is a table or array; vary one of its fields")),
-    };
-    table.insert(key.clone(), typed);
-    Ok(())
+    }
 }
 
 /// A policy variant: its settings and the validated scenario.
@@ -112,6 +143,8 @@ pub struct Variant {
     /// (path, value) pairs; empty for `current`.
     pub settings: Vec<(String, String)>,
     pub scenario: Scenario,
+    /// The variant's scenario equals the current one.
+    pub same_as_current: bool,
 }
 
 impl Variant {
@@ -119,7 +152,21 @@ impl Variant {
         if self.settings.is_empty() {
             return "current policy".into();
         }
-        self.settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ")
+        let label = self.settings.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ");
+        if self.same_as_current {
+            format!("{label} (= current policy)")
+        } else {
+            label
+        }
+    }
+}
+
+/// Marks variants whose scenario equals the current one (values the current
+/// policy already has): their labels say so, so a tie is not read as a finding.
+pub fn mark_unchanged(variants: &mut [Variant]) {
+    let Some((current, rest)) = variants.split_first_mut() else { return };
+    for v in rest {
+        v.same_as_current = v.scenario == current.scenario;
     }
 }
 
@@ -143,12 +190,27 @@ pub enum SweepError {
     Out(#[from] crate::outdir::OutError),
 }
 
-/// The current scenario plus every combination of values, each validated.
-pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>, SweepError> {
+/// The current scenario plus every combination of values, each validated;
+/// with `zip`, the i-th values of every `--vary` together (axes that move
+/// together, all of the same length).
+pub fn variants(text: &str, file: &str, varies: &[Vary], zip: bool) -> Result<Vec<Variant>, SweepError> {
     let base = Scenario::from_toml(text, file)?;
     let doc: Value = toml::from_str(text).map_err(|e| SweepError::Usage(format!("{file}: {e}")))?;
-    let mut out = vec![Variant { id: "current".into(), settings: vec![], scenario: base }];
-    let total: usize = varies.iter().map(|v| v.values.len()).fold(1usize, |a, b| a.saturating_mul(b));
+    let mut out = vec![Variant { id: "current".into(), settings: vec![], scenario: base, same_as_current: false }];
+    let total: usize = if zip {
+        let n = varies.first().map_or(0, |v| v.values.len());
+        if let Some(v) = varies.iter().find(|v| v.values.len() != n) {
+            return Err(SweepError::Usage(format!(
+                "--zip: every --vary needs as many values; {} has {}, {} has {n}",
+                v.path,
+                v.values.len(),
+                varies[0].path
+            )));
+        }
+        n
+    } else {
+        varies.iter().map(|v| v.values.len()).fold(1usize, |a, b| a.saturating_mul(b))
+    };
     if total > 10_000 {
         return Err(SweepError::Usage(format!("--vary: {total} combinations; at most 10000")));
     }
@@ -157,7 +219,7 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
         let mut settings = Vec::new();
         let mut d = doc.clone();
         for v in varies.iter().rev() {
-            let value = &v.values[rest % v.values.len()];
+            let value = if zip { &v.values[k] } else { &v.values[rest % v.values.len()] };
             rest /= v.values.len();
             set(&mut d, &v.path, value).map_err(SweepError::Usage)?;
             settings.push((v.path.clone(), value.clone()));
@@ -169,8 +231,9 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
         // Recordings are found next to the scenario file, not next to the variant's label.
         let dir = Scenario::folder_of(std::path::Path::new(file));
         let scenario = Scenario::from_toml_in(&text, &format!("{file} [{id}: {label}]"), dir)?;
-        out.push(Variant { id, settings, scenario });
+        out.push(Variant { id, settings, scenario, same_as_current: false });
     }
+    mark_unchanged(&mut out);
     Ok(out)
 }
 

@@ -131,7 +131,9 @@ pub fn format_count(v: f64, exact_below: f64) -> String {
     if !v.is_finite() {
         "—".into()
     } else if a < exact_below.max(1.0) - 0.5 {
-        format!("{v:.0}")
+        // −0.4 rounds to 0, not "-0".
+        let r = v.round();
+        format!("{}", if r == 0.0 { 0.0 } else { r })
     } else if a < 999_500.0 {
         short(v / 1e3, "k")
     } else if a < 999_500_000.0 {
@@ -151,6 +153,14 @@ fn trim_float(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_that_round_to_zero_have_no_sign() {
+        assert_eq!(super::format_count(-0.4, 100.0), "0");
+        assert_eq!(super::format_count(0.4, 100.0), "0");
+        assert_eq!(super::format_count(-0.6, 100.0), "-1");
+        assert_eq!(super::format_count(-12_345.0, 100.0), "-12k");
+    }
+
     use super::*;
 
     #[test]

@@ -94,3 +94,40 @@ fn run_output_fits_100_columns_and_scripts_get_json_or_quiet() {
     assert!(stdout.lines().all(|l| l.starts_with("report: ") || l.starts_with("reproduce a trial: ")), "{stdout}");
     assert!(q.join("summary.json").is_file());
 }
+
+/// The trace says what was measured, against which limit, what the verdict
+/// means and when it is acted on; `--only` and `--around` filter it.
+#[test]
+fn trace_reads_as_true_statements_and_filters() {
+    let trace = |extra: &[&str]| {
+        let out = rollsim().args(["trace", "--trial", "366", "--seed", "1"]).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = trace(&[]);
+    // A payment-only fault: a gate failing from 18:05, decided at the phase end.
+    assert!(all.contains("candidate: payment-only (bad), +16.718% error rate"), "{all}");
+    assert!(
+        all.contains("check payment_workflow     16.501% vs limit < 2%, 2612 requests → FAIL (1st failure; acted on at the phase end, T+24:00:00)"),
+        "{all}"
+    );
+    assert!(all.contains("(25th failure; acted on at the phase end, T+24:00:00)"), "{all}");
+    // Gauges carry no request count.
+    assert!(all.lines().filter(|l| l.contains("check cpu")).all(|l| !l.contains("requests")));
+    let failures = trace(&["--only", "failures"]);
+    assert!(failures.lines().filter(|l| l.contains(" check ")).all(|l| !l.contains("→ pass")), "{failures}");
+    assert!(failures.contains("DECISION rollback (cause: gate:majority/payment_workflow)"));
+    let decisions = trace(&["--only", "decisions"]);
+    assert!(!decisions.contains(" check ") && decisions.contains("DECISION promote"), "{decisions}");
+    let around = trace(&["--around", "24h"]);
+    assert!(around.contains("showing T+23:30:00 to T+24:30:00"), "{around}");
+    assert!(!around.contains("T+18:05:00  check"), "{around}");
+    assert!(around.contains("T+24:00:00  DECISION rollback"), "{around}");
+    // A trigger names its window, threshold and the stable group's value.
+    let out = rollsim().args(["trace", "--trial", "4", "--seed", "1", "--only", "failures"]).output().unwrap();
+    let t = String::from_utf8(out.stdout).unwrap();
+    assert!(t.contains("trigger error_rate FIRED: error_rate over 2m 5.108% vs threshold > 5%; stable 0.086%"), "{t}");
+    let out = rollsim().args(["trace", "--trial", "4", "--around", "noon"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--around: expected a time"));
+}

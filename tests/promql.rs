@@ -762,6 +762,13 @@ fn promql_rules_judge_a_labelled_recording() {
         .output()
         .unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), v, "JSON and CSV recordings agree");
+    // The expression may also come positionally, after the scenario or alone.
+    let out = rollsim()
+        .args(["query", "--data", data.to_str().unwrap(), "sum(http_requests_total)", "--time", "0s"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["data"]["result"][0]["value"][1], "0", "{v}");
     // Bad recordings are errors naming the file and line.
     let broken = dir.path().join("broken.csv");
     std::fs::write(&broken, "timestamp,metric,value\n1700000000,x,oops\n").unwrap();

@@ -11,7 +11,8 @@ fn vary(s: &str) -> Vary {
 
 #[test]
 fn identical_variants_give_identical_results() {
-    let vs = sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[0].gates.error_rate.limit=1%,1%")]).unwrap();
+    let vs =
+        sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[0].gates.error_rate.limit=1%,1%")], false).unwrap();
     assert_eq!(vs.len(), 3);
     let r = sweep::run(vs, 3, 150, 2, None, &|| {}).unwrap();
     assert_eq!(r.rows[1], r.rows[2]);
@@ -28,7 +29,7 @@ fn a_stricter_limit_never_rolls_back_later_on_the_same_trial() {
         &SEED_TOML[..start],
         &SEED_TOML[end..]
     );
-    let vs = sweep::variants(&text, "t", &[vary("policy.phases[0].gates.error_rate.limit=0.5%,2%")]).unwrap();
+    let vs = sweep::variants(&text, "t", &[vary("policy.phases[0].gates.error_rate.limit=0.5%,2%")], false).unwrap();
     let r = sweep::run(vs, 17, 200, 2, None, &|| {}).unwrap();
     let (strict, loose) = (&r.rows[1], &r.rows[2]);
     let mut earlier = 0;
@@ -52,6 +53,7 @@ fn the_recommendation_satisfies_the_constraint_and_lies_on_the_frontier() {
         SEED_TOML,
         "seed",
         &[vary("policy.phases[0].gates.error_rate.limit=0.5%,2%"), vary("policy.checks.mode=phase-end,continuous")],
+        false,
     )
     .unwrap();
     let objective: Objective = "min p90_detection where false_rollback <= 25%".parse().unwrap();
@@ -117,4 +119,87 @@ fn variants_find_recordings_next_to_the_scenario_file() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("faults[0].data=rec/b.csv"));
+}
+
+/// `[*]` sets a field in every element that has it; `--zip` moves axes
+/// together; `--write-best` saves the recommendation as a scenario file,
+/// checked before any work and never over a file of yours.
+#[test]
+fn wildcards_zip_and_write_best() {
+    // Every phase with an error_rate gate gets the value; the others are skipped.
+    let vs = sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[*].gates.error_rate.limit=3%")], false).unwrap();
+    let limits: Vec<String> = vs[1]
+        .scenario
+        .policy
+        .phases
+        .iter()
+        .flat_map(|p| p.gates.iter().filter(|g| g.name == "error_rate"))
+        .map(|g| rollsim::scenario::print::limit_text(g.metric, &g.limit))
+        .collect();
+    assert_eq!(limits, vec!["3%"; 4]);
+    let e = sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[*].gates.nope.limit=3%")], false).unwrap_err();
+    assert!(e.to_string().contains("no element of `[*]` has it"), "{e}");
+    // Zipped axes: as many variants as values, the i-th of each together.
+    let axes = [vary("policy.phases[0].gates.error_rate.limit=1%,2%,3%"), vary("policy.checks.every=5m,10m,15m")];
+    let zipped = sweep::variants(SEED_TOML, "seed", &axes, true).unwrap();
+    assert_eq!(zipped.len(), 1 + 3);
+    assert_eq!(zipped[2].label(), "policy.phases[0].gates.error_rate.limit=2%, policy.checks.every=10m");
+    assert_eq!(sweep::variants(SEED_TOML, "seed", &axes, false).unwrap().len(), 1 + 9);
+    // A variant equal to the current policy says so (the seed's limit is 1%, checks every 15m).
+    assert_eq!(zipped[1].label(), "policy.phases[0].gates.error_rate.limit=1%, policy.checks.every=5m");
+    assert!(!zipped[1].same_as_current);
+    let same =
+        sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[0].gates.error_rate.limit=1%,2%")], false).unwrap();
+    assert_eq!(same[1].label(), "policy.phases[0].gates.error_rate.limit=1% (= current policy)");
+    assert!(!same[2].same_as_current);
+    let e = sweep::variants(SEED_TOML, "seed", &[axes[0].clone(), vary("policy.checks.every=5m")], true).unwrap_err();
+    assert!(e.to_string().contains("--zip: every --vary needs as many values"), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let best = dir.path().join("best.toml");
+    std::fs::write(&best, "mine").unwrap();
+    let run = |extra: &[&str]| {
+        assert_cmd::Command::cargo_bin("rollsim")
+            .unwrap()
+            .args([
+                "sweep",
+                "--vary",
+                "policy.phases[0].gates.error_rate.limit=0.5%,2%",
+                "--trials",
+                "60",
+                "--seed",
+                "3",
+            ])
+            .args(["--objective", "min p90_detection where false_rollback <= 100%", "--write-best"])
+            .arg(&best)
+            .arg("--out")
+            .arg(dir.path().join("sweep"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&best).unwrap(), "mine", "a file of yours is never overwritten");
+    assert!(!dir.path().join("sweep").exists(), "refused before any work");
+    std::fs::remove_file(&best).unwrap();
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&best).unwrap();
+    assert!(text.starts_with("# Recommended by `rollsim sweep`"), "{text}");
+    let saved = rollsim::scenario::Scenario::from_toml(&text, "best.toml").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout.lines().find_map(|l| l.strip_prefix("recommended variant ")).unwrap().split(' ').next().unwrap();
+    let limit = &saved.policy.phases[0].gates[0].limit;
+    let want = match id {
+        "v1" => "0.5%",
+        "v2" => "2%",
+        _ => "1%",
+    };
+    assert_eq!(rollsim::scenario::print::limit_text(saved.policy.phases[0].gates[0].metric, limit), want, "{stdout}");
 }

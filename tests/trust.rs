@@ -172,6 +172,7 @@ fn objectives_address_groups_and_the_recommendation_is_confirmed_on_fresh_trials
         SEED_TOML,
         "seed",
         &["policy.phases[0].gates.error_rate.limit=0.5%,2%".parse::<Vary>().unwrap()],
+        false,
     )
     .unwrap();
     let objective: Objective = "min p90_detection where false_rollback[good] <= 30%".parse().unwrap();

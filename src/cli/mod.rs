@@ -54,9 +54,18 @@ enum Command {
     Sweep {
         /// Scenario file; the built-in seed scenario when omitted.
         scenario: Option<PathBuf>,
-        /// PATH=v1,v2,...: a scenario field and the values to try (repeatable; every combination runs).
+        /// PATH=v1,v2,...: a scenario field and the values to try (repeatable; every combination
+        /// runs). `[*]` addresses every element: 'policy.phases[*].gates.error_rate.limit=1%,2%'.
         #[arg(long, required = true, value_name = "PATH=VALUES")]
         vary: Vec<rollsim::sweep::Vary>,
+        /// Move the --vary axes together (the i-th values of each form variant i) instead of
+        /// running every combination; every --vary needs as many values.
+        #[arg(long)]
+        zip: bool,
+        /// Save the recommended variant (needs --objective) as a scenario file ready to commit;
+        /// refused if FILE exists, unless --force.
+        #[arg(long, value_name = "FILE", requires = "objective")]
+        write_best: Option<PathBuf>,
         /// Trials per variant (default: the scenario's simulation.trials).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         trials: Option<u64>,
@@ -101,6 +110,13 @@ enum Command {
         /// Master seed (default: the scenario's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
+        /// Show only `decisions` (and phase starts), or `failures` (failed, erroneous and
+        /// inconclusive checks, rules that fired, decisions).
+        #[arg(long, value_enum)]
+        only: Option<run::TraceOnly>,
+        /// Show only the 30 minutes either side of this time since the start (18h05m, 18:05, T+18:05:00).
+        #[arg(long, value_name = "T")]
+        around: Option<String>,
     },
     /// Replay recorded metrics through the policy: decisions, rule firings, labelled windows.
     Replay {
@@ -157,12 +173,13 @@ enum Command {
     },
     /// Evaluate PromQL over one simulated trial; prints Prometheus's /api/v1/query (or query_range) JSON.
     Query {
-        /// Scenario file; the built-in seed scenario when omitted.
-        #[arg(value_name = "SCENARIO")]
-        scenario: Option<PathBuf>,
-        /// The PromQL expression (series named by the scenario's fleet.metrics profile; README: PromQL).
+        /// [SCENARIO] EXPR: the scenario file (default: the built-in seed) and the PromQL
+        /// expression (series named by the scenario's fleet.metrics profile; README: PromQL).
+        #[arg(value_name = "[SCENARIO] EXPR")]
+        args: Vec<String>,
+        /// The expression as an option (then a positional is the scenario); needed when it starts with `-`.
         #[arg(long, short = 'e', value_name = "EXPR", allow_hyphen_values = true)]
-        expr: String,
+        expr: Option<String>,
         /// The trial index, as listed by `run`.
         #[arg(long, required_unless_present = "data")]
         trial: Option<u64>,
@@ -252,13 +269,35 @@ pub fn main() -> i32 {
             let scenario = scenario_file.or(scenario);
             replay::replay(replay::Args { scenario, data, labels, map, start, until, out, force })
         }
-        Command::Sweep { scenario, vary, trials, seed, threads, objective, out, force, shard } => {
-            sweep::sweep(sweep::Args { scenario, vary, trials, seed, threads, objective, out, force, shard })
+        Command::Sweep { scenario, vary, zip, write_best, trials, seed, threads, objective, out, force, shard } => {
+            sweep::sweep(sweep::Args {
+                scenario,
+                vary,
+                zip,
+                write_best,
+                trials,
+                seed,
+                threads,
+                objective,
+                out,
+                force,
+                shard,
+            })
         }
-        Command::Query { scenario, expr, trial, seed, data, time, start, end, step } => {
+        Command::Query { args, expr, trial, seed, data, time, start, end, step } => {
+            let (scenario, expr) = match (args.as_slice(), expr) {
+                ([], Some(e)) => (None, e),
+                ([s], Some(e)) => (Some(PathBuf::from(s)), e),
+                ([e], None) => (None, e.clone()),
+                ([s, e], None) => (Some(PathBuf::from(s)), e.clone()),
+                _ => {
+                    eprintln!("error: expected `rollsim query [SCENARIO] EXPR` (or the expression with -e EXPR)");
+                    return 2;
+                }
+            };
             query::query(query::Args { scenario, trial, seed, expr, time, start, end, step, data })
         }
-        Command::Trace { scenario, trial, seed } => run::trace(scenario, trial, seed),
+        Command::Trace { scenario, trial, seed, only, around } => run::trace(scenario, trial, seed, only, around),
         Command::Compare { inputs, git_base, trials, seed, threads, fail_on, resamples, out, force } => {
             compare::compare(compare::Args {
                 inputs,

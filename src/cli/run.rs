@@ -1,7 +1,7 @@
 //! `rollsim run` and `rollsim trace`.
 
 use super::load;
-use rollsim::engine::{EngineEvent, Policy};
+use rollsim::engine::EngineEvent;
 use rollsim::report::{self, RunMeta};
 use rollsim::runner;
 use rollsim::scenario::Scenario;
@@ -279,67 +279,251 @@ fn print_examples(path: &Option<PathBuf>, seed: u64, records: &[TrialRecord], sc
     }
 }
 
-fn describe_event(e: &EngineEvent, p: &Policy, sc: &Scenario) -> Option<String> {
-    let fmt_val = |metric: rollsim::engine::Metric, v: Option<f64>| match v {
-        None => "no data".to_string(),
-        Some(v) => rollsim::units::format_measured(metric.unit(), v),
-    };
-    Some(match *e {
-        EngineEvent::PhaseStarted { at, phase } => {
-            format!("{at}  phase {} {:?} starts", phase + 1, p.phases[phase].name)
-        }
-        EngineEvent::Step { at, phase, step, action } => {
-            format!("{at}  step {:<6} {}", action.name(), p.phases[phase].steps[step].label)
-        }
-        EngineEvent::WeightChanged { at, weight } => format!("{at}  candidate traffic → {}", format_percent(weight)),
-        EngineEvent::Check { at, phase, gate, value, limit, requests, verdict } => {
-            let g = &p.phases[phase].gates[gate];
-            format!(
-                "{at}  check {:<20} {} {} {}{} → {}{}",
-                g.name,
-                fmt_val(g.metric, value),
-                g.op.symbol(),
-                fmt_val(g.metric, limit),
-                requests.map(|r| format!(" ({r} requests)")).unwrap_or_default(),
-                verdict.name(),
-                if g.dry_run { " [dry run]" } else { "" }
-            )
-        }
-        EngineEvent::Alert { at, alert, transition, value } => {
-            let a = &p.alerts[alert];
-            format!(
-                "{at}  alert {} {:?} ({}, {})",
-                a.name,
-                transition,
-                a.severity.name(),
-                fmt_val(a.condition.query.metric, value)
-            )
-        }
-        EngineEvent::TriggerEvaluated { at, trigger, value, fired } => {
-            if !fired {
-                return None;
-            }
-            let t = &p.triggers[trigger];
-            format!("{at}  trigger {} fired at {}", t.name, fmt_val(t.condition.query.metric, value))
-        }
-        EngineEvent::QueryFailed { at, rule } => {
-            let name = match rule {
-                rollsim::engine::RuleRef::Trigger(i) => format!("trigger {}", p.triggers[i].name),
-                rollsim::engine::RuleRef::Alert(i) => format!("alert {}", p.alerts[i].name),
-            };
-            format!("{at}  {name}: its query failed, not evaluated")
-        }
-        EngineEvent::Decision(d) => {
-            let _ = sc;
-            format!("{}  DECISION {} (cause: {})", d.at, d.kind.name(), d.cause.describe(p))
-        }
-    })
+/// What `trace --only` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceOnly {
+    /// Decisions and the phase starts they lead to.
+    Decisions,
+    /// Failed, erroneous and inconclusive checks, rules that fired, and decisions.
+    Failures,
 }
 
-pub fn trace(path: Option<PathBuf>, trial: u64, seed: Option<u64>) -> i32 {
+/// The trace's running context: how many times each gate failed this phase,
+/// and when each phase started (to say when a phase-end gate decides).
+struct TraceState<'a> {
+    sc: &'a Scenario,
+    store: rollsim::sim::store::Store,
+    failures: std::collections::HashMap<(usize, usize), u32>,
+    phase_start: Vec<Option<rollsim::time::SimTime>>,
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// What a rule measures, for people: the metric's name, or the PromQL query.
+fn rule_subject(sc: &Scenario, q: &rollsim::engine::Query) -> String {
+    match q.metric {
+        rollsim::engine::Metric::Query(i) => format!("`{}`", sc.queries[i as usize].template),
+        m => format!("{m} over {}", q.window),
+    }
+}
+
+/// The fault's headline magnitude in its own unit.
+fn magnitude_text(kind: &rollsim::scenario::FaultKind, m: f64) -> String {
+    use rollsim::scenario::FaultKind as K;
+    let pct = |v: f64| rollsim::units::format_measured(rollsim::engine::Unit::Fraction, v);
+    match kind {
+        K::None => "none".into(),
+        K::ErrorRate { added: Some(_), .. } => format!("+{} error rate", pct(m)),
+        K::ErrorRate { .. } => format!("error rate ×{m:.2}"),
+        K::Latency { shift_ms: Some(_), .. } => format!("+{m:.0} ms latency"),
+        K::Latency { slow_share: Some(_), slow_ms, .. } => format!("{} of requests slow ({slow_ms:.0} ms)", pct(m)),
+        K::Latency { .. } => format!("latency ×{m:.2}"),
+        K::MemoryLeak { .. } => format!("memory leak {} per hour", pct(m)),
+        K::CrashLoop { .. } => format!("{m:.1} crashes per instance-hour"),
+        K::Cpu { .. } => format!("+{} CPU", pct(m)),
+        K::LoadDependent { min_weight, .. } => format!("+{} error rate from {} traffic", pct(m), pct(*min_weight)),
+        K::Intermittent { every, length, .. } => format!("+{} error rate for {length} every {every}", pct(m)),
+        K::Drift { .. } => format!("error rate drifting up {} per hour", pct(m)),
+        K::SharedDependency { .. } => format!("outside incident: +{} error rate on both versions", pct(m)),
+        K::Recorded { metric, .. } => format!("recorded {metric} shape ×{m:.2}"),
+    }
+}
+
+impl TraceState<'_> {
+    /// One event as a line, or `None` for what a trace does not show.
+    fn line(&mut self, e: &EngineEvent) -> Option<String> {
+        let p = &*self.sc.policy;
+        let val = |metric: rollsim::engine::Metric, v: Option<f64>| match v {
+            None => "no data".to_string(),
+            Some(v) => rollsim::units::format_measured(metric.unit(), v),
+        };
+        Some(match *e {
+            EngineEvent::PhaseStarted { at, phase } => {
+                if self.phase_start.len() <= phase {
+                    self.phase_start.resize(phase + 1, None);
+                }
+                self.phase_start[phase] = Some(at);
+                self.failures.retain(|k, _| k.0 != phase);
+                format!("{at}  phase {} {:?} starts", phase + 1, p.phases[phase].name)
+            }
+            EngineEvent::Step { at, phase, step, action } => {
+                format!("{at}  step {:<6} {}", action.name(), p.phases[phase].steps[step].label)
+            }
+            EngineEvent::WeightChanged { at, weight } => {
+                format!("{at}  candidate traffic → {}", format_percent(weight))
+            }
+            EngineEvent::Check { at, phase, gate, value, limit, requests, verdict } => {
+                use rollsim::engine::{EvalMode, Verdict};
+                let ph = &p.phases[phase];
+                let g = &ph.gates[gate];
+                let requests = requests
+                    .filter(|_| g.metric.needs_requests())
+                    .map(|r| format!(", {r} requests"))
+                    .unwrap_or_default();
+                let verdict = match verdict {
+                    Verdict::Pass => "pass".to_string(),
+                    Verdict::Inconclusive => "inconclusive".to_string(),
+                    Verdict::Fail | Verdict::Error => {
+                        let n = self.failures.entry((phase, gate)).or_default();
+                        *n += 1;
+                        let what = if verdict == Verdict::Fail { "FAIL" } else { "ERROR" };
+                        let when = match ph.checks.mode {
+                            EvalMode::PhaseEnd => {
+                                let end = self.phase_start.get(phase).copied().flatten().map(|s| s + ph.bake);
+                                end.map_or("acted on at the phase end".into(), |e| {
+                                    format!("acted on at the phase end, {e}")
+                                })
+                            }
+                            EvalMode::Continuous => {
+                                format!("acted on beyond {} failures", ph.checks.failure_limit)
+                            }
+                        };
+                        format!(
+                            "{what} ({} {}; {when})",
+                            ordinal(*n),
+                            if verdict == Verdict::Fail { "failure" } else { "error" }
+                        )
+                    }
+                };
+                format!(
+                    "{at}  check {:<20} {} vs limit {} {}{requests} → {verdict}{}",
+                    g.name,
+                    val(g.metric, value),
+                    g.op.symbol(),
+                    val(g.metric, limit),
+                    if g.dry_run { " [dry run: not acted on]" } else { "" }
+                )
+            }
+            EngineEvent::Alert { at, alert, transition, value } => {
+                let a = &p.alerts[alert];
+                let c = &a.condition;
+                format!(
+                    "{at}  alert {} {}: {} {} vs threshold {} {}{} ({})",
+                    a.name,
+                    format!("{transition:?}").to_lowercase(),
+                    rule_subject(self.sc, &c.query),
+                    val(c.query.metric, value),
+                    c.op.symbol(),
+                    val(c.query.metric, Some(c.threshold)),
+                    if a.for_.0 > 0 { format!(" for {}", a.for_) } else { String::new() },
+                    a.severity.name()
+                )
+            }
+            EngineEvent::TriggerEvaluated { at, trigger, value, fired } => {
+                if !fired {
+                    return None;
+                }
+                let t = &p.triggers[trigger];
+                let q = &t.condition.query;
+                // What the stable group showed at the same instant, for scale.
+                let stable = match (q.metric, q.group) {
+                    (rollsim::engine::Metric::Query(_), _) | (_, rollsim::engine::Group::Stable) => String::new(),
+                    _ => {
+                        let sq = rollsim::engine::Query { group: rollsim::engine::Group::Stable, ..*q };
+                        match rollsim::engine::MetricSource::query(&mut self.store, &sq, at) {
+                            Ok(s) => format!("; stable {}", val(q.metric, s.value)),
+                            Err(_) => String::new(),
+                        }
+                    }
+                };
+                format!(
+                    "{at}  trigger {} FIRED: {} {} vs threshold {} {}{stable}",
+                    t.name,
+                    rule_subject(self.sc, q),
+                    val(q.metric, value),
+                    t.condition.op.symbol(),
+                    val(q.metric, Some(t.condition.threshold)),
+                )
+            }
+            EngineEvent::QueryFailed { at, rule } => {
+                let name = match rule {
+                    rollsim::engine::RuleRef::Trigger(i) => format!("trigger {}", p.triggers[i].name),
+                    rollsim::engine::RuleRef::Alert(i) => format!("alert {}", p.alerts[i].name),
+                };
+                format!("{at}  {name}: its query failed, not evaluated")
+            }
+            EngineEvent::Decision(d) => {
+                format!("{}  DECISION {} (cause: {})", d.at, d.kind.name(), d.cause.describe(p))
+            }
+        })
+    }
+}
+
+/// True when `e` passes `--only`.
+fn kept(e: &EngineEvent, only: Option<TraceOnly>) -> bool {
+    use rollsim::engine::Verdict;
+    match only {
+        None => true,
+        Some(TraceOnly::Decisions) => matches!(e, EngineEvent::Decision(_) | EngineEvent::PhaseStarted { .. }),
+        Some(TraceOnly::Failures) => match e {
+            EngineEvent::Check { verdict, .. } => *verdict != Verdict::Pass,
+            EngineEvent::Alert { transition, .. } => *transition == rollsim::engine::AlertTransition::Firing,
+            EngineEvent::TriggerEvaluated { fired, .. } => *fired,
+            EngineEvent::QueryFailed { .. } | EngineEvent::Decision(_) => true,
+            _ => false,
+        },
+    }
+}
+
+fn event_time(e: &EngineEvent) -> rollsim::time::SimTime {
+    match *e {
+        EngineEvent::PhaseStarted { at, .. }
+        | EngineEvent::Step { at, .. }
+        | EngineEvent::WeightChanged { at, .. }
+        | EngineEvent::Check { at, .. }
+        | EngineEvent::Alert { at, .. }
+        | EngineEvent::TriggerEvaluated { at, .. }
+        | EngineEvent::QueryFailed { at, .. } => at,
+        EngineEvent::Decision(d) => d.at,
+    }
+}
+
+/// `--around`: `T+18:05[:00]`, `18:05`, or a duration such as `18h5m`.
+fn parse_around(s: &str) -> Result<rollsim::time::SimTime, String> {
+    let t = s.trim().trim_start_matches("T+");
+    let err = || format!("--around: expected a time since the start such as 18h05m, 18:05 or T+18:05:00, found {s:?}");
+    if t.contains(':') {
+        let parts: Vec<u64> = t.split(':').map(|x| x.parse::<u64>()).collect::<Result<_, _>>().map_err(|_| err())?;
+        let secs = match parts.as_slice() {
+            [h, m] if *m < 60 => h * 3600 + m * 60,
+            [h, m, s] if *m < 60 && *s < 60 => h * 3600 + m * 60 + s,
+            _ => return Err(err()),
+        };
+        return Ok(rollsim::time::SimTime(secs));
+    }
+    rollsim::units::parse_duration(t).map(|d| rollsim::time::SimTime(d.0)).map_err(|_| err())
+}
+
+/// How far around `--around` the trace shows events.
+const AROUND: rollsim::time::SimDur = rollsim::time::SimDur(30 * 60);
+
+pub fn trace(
+    path: Option<PathBuf>,
+    trial: u64,
+    seed: Option<u64>,
+    only: Option<TraceOnly>,
+    around: Option<String>,
+) -> i32 {
     let sc = match load(&path) {
         Ok(s) => s,
         Err(code) => return code,
+    };
+    let around = match around.as_deref().map(parse_around) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     if path.is_none() {
         eprintln!(
@@ -348,18 +532,26 @@ pub fn trace(path: Option<PathBuf>, trial: u64, seed: Option<u64>) -> i32 {
         );
     }
     let seed = seed.unwrap_or(sc.simulation.seed);
-    let (r, tr) = runner::trace(&sc, seed, trial);
+    let (r, tr, store) = runner::record(&sc, seed, trial);
     let f = &sc.faults[r.fault];
     println!("scenario {} trial {trial} seed {seed} (trial seed {:#018x})", sc.name, r.seed);
     println!(
-        "candidate: {} ({}), magnitude {}, onset {}",
+        "candidate: {} ({}), {}, onset {}",
         f.name,
         if r.bad { "bad" } else { "good" },
-        r.magnitude,
+        magnitude_text(&f.kind, r.magnitude),
         r.onset
     );
+    if let Some(t) = around {
+        println!("showing {} to {}", rollsim::time::SimTime(t.0.saturating_sub(AROUND.0)), t + AROUND);
+    }
+    let mut state = TraceState { sc: &sc, store, failures: Default::default(), phase_start: Vec::new() };
     for e in &tr.engine {
-        if let Some(line) = describe_event(e, &sc.policy, &sc) {
+        // Every event updates the counts; only the ones asked for are shown.
+        let line = state.line(e);
+        let at = event_time(e);
+        let near = around.is_none_or(|t| at.0 + AROUND.0 >= t.0 && at.0 <= t.0 + AROUND.0);
+        if let Some(line) = line.filter(|_| near && kept(e, only)) {
             println!("{line}");
         }
     }

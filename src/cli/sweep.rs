@@ -9,6 +9,8 @@ use std::time::Instant;
 pub struct Args {
     pub scenario: Option<PathBuf>,
     pub vary: Vec<Vary>,
+    pub zip: bool,
+    pub write_best: Option<PathBuf>,
     pub trials: Option<u64>,
     pub seed: Option<u64>,
     pub threads: usize,
@@ -29,7 +31,20 @@ pub fn sweep(a: Args) -> i32 {
             }
         },
     };
-    let variants = match sweep::variants(&text, &file, &a.vary) {
+    // Outputs are checked before any work: a file of yours is never overwritten.
+    let best_file = match a.write_best.as_deref().map(|p| rollsim::outdir::OutFile::check(p, a.force)) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            eprintln!("error: --write-best: {e}");
+            return 2;
+        }
+    };
+    if best_file.is_some() && a.shard.is_some() {
+        eprintln!("error: --write-best applies to a whole sweep; with --shard, merge the shards first");
+        return 2;
+    }
+    let variants = match sweep::variants(&text, &file, &a.vary, a.zip) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
@@ -108,7 +123,37 @@ pub fn sweep(a: Args) -> i32 {
     match result.write(&out, seed, trials) {
         Ok(()) => {
             println!("report: {}", dir.display());
-            0
+            match (best_file, result.recommended) {
+                (None, _) => 0,
+                (Some(f), Some(i)) => {
+                    let v = &result.variants[i];
+                    let header = format!(
+                        "# Recommended by `rollsim sweep` ({}) from {file}: {} ({}).\n# Seed {seed}, {trials} trials per variant; the sweep's report: {}\n",
+                        result.objective.as_ref().map_or("", |o| o.text.as_str()),
+                        v.id,
+                        v.label(),
+                        dir.display()
+                    );
+                    let text = format!("{header}{}", rollsim::scenario::print::to_toml(&v.scenario));
+                    match f.write(|tmp| {
+                        std::fs::write(tmp, &text)
+                            .map_err(|e| rollsim::outdir::OutError::Io { path: tmp.to_path_buf(), source: e })
+                    }) {
+                        Ok(()) => {
+                            println!("recommended variant {} ({}) written to {}", v.id, v.label(), f.path().display());
+                            0
+                        }
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            1
+                        }
+                    }
+                }
+                (Some(f), None) => {
+                    eprintln!("no variant meets the objective; {} not written", f.path().display());
+                    1
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

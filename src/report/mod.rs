@@ -240,7 +240,7 @@ pub fn summary_md(meta: &RunMeta, s: &Summary) -> String {
         let dash = || "—".to_string();
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {:.1}% | {:.0} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} |",
             g.name,
             g.kind,
             g.trials,
@@ -248,7 +248,7 @@ pub fn summary_md(meta: &RunMeta, s: &Summary) -> String {
             if g.bad { minutes(&g.detection_p50_min) } else { dash() },
             if g.bad { minutes(&g.detection_p90_min) } else { dash() },
             100.0 * g.peak_share_mean,
-            g.excess_failed_mean,
+            crate::units::format_count(g.excess_failed_mean, f64::INFINITY),
             if g.bad { pct(&g.escape) } else { dash() },
             if g.bad { dash() } else { pct(&g.false_rollback) },
         );
