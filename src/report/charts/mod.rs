@@ -52,6 +52,10 @@ pub trait Chart {
     /// The title, which says what the chart answers.
     fn title(&self) -> String;
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    /// Pixels (SVG and PNG).
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
 }
 
 /// Error text from any plotters drawing error.
@@ -65,7 +69,7 @@ pub fn render<C: Chart>(chart: &C, dir: &Path) -> Result<(), String> {
     let stem = chart.stem();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         chart.draw(&root)?;
         root.present().map_err(err)?;
@@ -74,7 +78,7 @@ pub fn render<C: Chart>(chart: &C, dir: &Path) -> Result<(), String> {
     std::fs::write(&svg_path, svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
     let png_path = dir.join(format!("{stem}.png"));
     {
-        let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&png_path, chart.size()).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         chart.draw(&root)?;
         root.present().map_err(|e| format!("{}: {e:?}", png_path.display()))?;
