@@ -530,6 +530,25 @@ impl SweepResult {
             };
             charts::render(&chart, dir).map_err(|message| SweepError::Chart { stem: stem.into(), message })?;
         }
+        let mut embedded = Vec::new();
+        for (stem, title) in [
+            ("tradeoff_detection", "False rollbacks against p90 detection time"),
+            ("tradeoff_blast", "False rollbacks against mean excess failed requests"),
+        ] {
+            let p = dir.join(format!("{stem}.svg"));
+            let svg = std::fs::read_to_string(&p).map_err(|source| SweepError::Write { path: p, source })?;
+            embedded.push((title.to_string(), svg));
+        }
+        let title = format!("rollsim sweep: {}", self.variants[0].scenario.name);
+        put(
+            "index.html",
+            &crate::report::html::markdown_page(
+                &title,
+                &self.markdown(seed, trials),
+                &embedded,
+                &["sweep.md", "sweep.json"],
+            ),
+        )?;
         Ok(())
     }
 

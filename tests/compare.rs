@@ -32,9 +32,13 @@ fn identical_scenarios_show_no_change() {
         .unwrap()
         .iter()
         .all(|m| m["change"] == 0.0)));
-    for f in ["compare.md", "junit.xml", "compare_detection_cdf.svg", "compare_spread.png"] {
+    for f in ["compare.md", "junit.xml", "compare_detection_cdf.svg", "compare_spread.png", "index.html"] {
         assert!(dir.path().join("c").join(f).is_file(), "{f}");
     }
+    // One self-contained page: the comparison table as HTML, both charts embedded.
+    let page = std::fs::read_to_string(dir.path().join("c/index.html")).unwrap();
+    assert!(page.contains("<table>") && page.contains("no significant change"), "{page}");
+    assert_eq!(page.matches("src=\"data:image/svg+xml").count(), 2);
 }
 
 #[test]

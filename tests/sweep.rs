@@ -192,6 +192,10 @@ fn wildcards_zip_and_write_best() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&best).unwrap();
     assert!(text.starts_with("# Recommended by `rollsim sweep`"), "{text}");
+    // The sweep's page: its tables as HTML and both trade-off charts embedded.
+    let page = std::fs::read_to_string(dir.path().join("sweep").join("index.html")).unwrap();
+    assert!(page.contains("<table>") && page.contains("<strong>recommended</strong>"), "{page}");
+    assert_eq!(page.matches("src=\"data:image/svg+xml").count(), 2);
     let saved = rollsim::scenario::Scenario::from_toml(&text, "best.toml").unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let id = stdout.lines().find_map(|l| l.strip_prefix("recommended variant ")).unwrap().split(' ').next().unwrap();

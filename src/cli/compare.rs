@@ -150,8 +150,22 @@ fn write(dir: &Path, c: &Comparison, base: &Side, new: &Side, md: &str) -> Resul
         .clone()
         .or_else(|| new.stages.clone())
         .unwrap_or_else(|| (1..=phases).map(|i| format!("phase {i}")).collect());
+    let mut drawn = vec![("compare_detection_cdf", "Detection time, base against new")];
     if new.rows.first().map_or(0, |r| r.phase_h.len()) == stages.len() && phases == stages.len() {
         charts::render(&charts::SpreadCompare { base: &base.rows, new: &new.rows, stages }, dir)?;
+        drawn.push(("compare_spread", "How far bad versions spread, base against new"));
     }
-    Ok(())
+    let mut embedded = Vec::new();
+    for (stem, title) in drawn {
+        let p = dir.join(format!("{stem}.svg"));
+        let svg = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        embedded.push((title.to_string(), svg));
+    }
+    let page = rollsim::report::html::markdown_page(
+        &format!("rollsim compare: {} → {}", base.label, new.label),
+        md,
+        &embedded,
+        &["compare.md", "compare.json", "junit.xml"],
+    );
+    put("index.html", page)
 }

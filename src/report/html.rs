@@ -87,6 +87,36 @@ pub fn page(meta: &RunMeta, s: &Summary, charts: &[(String, String)]) -> String 
     o
 }
 
+/// A self-contained page from a Markdown report (sweep, compare) and its
+/// charts, `charts` as (title, SVG text), embedded like the run's page.
+pub fn markdown_page(title: &str, md: &str, charts: &[(String, String)], links: &[&str]) -> String {
+    use pulldown_cmark::{html, Options, Parser};
+    let mut body = String::new();
+    html::push_html(&mut body, Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH));
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n\
+         table {{ border-collapse: collapse; font-size: 0.9em; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 4px 8px; }}\n\
+         td {{ white-space: nowrap; }}\n\
+         img {{ max-width: 100%; border: 1px solid #eee; margin: 1em 0; }}\n\
+         code {{ background: #f4f4f4; padding: 1px 4px; }}\n</style>\n</head>\n<body>\n",
+        escape(title)
+    );
+    o.push_str(&body);
+    for (t, svg) in charts {
+        let _ = writeln!(o, "<h2>{}</h2>\n<img src=\"{}\" alt=\"{}\">", escape(t), svg_data_uri(svg), escape(t));
+    }
+    if !links.is_empty() {
+        let items: String = links.iter().map(|l| format!("<li><a href=\"{l}\">{l}</a></li>", l = escape(l))).collect();
+        let _ = writeln!(o, "<h2>Data</h2>\n<ul>{items}</ul>");
+    }
+    o.push_str("</body>\n</html>\n");
+    o
+}
+
 /// An SVG as a `data:` URI: bytes outside a small safe set are percent-encoded
 /// (smaller than base64 for SVG text, and readable).
 pub fn svg_data_uri(svg: &str) -> String {

@@ -4,7 +4,7 @@
 //! interrupted run never leaves a report that looks finished.
 
 pub mod charts;
-mod html;
+pub mod html;
 mod table;
 
 use crate::scenario::{print, Scenario};
