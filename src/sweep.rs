@@ -161,6 +161,26 @@ impl Variant {
     }
 }
 
+impl Variant {
+    /// The id and what the variant changes, with each path cut to its last two
+    /// fields (`v2 error_rate.limit=2%`), for chart labels.
+    pub fn short_label(&self) -> String {
+        if self.settings.is_empty() {
+            return self.id.clone();
+        }
+        let parts: Vec<String> = self
+            .settings
+            .iter()
+            .map(|(p, v)| {
+                let segs: Vec<&str> = p.split('.').collect();
+                format!("{}={v}", segs[segs.len().saturating_sub(2)..].join("."))
+            })
+            .collect();
+        let same = if self.same_as_current { " (= current)" } else { "" };
+        format!("{} {}{same}", self.id, parts.join(", "))
+    }
+}
+
 /// Marks variants whose scenario equals the current one (values the current
 /// policy already has): their labels say so, so a tie is not read as a finding.
 pub fn mark_unchanged(variants: &mut [Variant]) {
@@ -500,7 +520,7 @@ impl SweepResult {
     }
 
     fn write_into(&self, dir: &std::path::Path, seed: u64, trials: u64) -> Result<(), SweepError> {
-        use crate::report::charts::{self, Tradeoff};
+        use crate::report::charts::{self, Tradeoff, TradeoffPoint};
         let put = |f: &str, t: &str| {
             std::fs::write(dir.join(f), t).map_err(|source| SweepError::Write { path: dir.join(f), source })
         };
@@ -509,11 +529,16 @@ impl SweepResult {
         let points = |m: MetricId| {
             (0..self.variants.len())
                 .map(|i| {
-                    (
-                        self.variants[i].id.clone(),
-                        value(MetricId::FalseRollback, &self.rows[i]),
-                        value(m, &self.rows[i]),
-                    )
+                    let s = &self.summaries[i];
+                    let fr = &s.overall_good().false_rollback;
+                    let p90 = &s.overall_bad().detection_p90_min;
+                    TradeoffPoint {
+                        label: self.variants[i].short_label(),
+                        x: value(MetricId::FalseRollback, &self.rows[i]),
+                        y: value(m, &self.rows[i]),
+                        x_ci: (fr.n > 0).then_some((fr.lo, fr.hi)),
+                        y_ci: (m == MetricId::P90Detection && p90.n > 0).then_some((p90.lo, p90.hi)),
+                    }
                 })
                 .collect::<Vec<_>>()
         };

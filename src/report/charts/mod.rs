@@ -19,7 +19,7 @@ pub use good::GoodVersions;
 pub use recording::{RecordingTimeline, RuleLine};
 pub use spread::{spread_shares, Spread};
 pub use timeline::Timeline;
-pub use tradeoff::Tradeoff;
+pub use tradeoff::{Tradeoff, TradeoffPoint};
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
