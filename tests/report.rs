@@ -134,11 +134,15 @@ fn check_html_and_charts(dir: &std::path::Path) {
                 assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{}", p.display());
                 let width = u32::from_be_bytes(b[16..20].try_into().unwrap());
                 let height = u32::from_be_bytes(b[20..24].try_into().unwrap());
-                // The small multiples of the detection CDF grow with the faults; the SVG is the same size.
+                // The small multiples of the detection CDF grow with the faults, a trial's
+                // timeline has four panels; the SVG is the same size as the PNG.
                 let svg = std::fs::read_to_string(p.with_extension("svg")).unwrap();
                 assert!(svg.contains(&format!("width=\"{width}\"")) && svg.contains(&format!("height=\"{height}\"")));
-                if p.file_stem().is_some_and(|s| s == "detection_cdf") {
+                let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+                if stem == "detection_cdf" {
                     assert!(width == 1200 && height >= 300, "{}: {width}×{height}", p.display());
+                } else if stem.starts_with("timeline_") {
+                    assert_eq!((width, height), (1000, 900), "{}", p.display());
                 } else {
                     assert_eq!((width, height), (w, h), "{}", p.display());
                 }
@@ -153,4 +157,31 @@ fn check_html_and_charts(dir: &std::path::Path) {
         }
     }
     assert!(charts >= 6, "only {charts} PNG charts");
+}
+
+/// A trial's timeline shows each phase's own limit, the stable group beside
+/// the candidate, and a zoom on the rule that decided (here a per-class gate
+/// the whole-service error rate never shows).
+#[test]
+fn a_timeline_zooms_on_the_rule_that_decided() {
+    let sc = Scenario::seed();
+    let (record, trace) = rollsim::runner::trace(&sc, 1, 366);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = rollsim::report::charts::Timeline {
+        scenario: &sc,
+        record: &record,
+        trace: &trace,
+        why: "test".into(),
+        stem: "t".into(),
+    };
+    rollsim::report::charts::render(&chart, dir.path()).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("t.svg")).unwrap();
+    assert!(
+        svg.contains("zoom on the deciding rule: gate majority/payment_workflow (error_rate, class payment"),
+        "no zoom panel"
+    );
+    assert!(
+        svg.contains("candidate blue, stable grey") && svg.contains("each phase&apos;s gate limit")
+            || svg.contains("each phase's gate limit")
+    );
 }
