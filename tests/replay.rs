@@ -399,3 +399,22 @@ fn a_recording_too_short_for_any_decision_says_where_the_rollout_stood() {
     let w = rec.warnings.join("\n");
     assert!(w.contains("1 duplicate timestamp;") && w.contains("1 sample of unknown metric \"disk\""), "{w}");
 }
+
+/// The replay timeline draws a gate that failed: its limit at each check and
+/// each failed check, on the panel of the series it reads.
+#[test]
+fn the_replay_timeline_draws_failed_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::seed();
+    let rec = input::read_csv(&write(dir.path(), "a.csv", &steady(0.03, 13)), &Default::default()).unwrap();
+    let r = replay::replay(&sc, &rec, None, None, None).unwrap();
+    let t = rollsim::replay::output::timeline(&r, &sc.policy, "t".into());
+    let g = t.gates.iter().find(|g| g.name == "gate:canary/error_rate").expect("the failed gate is drawn");
+    assert_eq!((g.metric, g.group), (rollsim::engine::Metric::ErrorRate, rollsim::engine::Group::Candidate));
+    assert!(g.failed_h.len() >= 40 && g.failed_h.iter().all(|p| (p.1 - 0.03).abs() < 1e-9), "{:?}", g.failed_h);
+    assert!(g.limits_h.iter().all(|l| l.1 == 0.01));
+    // Gates that never failed are not drawn.
+    assert!(t.gates.iter().all(|g| !g.failed_h.is_empty()));
+    rollsim::report::charts::render(&t, dir.path()).unwrap();
+    assert!(std::fs::read_to_string(dir.path().join("replay_timeline.svg")).unwrap().contains("failed checks"));
+}

@@ -97,7 +97,7 @@ pub fn replay(a: Args) -> i32 {
         put("summary.md", &md)?;
         put("summary.json", &output::json(&result, &sc.policy, &data, &result.warnings))?;
         let title = format!("Replay of {stem} against {}: rules vs recorded series", sc.name);
-        charts::render(&output::timeline(&result, title), dir)
+        charts::render(&output::timeline(&result, &sc.policy, title), dir)
     };
     match out.write(write) {
         Ok(()) => {

@@ -256,9 +256,43 @@ pub fn json(r: &ReplayResult, p: &Policy, data: &str, warnings: &[String]) -> St
 
 /// The replay timeline chart's data: the recorded series against the rules,
 /// windows shaded, decisions marked (drawn by `report::charts::recording`).
-pub fn timeline(r: &ReplayResult, title: String) -> crate::report::charts::RecordingTimeline<'_> {
-    use crate::report::charts::{RecordingTimeline, RuleLine};
+pub fn timeline<'a>(
+    r: &'a ReplayResult,
+    policy: &crate::engine::Policy,
+    title: String,
+) -> crate::report::charts::RecordingTimeline<'a> {
+    use crate::report::charts::{GateLine, RecordingTimeline, RuleLine};
+    // Gates with a failed check: their limit at every check, their failed values.
+    let mut gates: Vec<((usize, usize), GateLine)> = Vec::new();
+    for e in &r.engine {
+        if let EngineEvent::Check { at, phase, gate, value, limit, verdict, .. } = *e {
+            let g = &policy.phases[phase].gates[gate];
+            let entry = match gates.iter_mut().find(|x| x.0 == (phase, gate)) {
+                Some(x) => &mut x.1,
+                None => {
+                    gates.push((
+                        (phase, gate),
+                        GateLine {
+                            name: format!("gate:{}/{}", policy.phases[phase].name, g.name),
+                            metric: g.metric,
+                            group: g.group,
+                            limits_h: Vec::new(),
+                            failed_h: Vec::new(),
+                        },
+                    ));
+                    &mut gates.last_mut().expect("just pushed").1
+                }
+            };
+            if let Some(l) = limit {
+                entry.limits_h.push((at.hours(), l));
+            }
+            if let (crate::engine::Verdict::Fail, Some(v)) = (verdict, value) {
+                entry.failed_h.push((at.hours(), v));
+            }
+        }
+    }
     RecordingTimeline {
+        gates: gates.into_iter().map(|g| g.1).filter(|g| !g.failed_h.is_empty()).collect(),
         title,
         end_h: r.end.hours(),
         series: &r.chart,

@@ -16,7 +16,7 @@ pub use blast::{ExcessFailed, PeakShare};
 pub use compare::{DetectionCompare, SpreadCompare};
 pub use detection::DetectionCdf;
 pub use good::GoodVersions;
-pub use recording::{RecordingTimeline, RuleLine};
+pub use recording::{GateLine, RecordingTimeline, RuleLine};
 pub use spread::{spread_shares, Spread};
 pub use timeline::Timeline;
 pub use tradeoff::{Tradeoff, TradeoffPoint};

@@ -14,6 +14,16 @@ pub struct RuleLine {
     pub episodes_h: Vec<(f64, f64)>,
 }
 
+/// A gate that failed on the recording: its limit at each check and the
+/// measured value of each failed check (hours, metric units).
+pub struct GateLine {
+    pub name: String,
+    pub metric: Metric,
+    pub group: Group,
+    pub limits_h: Vec<(f64, f64)>,
+    pub failed_h: Vec<(f64, f64)>,
+}
+
 /// Recorded series (at most three panels) against the rules that read them,
 /// labelled incident windows shaded, the policy's decisions as vertical lines.
 pub struct RecordingTimeline<'a> {
@@ -21,6 +31,8 @@ pub struct RecordingTimeline<'a> {
     pub end_h: f64,
     pub series: &'a BTreeMap<(Metric, Group), Vec<(u64, f64)>>,
     pub rules: Vec<RuleLine>,
+    /// Gates with at least one failed check.
+    pub gates: Vec<GateLine>,
     pub windows_h: Vec<(f64, f64)>,
     /// (hours, true for a rollback decision).
     pub decisions_h: Vec<(f64, bool)>,
@@ -99,6 +111,16 @@ impl Chart for RecordingTimeline<'_> {
                     )
                 });
                 chart.draw_series(marks).map_err(err)?;
+            }
+            // Gates that failed: their limit at each check (dotted) and each failed check (×).
+            for (k, g) in self.gates.iter().filter(|g| (g.metric, g.group) == *key).enumerate() {
+                let gc = color(8 + k);
+                chart
+                    .draw_series(DashedLineSeries::new(g.limits_h.clone(), 2, 3, gc.stroke_width(2)))
+                    .map_err(err)?
+                    .label(format!("{} limit ({} failed checks ×)", g.name, g.failed_h.len()))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], gc.stroke_width(2)));
+                chart.draw_series(g.failed_h.iter().map(|&p| Cross::new(p, 4, gc.stroke_width(2)))).map_err(err)?;
             }
             // The policy's decisions as vertical lines: rollbacks red, others green.
             let (go, back) = (RGBColor(44, 160, 44), RGBColor(214, 39, 40));
