@@ -413,8 +413,10 @@ fn the_replay_timeline_draws_failed_gates() {
     assert_eq!((g.metric, g.group), (rollsim::engine::Metric::ErrorRate, rollsim::engine::Group::Candidate));
     assert!(g.failed_h.len() >= 40 && g.failed_h.iter().all(|p| (p.1 - 0.03).abs() < 1e-9), "{:?}", g.failed_h);
     assert!(g.limits_h.iter().all(|l| l.1 == 0.01));
-    // Gates that never failed are not drawn.
+    // Gates that never failed are not drawn; rules are drawn for the group they read.
     assert!(t.gates.iter().all(|g| !g.failed_h.is_empty()));
+    let trigger = t.rules.iter().find(|r| r.name == "trigger:error_rate").unwrap();
+    assert_eq!(trigger.group, rollsim::engine::Group::Candidate);
     rollsim::report::charts::render(&t, dir.path()).unwrap();
     assert!(std::fs::read_to_string(dir.path().join("replay_timeline.svg")).unwrap().contains("failed checks"));
 }

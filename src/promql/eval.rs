@@ -570,7 +570,7 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
                 let end = t - offset_ms(&m.vs.offset);
                 let range = ms(m.range);
                 let mut out = Vec::new();
-                for (id, labels) in self.select(&m.vs) {
+                for (id, _) in self.select(&m.vs) {
                     let instant = matches!(name, "irate" | "idelta");
                     let v = match self.st.counter_span(id, end - range, end, instant) {
                         // A never-decreasing series: its span is enough.
@@ -600,7 +600,7 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
                         }
                     };
                     if let Some(value) = v {
-                        out.push(Sample { labels: drop_name(&labels), value });
+                        out.push(Sample { labels: self.st.labels_without_name(id), value });
                     }
                 }
                 out

@@ -83,6 +83,12 @@ pub trait Storage {
     /// The series the selector selects.
     fn select(&mut self, sel: &Selector) -> Vec<usize>;
     fn labels(&self, id: usize) -> Labels;
+    /// The labels without `__name__` (what a function's result carries); a
+    /// storage may keep them ready instead of building them per evaluation.
+    fn labels_without_name(&self, id: usize) -> Labels {
+        let l = self.labels(id);
+        l.iter().filter(|(k, _)| k != NAME).cloned().collect::<Vec<_>>().into()
+    }
     /// Appends to `out` the points of series `id` with `mint <= t <= maxt`.
     fn points(&mut self, id: usize, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>);
 

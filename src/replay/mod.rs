@@ -132,6 +132,8 @@ pub struct RuleAlarms {
     /// `trigger:NAME` or `alert:NAME`.
     pub rule: String,
     pub metric: Metric,
+    /// The group the rule reads.
+    pub group: Group,
     /// The comparison that fires (`value op threshold`).
     pub op: crate::engine::Cmp,
     pub threshold: f64,
@@ -211,6 +213,7 @@ impl RuleRun {
             alarms: RuleAlarms {
                 rule,
                 metric: condition.query.metric,
+                group: condition.query.group,
                 op: condition.op,
                 threshold: condition.threshold,
                 severity,

@@ -302,6 +302,7 @@ pub fn timeline<'a>(
             .map(|a| RuleLine {
                 name: a.rule.clone(),
                 metric: a.metric,
+                group: a.group,
                 threshold: a.threshold,
                 episodes_h: a.episodes.iter().map(|e| (e.0.hours(), e.1.hours())).collect(),
             })

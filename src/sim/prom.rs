@@ -68,6 +68,8 @@ pub struct PromView {
     /// The last increase computed per raw count: (from, to, rows held, value).
     /// A histogram's buckets share their lower buckets' counts.
     memo: Vec<(i64, i64, usize, u64)>,
+    /// Each series' labels without `__name__`, ready for function results.
+    nameless: Vec<Labels>,
     /// Series by metric name, and all of them.
     by_name: Vec<(String, Vec<usize>)>,
     all: Vec<usize>,
@@ -128,6 +130,10 @@ impl PromView {
             }
         }
         let all = (0..series.len()).collect();
+        let nameless = series
+            .iter()
+            .map(|(l, _)| l.iter().filter(|(k, _)| k != NAME).cloned().collect::<Vec<_>>().into())
+            .collect();
         PromView {
             series,
             raws,
@@ -137,6 +143,7 @@ impl PromView {
             origin_ms,
             stable_cum: Vec::new(),
             memo: Vec::new(),
+            nameless,
             by_name,
             all,
         }
@@ -341,6 +348,10 @@ impl Storage for FleetStorage<'_> {
 
     fn labels(&self, id: usize) -> Labels {
         self.view.series[id].0.clone()
+    }
+
+    fn labels_without_name(&self, id: usize) -> Labels {
+        self.view.nameless[id].clone()
     }
 
     fn points(&mut self, id: usize, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {

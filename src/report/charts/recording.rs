@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 pub struct RuleLine {
     pub name: String,
     pub metric: Metric,
+    pub group: Group,
     pub threshold: f64,
     pub episodes_h: Vec<(f64, f64)>,
 }
@@ -52,7 +53,8 @@ impl Chart for RecordingTimeline<'_> {
         let hours = self.end_h.max(0.1);
         for (area, key) in panels.iter().zip(&keys) {
             let s = &self.series[key];
-            let rules: Vec<_> = self.rules.iter().filter(|a| a.metric == key.0).collect();
+            // A rule is drawn on the panel of the series it reads: its metric and group.
+            let rules: Vec<_> = self.rules.iter().filter(|a| (a.metric, a.group) == *key).collect();
             let top =
                 s.iter().map(|p| p.1).chain(rules.iter().map(|a| a.threshold)).fold(f64::MIN_POSITIVE, f64::max) * 1.1;
             let bottom = s.iter().map(|p| p.1).fold(0.0f64, f64::min);
