@@ -69,8 +69,21 @@ impl Chart for RecordingTimeline<'_> {
                 .x_desc("hours since the recording started")
                 .y_desc(format!("{} ({})", key.0.name(), key.1.name()))
                 .y_label_formatter(&|v| match key.0.unit() {
-                    // Thresholds are written in %, so the axis is too.
-                    crate::engine::Unit::Fraction => format!("{}%", crate::units::format_count(v * 100.0, 1e9)),
+                    // Thresholds are written in %, so the axis is too, with as many
+                    // decimals as the axis' span needs (0.1% must not read 0%).
+                    crate::engine::Unit::Fraction => {
+                        let span = (top - bottom) * 100.0;
+                        let d = if span >= 5.0 {
+                            0
+                        } else if span >= 0.5 {
+                            1
+                        } else if span >= 0.05 {
+                            2
+                        } else {
+                            3
+                        };
+                        format!("{:.d$}%", v * 100.0)
+                    }
                     crate::engine::Unit::Millis => format!("{v:.0}ms"),
                     crate::engine::Unit::Number => crate::units::format_count(*v, 1e5),
                 })
