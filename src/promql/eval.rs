@@ -194,7 +194,7 @@ pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
     start + (end - start) * (rank / count)
 }
 
-/// Prometheus's `extrapolatedRate` (rate, increase, delta).
+/// Prometheus's `extrapolatedRate` (rate, increase, delta) over the points of one series.
 fn extrapolated(
     points: &[(i64, f64)],
     range_start: i64,
@@ -203,11 +203,7 @@ fn extrapolated(
     counter: bool,
     rate: bool,
 ) -> Option<f64> {
-    if points.len() < 2 {
-        return None;
-    }
-    let first = points[0];
-    let last = points[points.len() - 1];
+    let (first, last) = (points.first()?, points.last()?);
     let mut result = last.1 - first.1;
     if counter {
         let mut prev = first.1;
@@ -218,25 +214,15 @@ fn extrapolated(
             prev = p.1;
         }
     }
-    let mut to_start = (first.0 - range_start) as f64 / 1000.0;
-    let to_end = (range_end - last.0) as f64 / 1000.0;
-    let sampled = (last.0 - first.0) as f64 / 1000.0;
-    let avg = sampled / (points.len() - 1) as f64;
-    if counter && result > 0.0 && first.1 >= 0.0 {
-        let to_zero = sampled * (first.1 / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = avg * 1.1;
-    let mut interval = sampled;
-    interval += if to_start < threshold { to_start } else { avg / 2.0 };
-    interval += if to_end < threshold { to_end } else { avg / 2.0 };
-    let mut factor = interval / sampled;
-    if rate {
-        factor /= range_ms as f64 / 1000.0;
-    }
-    Some(result * factor)
+    let span = super::CounterSpan {
+        first_t: first.0,
+        last_t: last.0,
+        count: points.len(),
+        increase: result,
+        prev_t: 0,
+        last_step: f64::NAN,
+    };
+    extrapolate(&span, range_start, range_end, range_ms, counter, rate, || first.1)
 }
 
 /// Prometheus's `instantValue` (irate, idelta).
@@ -257,10 +243,13 @@ fn instant_value(points: &[(i64, f64)], rate: bool) -> Option<f64> {
     Some(v)
 }
 
-/// [`extrapolated`] for a never-decreasing series summarised by its span:
-/// the same arithmetic, reading the first value only when the counter's
-/// zero point could bound the extrapolation (`counter_first`).
-fn extrapolated_span(
+/// The arithmetic of Prometheus's `extrapolatedRate` on a summary of the
+/// range's points (`increase` already counts resets): extrapolate to the
+/// range's ends unless a sample is missing there, never below the counter's
+/// zero. `counter_first` (the first value) is read only when that zero point
+/// could bound the extrapolation: durationToZero ≥ 0 is never below a zero
+/// durationToStart.
+fn extrapolate(
     s: &super::CounterSpan,
     range_start: i64,
     range_end: i64,
@@ -277,7 +266,6 @@ fn extrapolated_span(
     let to_end = (range_end - s.last_t) as f64 / 1000.0;
     let sampled = (s.last_t - s.first_t) as f64 / 1000.0;
     let avg = sampled / (s.count - 1) as f64;
-    // durationToZero = sampled × first / result ≥ 0 cannot be below a zero durationToStart.
     if counter && result > 0.0 && to_start > 0.0 {
         let first = counter_first();
         if first >= 0.0 {
@@ -579,9 +567,9 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
                             let st = &mut *self.st;
                             let first = || st.counter_value(id, span.first_t);
                             match name {
-                                "rate" => extrapolated_span(&span, end - range, end, range, true, true, first),
-                                "increase" => extrapolated_span(&span, end - range, end, range, true, false, first),
-                                "delta" => extrapolated_span(&span, end - range, end, range, false, false, first),
+                                "rate" => extrapolate(&span, end - range, end, range, true, true, first),
+                                "increase" => extrapolate(&span, end - range, end, range, true, false, first),
+                                "delta" => extrapolate(&span, end - range, end, range, false, false, first),
                                 "irate" => instant_span(&span, true),
                                 _ => instant_span(&span, false),
                             }
