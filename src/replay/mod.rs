@@ -432,11 +432,8 @@ impl MetricSource for PromBoth<'_> {
     fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
         let Metric::Query(i) = q.metric else { return self.rec.query(q, now) };
         let p = &mut *self.prom;
-        let query = &p.rules[i as usize].parsed[usize::from(q.group == Group::Stable)];
         let t = p.origin_ms + now.0 as i64 * 1000;
-        crate::promql::judged(crate::promql::Evaluator::new(&mut p.mem).instant(query, t))
-            .map(|v| Sample { value: v, requests: None })
-            .map_err(QueryError)
+        p.rules[i as usize].answer(q.group, &mut p.mem, t)
     }
 }
 
@@ -592,9 +589,7 @@ fn replay_trial(sc: &Scenario, rec: &Recorded, windows: Option<&[(i64, i64)]>) -
         judge.run_until(&mut store, end, true);
     } else {
         // PromQL rules read the recorded trial as Prometheus would have stored it.
-        let scrape = sc.fleet.scrape_interval.0.max(1);
-        let per_tick = (store.tick.0 / scrape).max(1) as usize;
-        let mut view = crate::sim::prom::PromView::new(sc.fleet.metrics, &classes, (scrape * 1000) as i64, per_tick);
+        let mut view = crate::sim::prom::PromView::with_tick(sc, store.tick);
         view.reset(0);
         view.origin_ms = origin * 1000;
         let mut src = crate::sim::prom::PromSource { store: &mut store, view: &mut view, rules: &sc.queries };

@@ -50,6 +50,22 @@ pub struct PromRule {
     pub parsed: [crate::promql::Query; 2],
 }
 
+impl PromRule {
+    /// The rule's answer for `group` at `t` (Unix ms) over `storage`: the one
+    /// number it judges ([`crate::promql::judged`]); no request count.
+    pub fn answer<S: crate::promql::Storage + ?Sized>(
+        &self,
+        group: crate::engine::Group,
+        storage: &mut S,
+        t: i64,
+    ) -> Result<crate::engine::Sample, crate::engine::QueryError> {
+        let query = &self.parsed[usize::from(group == crate::engine::Group::Stable)];
+        crate::promql::judged(crate::promql::Evaluator::new(storage).instant(query, t))
+            .map(|v| crate::engine::Sample { value: v, requests: None })
+            .map_err(crate::engine::QueryError)
+    }
+}
+
 impl PartialEq for PromRule {
     fn eq(&self, other: &PromRule) -> bool {
         self.template == other.template

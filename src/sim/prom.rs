@@ -151,9 +151,14 @@ impl PromView {
 
     /// The view of `sc`'s fleet: its profile, classes, scrape interval and tick.
     pub fn for_scenario(sc: &crate::scenario::Scenario) -> PromView {
+        PromView::with_tick(sc, super::tick_of(sc))
+    }
+
+    /// The view of `sc`'s fleet over a store whose tick is `tick` (a recorded trial's own).
+    pub fn with_tick(sc: &crate::scenario::Scenario, tick: crate::time::SimDur) -> PromView {
         let classes: Vec<String> = sc.traffic.classes.iter().map(|c| c.name.clone()).collect();
         let scrape = sc.fleet.scrape_interval.0.max(1);
-        let per_tick = (super::tick_of(sc).0 / scrape).max(1) as usize;
+        let per_tick = (tick.0 / scrape).max(1) as usize;
         PromView::new(sc.fleet.metrics, &classes, (scrape * 1000) as i64, per_tick)
     }
 
@@ -450,11 +455,7 @@ pub struct PromSource<'a> {
 impl MetricSource for PromSource<'_> {
     fn query(&mut self, q: &Query, now: crate::time::SimTime) -> Result<Sample, QueryError> {
         let Metric::Query(i) = q.metric else { return self.store.query(q, now) };
-        let query = &self.rules[i as usize].parsed[usize::from(q.group == Group::Stable)];
         let t = self.view.ms_of(now);
-        let mut st = FleetStorage { view: self.view, store: self.store };
-        crate::promql::judged(crate::promql::Evaluator::new(&mut st).instant(query, t))
-            .map(|v| Sample { value: v, requests: None })
-            .map_err(QueryError)
+        self.rules[i as usize].answer(q.group, &mut FleetStorage { view: self.view, store: self.store }, t)
     }
 }
