@@ -256,6 +256,32 @@ pub struct QueryError(pub String);
 pub trait MetricSource {
     /// Answers `query` for the window ending at `now`.
     fn query(&mut self, query: &Query, now: SimTime) -> Result<Sample, QueryError>;
+
+    /// The whole answer, as a metrics backend returns it: a scalar, or every
+    /// sample of a vector in result order (Argo Rollouts' conditions index it,
+    /// Flagger reads its last element). By default the one value of
+    /// [`MetricSource::query`], or an empty vector when there is none.
+    fn query_answer(&mut self, query: &Query, now: SimTime) -> Result<Answer, QueryError> {
+        Ok(Answer::Vector(self.query(query, now)?.value.into_iter().collect()))
+    }
+}
+
+/// A backend's whole answer to a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Scalar(f64),
+    /// Sample values in result order (empty: no series).
+    Vector(Vec<f64>),
+}
+
+impl Answer {
+    /// The value shown in traces: the scalar, or the first sample.
+    pub fn first(&self) -> Option<f64> {
+        match self {
+            Answer::Scalar(x) => Some(*x),
+            Answer::Vector(v) => v.first().copied(),
+        }
+    }
 }
 
 /// The one definition of [`Agg::Window`] for a ratio (error rate, cache hit

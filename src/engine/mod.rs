@@ -14,17 +14,20 @@
 //! phase's end is counted before the decision.
 
 pub mod alert;
+pub mod argo;
 pub mod events;
+pub mod expr;
+pub mod flagger;
 pub mod metrics;
 pub mod policy;
 pub mod snapshot;
 
 pub use alert::AlertState;
 pub use events::{AlertTransition, Cause, Decision, DecisionKind, EngineEvent, EventSink, RuleRef, Verdict};
-pub use metrics::{ratio_of_sums, Agg, ClassId, Group, Metric, MetricSource, Query, QueryError, Sample, Unit};
+pub use metrics::{ratio_of_sums, Agg, Answer, ClassId, Group, Metric, MetricSource, Query, QueryError, Sample, Unit};
 pub use policy::{
-    AlertRule, CheckRules, Cmp, Condition, EvalMode, FailureAction, Gate, Limit, Phase, Policy, Severity, Step,
-    StepAction, Trigger, Window,
+    AlertRule, CheckRules, Cmp, Condition, Controller, EvalMode, FailureAction, Gate, Limit, Phase, Policy, Severity,
+    Step, StepAction, Trigger, Window,
 };
 pub use snapshot::{EngineSnapshot, SnapshotError};
 
@@ -95,6 +98,15 @@ pub struct Engine {
     alerts: Vec<AlertRuntime>,
     next_alert_eval: SimTime,
     next_trigger: Vec<SimTime>,
+    /// The state of an Argo Rollouts or Flagger controller (`policy.controller`).
+    ctl: Ctl,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Ctl {
+    Runbook,
+    Argo(argo::ArgoState),
+    Flagger(flagger::FlaggerState),
 }
 
 impl Engine {
@@ -123,9 +135,14 @@ impl Engine {
             alerts,
             next_alert_eval,
             next_trigger,
+            ctl: Ctl::Runbook,
             policy,
         };
-        engine.enter_phase(0, SimTime::ZERO, sink);
+        match engine.policy.controller {
+            Controller::Runbook => engine.enter_phase(0, SimTime::ZERO, sink),
+            Controller::Argo(_) => engine.argo_start(sink),
+            Controller::Flagger(_) => engine.flagger_start(sink),
+        }
         engine
     }
 
@@ -174,6 +191,18 @@ impl Engine {
                 }
             }
         }
+        match self.ctl {
+            Ctl::Runbook => {}
+            Ctl::Argo(_) if self.status.is_terminal() => return None,
+            Ctl::Flagger(_) if self.status.is_terminal() => return None,
+            Ctl::Argo(_) | Ctl::Flagger(_) => {
+                if let Status::RollingBack { end, .. } = self.status {
+                    t = t.min(end);
+                }
+                t = t.min(self.argo_next_wakeup()).min(self.flagger_next_wakeup());
+                return (t != SimTime::NEVER).then_some(t);
+            }
+        }
         match self.status {
             Status::InPhase { phase } => {
                 if let Some(s) = self.policy.phases[phase].steps.get(self.next_step) {
@@ -209,6 +238,11 @@ impl Engine {
         }
         if self.run_triggers(now, source, sink) || self.run_alerts(now, source, sink) {
             return;
+        }
+        match self.ctl {
+            Ctl::Runbook => {}
+            Ctl::Argo(_) => return self.argo_step(now, source, sink),
+            Ctl::Flagger(_) => return self.flagger_step(now, source, sink),
         }
         match self.status {
             Status::InPhase { phase } => self.run_phase(phase, now, source, sink),
@@ -575,5 +609,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod controller_tests;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,31 @@ pub struct Policy {
     pub triggers: Vec<Trigger>,
     /// How long a rollback takes; candidate traffic drains linearly to 0.
     pub rollback_duration: SimDur,
+    /// Whose semantics move the rollout through its phases.
+    pub controller: Controller,
+}
+
+/// The state machine that moves a rollout: rollsim's runbook engine (phases
+/// with bake times, cadenced checks and decision gates), or the semantics of
+/// Argo Rollouts or Flagger, for policies imported from their manifests. For
+/// the latter the phases are the controller's steps or weights, named for
+/// reports, and a gate index is a metric index.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Controller {
+    #[default]
+    Runbook,
+    Argo(super::argo::ArgoPolicy),
+    Flagger(super::flagger::FlaggerPolicy),
+}
+
+impl Controller {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Controller::Runbook => "runbook",
+            Controller::Argo(_) => "argo-rollouts",
+            Controller::Flagger(_) => "flagger",
+        }
+    }
 }
 
 /// One phase: a traffic weight held for a bake time while checks run.
@@ -276,6 +301,22 @@ impl Policy {
                 }
             }
         }
+        let by = |b: &super::argo::MeasureBy| match b {
+            super::argo::MeasureBy::Query(m) => Some(*m),
+            super::argo::MeasureBy::Assume(_) => None,
+        };
+        let controller_metrics: Vec<Metric> = match &self.controller {
+            Controller::Runbook => Vec::new(),
+            Controller::Argo(a) => a.metrics.iter().filter_map(|m| by(&m.by)).collect(),
+            Controller::Flagger(f) => f.metrics.iter().filter_map(|m| by(&m.by)).collect(),
+        };
+        out.extend(controller_metrics.into_iter().map(|metric| Query {
+            metric,
+            group: Group::Candidate,
+            class: None,
+            window: SimDur::ZERO,
+            agg: Agg::Window,
+        }));
         out.extend(self.alerts.iter().map(|a| a.condition.query));
         out.extend(self.triggers.iter().map(|t| t.condition.query));
         out

@@ -182,6 +182,12 @@ impl Engine {
         if s.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version { found: s.version });
         }
+        if policy.controller != super::Controller::Runbook {
+            return Err(SnapshotError::Policy(format!(
+                "snapshots hold the runbook engine's state; this policy runs under {}",
+                policy.controller.name()
+            )));
+        }
         let shape = PolicyShape::of(&policy);
         if s.shape != shape {
             return Err(SnapshotError::Policy(format!(
@@ -250,6 +256,7 @@ impl Engine {
             });
         }
         Ok(Engine {
+            ctl: super::Ctl::Runbook,
             policy,
             status,
             weight: s.weight,

@@ -65,6 +65,7 @@ fn policy(phases: Vec<Phase>) -> Policy {
         alert_every: SimDur::mins(1),
         triggers: vec![],
         rollback_duration: SimDur::mins(5),
+        controller: Controller::Runbook,
     }
 }
 

@@ -1015,5 +1015,5 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
             );
         }
     }
-    Policy { phases, alerts, alert_every, triggers, rollback_duration }
+    Policy { phases, alerts, alert_every, triggers, rollback_duration, controller: crate::engine::Controller::Runbook }
 }
