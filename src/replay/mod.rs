@@ -435,6 +435,15 @@ impl MetricSource for PromBoth<'_> {
         let t = p.origin_ms + now.0 as i64 * 1000;
         p.rules[i as usize].answer(q.group, &mut p.mem, t)
     }
+
+    fn query_answer(&mut self, q: &Query, now: SimTime) -> Result<crate::engine::Answer, QueryError> {
+        let Metric::Query(i) = q.metric else {
+            return Ok(crate::engine::Answer::Vector(self.rec.query(q, now)?.value.into_iter().collect()));
+        };
+        let p = &mut *self.prom;
+        let t = p.origin_ms + now.0 as i64 * 1000;
+        p.rules[i as usize].answer_all(q.group, &mut p.mem, t)
+    }
 }
 
 /// One warning per (metric, group) the policy reads but the recording lacks,

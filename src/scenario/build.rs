@@ -190,7 +190,7 @@ fn unit_hint(unit: Unit) -> &'static str {
     }
 }
 
-fn one_of<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
+pub(super) fn one_of<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
     move |s| {
         options.iter().find(|(n, _)| *n == s.trim()).map(|(_, v)| *v).ok_or_else(|| {
             let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
@@ -440,7 +440,7 @@ fn substitute(template: &str, vars: &[(&str, String)]) -> Result<String, String>
 
 /// A `query =` rule: substitutes its variables for each group, parses both
 /// and returns the metric that refers to it. `interval` is `{{interval}}`.
-fn build_query(cx: &mut Ctx, q: &Text, field: &str, interval: SimDur) -> Option<Metric> {
+pub(super) fn build_query(cx: &mut Ctx, q: &Text, field: &str, interval: SimDur) -> Option<Metric> {
     let mut parsed = Vec::new();
     for candidate in [true, false] {
         let mut vars: Vec<(&str, String)> = vec![
@@ -874,8 +874,20 @@ fn build_policy(cx: &mut Ctx, p: &RawPolicy, traffic: &Traffic, scrape: SimDur) 
     let rollback_duration = cx.opt(&p.rollback.duration, "policy.rollback.duration", SimDur::mins(5), parse_duration);
     on_grid(cx, rollback_duration, scrape, p.rollback.duration.as_ref().map(|t| t.span()), "policy.rollback.duration");
 
+    let given = [!p.phases.is_empty(), p.argo.is_some(), p.flagger.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        cx.err_at(None, "policy", "give one of `phases`, `[policy.argo]` or `[policy.flagger]`, not several");
+    }
+    let controller = if let Some(a) = &p.argo {
+        Some(super::controller::build_argo(cx, a, &base))
+    } else {
+        p.flagger.as_ref().map(|f| super::controller::build_flagger(cx, f, &base))
+    };
+    if let Some((controller, phases)) = controller {
+        return Policy { phases, alerts, alert_every, triggers, rollback_duration, controller };
+    }
     if p.phases.is_empty() {
-        cx.err_at(None, "policy.phases", "expected at least one phase");
+        cx.err_at(None, "policy.phases", "expected at least one phase (or `[policy.argo]`, `[policy.flagger]`)");
     }
     let mut phases: Vec<Phase> = Vec::new();
     for (i, rp) in p.phases.iter().enumerate() {

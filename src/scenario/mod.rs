@@ -7,6 +7,7 @@
 
 mod build;
 mod check;
+pub mod controller;
 mod faults;
 pub mod print;
 pub mod raw;
@@ -63,6 +64,27 @@ impl PromRule {
         crate::promql::judged(crate::promql::Evaluator::new(storage).instant(query, t))
             .map(|v| crate::engine::Sample { value: v, requests: None })
             .map_err(crate::engine::QueryError)
+    }
+}
+
+impl PromRule {
+    /// The rule's whole answer (a scalar, or every sample of the vector in
+    /// result order), as Argo Rollouts and Flagger receive it.
+    pub fn answer_all<S: crate::promql::Storage + ?Sized>(
+        &self,
+        group: crate::engine::Group,
+        storage: &mut S,
+        t: i64,
+    ) -> Result<crate::engine::Answer, crate::engine::QueryError> {
+        let query = &self.parsed[usize::from(group == crate::engine::Group::Stable)];
+        match crate::promql::Evaluator::new(storage).instant(query, t) {
+            Ok(crate::promql::Value::Scalar(x)) => Ok(crate::engine::Answer::Scalar(x)),
+            Ok(crate::promql::Value::Vector(v)) => {
+                Ok(crate::engine::Answer::Vector(v.iter().map(|s| s.value).collect()))
+            }
+            Ok(_) => Err(crate::engine::QueryError("the query does not return a number".into())),
+            Err(e) => Err(crate::engine::QueryError(e)),
+        }
     }
 }
 

@@ -298,7 +298,17 @@ pub fn to_toml(sc: &Scenario) -> String {
             Value::Table(t)
         })
         .collect();
-    policy.insert("phases".into(), Value::Array(phases));
+    match &p.controller {
+        crate::engine::Controller::Runbook => {
+            policy.insert("phases".into(), Value::Array(phases));
+        }
+        crate::engine::Controller::Argo(a) => {
+            policy.insert("argo".into(), Value::Table(super::controller::argo_table(sc, a)));
+        }
+        crate::engine::Controller::Flagger(f) => {
+            policy.insert("flagger".into(), Value::Table(super::controller::flagger_table(sc, f)));
+        }
+    }
     if !sc.query_vars.is_empty() {
         let vars: Table = sc.query_vars.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect();
         policy.insert("query_vars".into(), Value::Table(vars));
@@ -346,7 +356,9 @@ pub fn describe(sc: &Scenario) -> String {
         sc.fleet.scrape_interval,
         p.planned_duration()
     );
-    for (i, ph) in p.phases.iter().enumerate() {
+    describe_controller(&mut o, sc);
+    let runbook = matches!(p.controller, crate::engine::Controller::Runbook);
+    for (i, ph) in p.phases.iter().enumerate().filter(|_| runbook) {
         let c = &ph.checks;
         let cadence = if c.every == SimDur::ZERO { "at steps only".to_string() } else { format!("every {}", c.every) };
         let _ = writeln!(
@@ -419,4 +431,76 @@ pub fn describe(sc: &Scenario) -> String {
     let mix: Vec<String> = sc.faults.iter().map(|f| format!("{} {:.0}%", f.name, 100.0 * f.weight / total)).collect();
     let _ = writeln!(o, "fault mix: {}", mix.join(", "));
     o
+}
+
+/// Argo Rollouts' steps or Flagger's schedule, one line each.
+fn describe_controller(o: &mut String, sc: &Scenario) {
+    use crate::engine::argo::{ArgoStep, MeasureBy};
+    let by = |b: &MeasureBy| match b {
+        MeasureBy::Query(m) => what(sc, *m),
+        MeasureBy::Assume(v) => format!("not simulated, assumed {}", v.name()),
+    };
+    match &sc.policy.controller {
+        crate::engine::Controller::Runbook => {}
+        crate::engine::Controller::Argo(a) => {
+            let _ = writeln!(
+                o,
+                "Argo Rollouts canary: manual promotions arrive after {}; inconclusive: {} after it",
+                a.manual_delay,
+                a.on_inconclusive.name()
+            );
+            let names = |m: &[usize]| m.iter().map(|&i| a.metrics[i].name.clone()).collect::<Vec<_>>().join(", ");
+            for (i, st) in a.steps.iter().enumerate() {
+                let text = match st {
+                    ArgoStep::SetWeight(w) => format!("setWeight {}", format_percent(*w)),
+                    ArgoStep::Pause(None) => "pause (until promoted)".into(),
+                    ArgoStep::Pause(Some(d)) => format!("pause {d}"),
+                    ArgoStep::Analysis(m) => format!("analysis [{}]", names(m)),
+                    ArgoStep::SetCanaryScale => "setCanaryScale (instances only)".into(),
+                };
+                let _ = writeln!(o, "step {i}: {text}");
+            }
+            if let Some(b) = &a.background {
+                let _ = writeln!(o, "background analysis from step {}: [{}]", b.starting_step, names(&b.metrics));
+            }
+            for m in &a.metrics {
+                let cond = |e: &Option<crate::engine::expr::Expr>| {
+                    e.as_ref().map_or("-".to_string(), |e| e.source().to_string())
+                };
+                let _ = writeln!(
+                    o,
+                    "metric {:<20} {}; success {}, failure {}; first after {}, every {}, count {}, failureLimit {}{}",
+                    m.name,
+                    by(&m.by),
+                    cond(&m.success),
+                    cond(&m.failure),
+                    m.initial_delay,
+                    m.interval.map_or("-".to_string(), |i| i.to_string()),
+                    m.effective_count().map_or("until the run ends".to_string(), |c| c.to_string()),
+                    m.failure_limit.map_or("-1".to_string(), |l| l.to_string()),
+                    if m.dry_run { "  [dry run]" } else { "" }
+                );
+            }
+        }
+        crate::engine::Controller::Flagger(f) => {
+            let w: Vec<String> = f.weights().iter().map(|w| format!("{w}%")).collect();
+            let _ = writeln!(
+                o,
+                "Flagger canary: every {}, roll back at {} failed checks; weights {}{}",
+                f.interval,
+                f.threshold,
+                w.join(" -> "),
+                if f.iterations > 0 { format!(" ({} iterations)", f.iterations) } else { String::new() }
+            );
+            for m in &f.metrics {
+                let range = match (m.min, m.max) {
+                    (Some(a), Some(b)) => format!("within [{a}, {b}]"),
+                    (Some(a), None) => format!(">= {a}"),
+                    (None, Some(b)) => format!("<= {b}"),
+                    (None, None) => "any value".into(),
+                };
+                let _ = writeln!(o, "metric {:<20} {} {range}", m.name, by(&m.by));
+            }
+        }
+    }
 }

@@ -85,7 +85,13 @@ pub struct RawPolicy {
     pub alerts: IndexMap<String, RawRule>,
     #[serde(default)]
     pub rollback: RawRollback,
+    /// The runbook engine's phases; absent under `argo` or `flagger`.
+    #[serde(default)]
     pub phases: Vec<RawPhase>,
+    /// A policy moved by Argo Rollouts' semantics (imported from a `Rollout`).
+    pub argo: Option<RawArgo>,
+    /// A policy moved by Flagger's semantics (imported from a `Canary`).
+    pub flagger: Option<RawFlagger>,
     /// Template variables of PromQL rules (`{{name}}` in `query`).
     #[serde(default)]
     pub query_vars: IndexMap<String, String>,
@@ -219,4 +225,78 @@ pub struct RawSimulation {
     pub max_events: Option<Spanned<i64>>,
     pub trials: Option<Spanned<i64>>,
     pub seed: Option<Spanned<i64>>,
+}
+
+/// `[policy.argo]`: a `Rollout`'s canary steps and analysis (README: Import).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArgo {
+    pub steps: Vec<RawArgoStep>,
+    pub background: Option<RawBackground>,
+    pub manual_delay: Option<Text>,
+    pub on_inconclusive: Option<Text>,
+    #[serde(default)]
+    pub metrics: IndexMap<String, RawArgoMetric>,
+}
+
+/// One step: exactly one of its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArgoStep {
+    pub set_weight: Option<Text>,
+    /// A duration, or `"manual"` (`pause: {}`).
+    pub pause: Option<Text>,
+    pub analysis: Option<Vec<String>>,
+    pub set_canary_scale: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackground {
+    pub starting_step: Option<Spanned<i64>>,
+    pub metrics: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArgoMetric {
+    pub query: Option<Text>,
+    /// `"pass"` or `"fail"`: a provider that cannot be simulated.
+    pub assume: Option<Text>,
+    pub success: Option<Text>,
+    pub failure: Option<Text>,
+    pub initial_delay: Option<Text>,
+    pub interval: Option<Text>,
+    pub count: Option<Spanned<i64>>,
+    pub failure_limit: Option<Spanned<i64>>,
+    pub inconclusive_limit: Option<Spanned<i64>>,
+    pub consecutive_error_limit: Option<Spanned<i64>>,
+    pub consecutive_success_limit: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `[policy.flagger]`: a `Canary`'s analysis (README: Import).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlagger {
+    pub interval: Option<Text>,
+    pub threshold: Option<Spanned<i64>>,
+    pub max_weight: Option<Text>,
+    pub step_weight: Option<Text>,
+    #[serde(default)]
+    pub step_weights: Vec<Text>,
+    pub iterations: Option<Spanned<i64>>,
+    pub iteration_weight: Option<Text>,
+    #[serde(default)]
+    pub metrics: IndexMap<String, RawFlaggerMetric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlaggerMetric {
+    pub query: Option<Text>,
+    pub assume: Option<Text>,
+    pub min: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
 }

@@ -458,4 +458,12 @@ impl MetricSource for PromSource<'_> {
         let t = self.view.ms_of(now);
         self.rules[i as usize].answer(q.group, &mut FleetStorage { view: self.view, store: self.store }, t)
     }
+
+    fn query_answer(&mut self, q: &Query, now: crate::time::SimTime) -> Result<crate::engine::Answer, QueryError> {
+        let Metric::Query(i) = q.metric else {
+            return Ok(crate::engine::Answer::Vector(self.store.query(q, now)?.value.into_iter().collect()));
+        };
+        let t = self.view.ms_of(now);
+        self.rules[i as usize].answer_all(q.group, &mut FleetStorage { view: self.view, store: self.store }, t)
+    }
 }
