@@ -8,7 +8,7 @@
 //!    `--no-default-features`), then [`units`], [`stats`], [`outdir`];
 //! 2. [`io`] — readers and writers of recorded series and trial tables, then
 //!    [`promql`] — PromQL evaluated as Prometheus does, metric-naming profiles;
-//! 3. [`scenario`] → [`sim`] → [`runner`], [`rows`], [`summary`];
+//! 3. [`scenario`] → [`import`] (Argo Rollouts, Flagger, Prometheus rules) → [`sim`] → [`runner`], [`rows`], [`summary`];
 //! 4. [`report`] → [`compare`] → [`replay`] → [`sweep`] → [`shard`];
 //! 5. the `rollsim` binary (`src/cli/`).
 
@@ -17,6 +17,8 @@ pub mod time;
 
 #[cfg(feature = "harness")]
 pub mod compare;
+#[cfg(feature = "harness")]
+pub mod import;
 #[cfg(feature = "harness")]
 pub mod io;
 #[cfg(feature = "harness")]

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 /// The library's top-level modules, lowest layer first: a module may use only
 /// modules listed before it. `cli` is the binary (`src/cli/`, `src/main.rs`).
 const LAYERS: &[&str] = &[
-    "time", "engine", "units", "stats", "outdir", "io", "promql", "scenario", "sim", "runner", "rows", "summary",
-    "report", "compare", "replay", "sweep", "shard", "cli",
+    "time", "engine", "units", "stats", "outdir", "io", "promql", "scenario", "import", "sim", "runner", "rows",
+    "summary", "report", "compare", "replay", "sweep", "shard", "cli",
 ];
 
 struct Source {

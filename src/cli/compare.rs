@@ -42,8 +42,8 @@ fn run_scenario(sc: &Scenario, label: String, trials: u64, seed: u64, threads: u
 }
 
 fn load_scenario(path: &Path) -> Result<Scenario, i32> {
-    Scenario::load(path).map_err(|e| {
-        eprintln!("error: invalid scenario\n{e}");
+    super::import::load(path).map_err(|e| {
+        eprintln!("error: {e}");
         2
     })
 }

@@ -17,7 +17,7 @@ struct Cli {
 enum Command {
     /// Parse and validate scenario files, then describe each policy.
     Validate {
-        /// Scenario files (TOML).
+        /// Scenario files (TOML), or Argo Rollouts / Flagger manifests (YAML, imported with the defaults).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -235,6 +235,40 @@ enum Command {
         force: bool,
     },
     /// Print a scenario as canonical TOML, or document every scenario field.
+    /// Import an Argo Rollouts or Flagger policy (and Prometheus rule files) into a scenario.
+    ///
+    /// Reads multi-document YAML: Rollout, AnalysisTemplate, ClusterAnalysisTemplate, Canary,
+    /// MetricTemplate, PrometheusRule and plain rule files. The policy follows its controller's
+    /// semantics; fleet, traffic, health and faults come from --base. Prints the scenario and
+    /// the import report, or writes both with --out.
+    Import {
+        /// Manifest files (YAML; Helm charts must be rendered first).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Scenario whose fleet, traffic, health and fault mix to use (default: the built-in one).
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// Write the scenario here and the report beside it (NAME.import.md); never over a file of yours.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace --out files that exist.
+        #[arg(long)]
+        force: bool,
+        /// Measurements rollsim cannot simulate (Job, web, Datadog providers; Flagger rollout
+        /// webhooks): `pass` or `fail` every time. Without it such a provider is an error.
+        #[arg(long, value_name = "pass|fail")]
+        unsupported: Option<String>,
+        /// NAME=SIGNAL: bind a metric name the queries use to a simulated signal
+        /// (requests, latency_bucket, cpu, memory, db_pool, restarts). Repeatable.
+        #[arg(long, value_name = "NAME=SIGNAL")]
+        bind: Vec<String>,
+        /// NAME=VALUE: an Argo analysis arg (for `valueFrom`, or to override). Repeatable.
+        #[arg(long, value_name = "NAME=VALUE")]
+        arg: Vec<String>,
+        /// An alert rule (by name; `*` for all) whose firing rolls back. Repeatable.
+        #[arg(long, value_name = "ALERT")]
+        rollback_on: Vec<String>,
+    },
     Scenario {
         /// Scenario file; the built-in seed scenario when omitted.
         file: Option<PathBuf>,
@@ -257,6 +291,9 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Validate { files } => validate(&files),
+        Command::Import { files, base, out, force, unsupported, bind, arg, rollback_on } => {
+            import::import(import::Args { files, base, out, force, unsupported, bind, arg, rollback_on })
+        }
         Command::Scenario { file, explain } => scenario(file, explain),
         Command::Run { scenario, trials, seed, threads, out, force, shard, format, quiet } => {
             run::run(scenario, trials, seed, threads, out, force, shard, format, quiet)
@@ -315,6 +352,7 @@ pub fn main() -> i32 {
 }
 
 mod compare;
+mod import;
 mod query;
 mod replay;
 mod run;
@@ -331,8 +369,8 @@ pub fn out_dir(dir: &std::path::Path, force: bool) -> Result<rollsim::outdir::Ou
 fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {
     match file {
         None => Ok(Scenario::seed()),
-        Some(path) => Scenario::load(path).map_err(|e| {
-            eprintln!("error: invalid scenario\n{e}");
+        Some(path) => import::load(path).map_err(|e| {
+            eprintln!("error: {e}");
             1
         }),
     }
@@ -341,7 +379,7 @@ fn load(file: &Option<PathBuf>) -> Result<Scenario, i32> {
 fn validate(files: &[PathBuf]) -> i32 {
     let mut code = 0;
     for path in files {
-        match Scenario::load(path) {
+        match import::load(path) {
             Ok(sc) => {
                 println!("{}: valid", path.display());
                 print!("{}", print::describe(&sc));

@@ -23,10 +23,10 @@ pub struct Args {
 pub fn sweep(a: Args) -> i32 {
     let (text, file) = match &a.scenario {
         None => (SEED_TOML.to_string(), format!("<built-in {SEED_NAME}.toml>")),
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => (t, p.display().to_string()),
+        Some(p) => match super::import::scenario_text(p) {
+            Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {}: cannot read the file: {e}", p.display());
+                eprintln!("error: {e}");
                 return 2;
             }
         },

@@ -10,6 +10,7 @@
 //! `histogram_quantile`. Anything else is refused by [`parse`] with its name
 //! and position, never evaluated approximately.
 
+pub mod bind;
 mod eval;
 pub mod openmetrics;
 pub mod profile;
