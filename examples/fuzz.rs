@@ -274,6 +274,17 @@ fn targets(scratch: &Path) -> Vec<Target> {
             }),
         },
         Target {
+            name: "manifest",
+            corpus: vec![
+                include_bytes!("../scenarios/import/argo-rollout.yaml").to_vec(),
+                include_bytes!("../scenarios/import/flagger-canary.yaml").to_vec(),
+                include_bytes!("../scenarios/import/slo-burn-rate.yaml").to_vec(),
+            ],
+            exec: Box::new(|b| {
+                let _ = rollsim::import::import_str(&text(b), "fuzz.yaml", &Default::default());
+            }),
+        },
+        Target {
             name: "map",
             corpus: vec![b"value=cpu*0.01,p99=latency_p99@stable,version:v2=candidate".to_vec()],
             exec: Box::new(|b| {

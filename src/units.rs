@@ -145,7 +145,7 @@ pub fn format_count(v: f64, exact_below: f64) -> String {
 
 /// Shortest decimal text for `v` (Rust's `Display` already round-trips f64),
 /// after removing binary noise from the percent/ms scaling (1e-12 relative).
-fn trim_float(v: f64) -> String {
+pub fn trim_float(v: f64) -> String {
     let rounded = (v * 1e9).round() / 1e9;
     let r = if (rounded - v).abs() <= 1e-12 * v.abs().max(1.0) { rounded } else { v };
     format!("{r}")

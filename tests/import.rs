@@ -123,7 +123,7 @@ fn errors_name_file_document_line_and_field() {
         "bad.yaml",
         "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: lots\n",
     );
-    let e = import(&[bad.clone()], &Options::default()).unwrap_err().to_string();
+    let e = import(std::slice::from_ref(&bad), &Options::default()).unwrap_err().to_string();
     assert!(
         e.contains("bad.yaml:9: document 1 (Rollout/r): spec.strategy.canary.steps[0].setWeight: expected an integer"),
         "{e}"
@@ -142,7 +142,7 @@ fn errors_name_file_document_line_and_field() {
         "unbound.yaml",
         "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n  - name: cpu\n    successCondition: result[0] < 0.8\n    provider:\n      prometheus:\n        query: sum(rate(container_cpu_usage_seconds_total[1m]))\n",
     );
-    let e = import(&[unbound.clone()], &Options::default()).unwrap_err().to_string();
+    let e = import(std::slice::from_ref(&unbound), &Options::default()).unwrap_err().to_string();
     assert!(e.contains("unbound.yaml:9") && e.contains("--bind 'container_cpu_usage_seconds_total=SIGNAL'"), "{e}");
     let opts = Options {
         binds: vec![("container_cpu_usage_seconds_total".into(), rollsim::promql::bind::Signal::Cpu)],
@@ -281,4 +281,163 @@ groups:
     // minute, so the first evaluation at or after T0+51.84 s is T0+60 s: within
     // one evaluation interval of the workbook's figure.
     assert_eq!(rollback, Some((t0 + 60, Cause::Alert(0))));
+}
+
+impl Mem {
+    fn at(now: SimTime) -> i64 {
+        1_767_225_600_000 + now.0 as i64 * 1000
+    }
+}
+
+/// The whole answers of the imported queries (Argo and Flagger read them).
+struct MemAnswers(Mem);
+
+impl MetricSource for MemAnswers {
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        self.0.query(q, now)
+    }
+    fn query_answer(&mut self, q: &Query, now: SimTime) -> Result<Answer, QueryError> {
+        let Metric::Query(i) = q.metric else { return Ok(Answer::Vector(vec![])) };
+        self.0 .1[i as usize].answer_all(q.group, &mut self.0 .0, Mem::at(now))
+    }
+}
+
+/// 10 requests/s on the candidate, scraped every 15 s; half of them fail from `bad_from` seconds.
+fn scripted(bad_from: u64, until: u64) -> MemStorage {
+    let (mut ok, mut bad, mut n_ok, mut n_bad) = (Vec::new(), Vec::new(), 0.0, 0.0);
+    for t in (0..=until).step_by(15) {
+        if t > 0 {
+            if t <= bad_from {
+                n_ok += 150.0;
+            } else {
+                n_ok += 75.0;
+                n_bad += 75.0;
+            }
+        }
+        ok.push((Mem::at(SimTime(t)), n_ok));
+        bad.push((Mem::at(SimTime(t)), n_bad));
+    }
+    let series = |code: &str| labels([("__name__", "http_requests_total"), ("code", code), ("version", "canary")]);
+    MemStorage { series: vec![(series("200"), ok), (series("500"), bad)] }
+}
+
+fn drive(sc: &Scenario, mem: MemStorage, until: u64) -> Vec<EngineEvent> {
+    let mut src = MemAnswers(Mem(mem, sc.queries.clone()));
+    let mut events: Vec<EngineEvent> = Vec::new();
+    let mut e = Engine::start(Arc::new((*sc.policy).clone()), &mut events);
+    while let Some(t) = e.next_wakeup() {
+        if t.0 > until {
+            break;
+        }
+        e.step(t, &mut src, &mut events);
+    }
+    events
+}
+
+fn checks_and_rollback(events: &[EngineEvent]) -> (Vec<(u64, rollsim::engine::Verdict)>, Option<u64>) {
+    let checks = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Check { at, verdict, .. } => Some((at.0, *verdict)),
+            _ => None,
+        })
+        .collect();
+    let rollback = events.iter().find_map(|e| match e {
+        EngineEvent::Decision(d) if d.kind == DecisionKind::Rollback => Some(d.at.0),
+        _ => None,
+    });
+    (checks, rollback)
+}
+
+#[test]
+fn a_hand_written_rollout_aborts_as_argo_would_on_scripted_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(
+        tmp.path(),
+        "rollout.yaml",
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  strategy:
+    canary:
+      steps:
+      - setWeight: 20
+      - analysis:
+          templates:
+          - templateName: sr
+      - setWeight: 60
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: sr}
+spec:
+  metrics:
+  - name: success
+    initialDelay: 1m
+    interval: 1m
+    count: 5
+    failureLimit: 1
+    successCondition: result[0] >= 0.99
+    provider:
+      prometheus:
+        query: sum(rate(http_requests_total{job="web",code!~"5.."}[1m])) / sum(rate(http_requests_total{job="web"}[1m]))
+"#,
+    );
+    let sc = import(&[f], &Options::default()).unwrap().scenario;
+    use rollsim::engine::Verdict::{Fail, Pass};
+    // Half the requests fail from 100 s: the measurement at 60 s passes, those
+    // at 120 s and 180 s fail, and the second failure is beyond failureLimit 1.
+    let (checks, rollback) = checks_and_rollback(&drive(&sc, scripted(100, 3600), 3600));
+    assert_eq!(checks, [(60, Pass), (120, Fail), (180, Fail)]);
+    assert_eq!(rollback, Some(180));
+    // Healthy series: five passing measurements complete the step at 300 s.
+    let events = drive(&sc, scripted(100_000, 3600), 3600);
+    let (checks, rollback) = checks_and_rollback(&events);
+    assert_eq!((checks.len(), rollback), (5, None));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, EngineEvent::Decision(d) if d.kind == DecisionKind::Complete && d.at.0 == 300)));
+}
+
+#[test]
+fn a_hand_written_canary_rolls_back_as_flagger_would_on_scripted_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(
+        tmp.path(),
+        "canary.yaml",
+        r#"
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: web, namespace: shop}
+spec:
+  provider: kubernetes
+  targetRef: {kind: Deployment, name: web}
+  analysis:
+    interval: 1m
+    threshold: 2
+    stepWeight: 10
+    maxWeight: 50
+    metrics:
+    - name: success
+      templateRef: {name: sr}
+      thresholdRange: {min: 99}
+---
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata: {name: sr, namespace: shop}
+spec:
+  provider: {type: prometheus}
+  query: sum(rate(http_requests_total{namespace="{{ namespace }}",app="{{ target }}",code!~"5.."}[{{ interval }}])) / sum(rate(http_requests_total{namespace="{{ namespace }}",app="{{ target }}"}[{{ interval }}])) * 100
+"#,
+    );
+    let sc = import(&[f], &Options::default()).unwrap().scenario;
+    use rollsim::engine::Verdict::{Fail, Pass};
+    // Ticks every minute: 60 s starts at 10% without a check; 120 s passes
+    // (20%); half the requests fail from 150 s, so 180 s and 240 s fail; the
+    // count reaches threshold 2 at 240 s and the tick at 300 s rolls back.
+    let (checks, rollback) = checks_and_rollback(&drive(&sc, scripted(150, 3600), 3600));
+    assert_eq!(checks, [(120, Pass), (180, Fail), (240, Fail)]);
+    assert_eq!(rollback, Some(300));
 }

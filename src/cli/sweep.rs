@@ -20,7 +20,27 @@ pub struct Args {
     pub shard: Option<rollsim::shard::Shard>,
 }
 
-pub fn sweep(a: Args) -> i32 {
+pub fn sweep(mut a: Args) -> i32 {
+    // Manifests: imported with the defaults; `Kind/spec...` paths vary the manifest field.
+    if let Some(p) = a.scenario.as_ref().filter(|p| rollsim::import::is_manifest(p)) {
+        let imported = match rollsim::import::import(std::slice::from_ref(p), &Default::default()) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
+        for v in &mut a.vary {
+            match imported.translate(&v.path, &v.values) {
+                Ok(Some((path, values))) => *v = Vary { path, values },
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            }
+        }
+    }
     let (text, file) = match &a.scenario {
         None => (SEED_TOML.to_string(), format!("<built-in {SEED_NAME}.toml>")),
         Some(p) => match super::import::scenario_text(p) {

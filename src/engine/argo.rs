@@ -91,6 +91,17 @@ pub enum MeasureBy {
     Assume(Verdict),
 }
 
+/// The candidate's whole answer to `metric` at `now`, as a controller's
+/// provider asks it.
+pub(super) fn candidate_answer<S: MetricSource + ?Sized>(
+    metric: Metric,
+    now: SimTime,
+    source: &mut S,
+) -> Result<Answer, super::QueryError> {
+    let q = Query { metric, group: Group::Candidate, class: None, window: SimDur::ZERO, agg: Agg::Window };
+    source.query_answer(&q, now)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArgoMetric {
     pub name: String,
@@ -253,19 +264,10 @@ impl Run {
             }
             let (value, verdict) = match &m.by {
                 MeasureBy::Assume(v) => (None, *v),
-                MeasureBy::Query(metric) => {
-                    let q = Query {
-                        metric: *metric,
-                        group: Group::Candidate,
-                        class: None,
-                        window: SimDur::ZERO,
-                        agg: Agg::Window,
-                    };
-                    match source.query_answer(&q, now) {
-                        Ok(a) => (a.first(), m.evaluate(&a)),
-                        Err(_) => (None, Verdict::Error),
-                    }
-                }
+                MeasureBy::Query(metric) => match candidate_answer(*metric, now, source) {
+                    Ok(a) => (a.first(), m.evaluate(&a)),
+                    Err(_) => (None, Verdict::Error),
+                },
             };
             let limit = m.success.as_ref().and_then(Expr::simple_threshold).map(|(_, v)| v);
             sink.event(EngineEvent::Check { at: now, phase, gate: mi, value, limit, requests: None, verdict });

@@ -21,9 +21,7 @@
 //! the iterations; a gate index in events is a metric index.
 
 use super::argo::MeasureBy;
-use super::{
-    Agg, Answer, Cause, DecisionKind, Engine, EngineEvent, EventSink, Group, MetricSource, Query, Status, Verdict,
-};
+use super::{Answer, Cause, DecisionKind, Engine, EngineEvent, EventSink, MetricSource, Status, Verdict};
 use crate::time::{SimDur, SimTime};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,14 +175,7 @@ impl Engine {
                 let (value, verdict) = match &f.metrics[i].by {
                     MeasureBy::Assume(v) => (None, *v),
                     MeasureBy::Query(metric) => {
-                        let q = Query {
-                            metric: *metric,
-                            group: Group::Candidate,
-                            class: None,
-                            window: SimDur::ZERO,
-                            agg: Agg::Window,
-                        };
-                        f.check(i, source.query_answer(&q, now).map_err(|_| ()))
+                        f.check(i, super::argo::candidate_answer(*metric, now, source).map_err(|_| ()))
                     }
                 };
                 let limit = f.metrics[i].min.or(f.metrics[i].max);

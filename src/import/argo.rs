@@ -4,7 +4,7 @@
 //! analysis over the base scenario's phases.
 
 use super::yaml::{Doc, Node};
-use super::{dur_text, duration, placeholder, substitute, ImportError, Options, RawQuery, Report};
+use super::{dur_text, duration, placeholder, substitute, Conv, ImportError, Options, RawQuery, Report};
 use crate::engine::Verdict;
 use crate::scenario::Scenario;
 use crate::time::SimDur;
@@ -151,6 +151,22 @@ fn template_metrics<'a>(
                     ));
                 }
                 x.insert(to.into(), Value::String(text));
+            }
+        }
+        let base = format!("{}/{}/spec.metrics[{i}]", t.kind(), t.name());
+        for (key, to, conv) in [
+            ("interval", "interval", Conv::Duration),
+            ("initialDelay", "initial_delay", Conv::Duration),
+            ("count", "count", Conv::Same),
+            ("failureLimit", "failure_limit", Conv::Same),
+            ("inconclusiveLimit", "inconclusive_limit", Conv::Same),
+            ("consecutiveErrorLimit", "consecutive_error_limit", Conv::Same),
+            ("consecutiveSuccessLimit", "consecutive_success_limit", Conv::Same),
+            ("successCondition", "success", Conv::Same),
+            ("failureCondition", "failure", Conv::Same),
+        ] {
+            if m.get(key).is_some() {
+                report.path(format!("{base}.{key}"), format!("policy.argo.metrics.{name}.{to}"), conv);
             }
         }
         if let Some(d) = m.get("initialDelay") {
@@ -301,11 +317,21 @@ pub(super) fn import<'a>(
                     return Err(r.err(Some(v), &f("setWeight"), "expected a percentage from 0 to 100"));
                 }
                 x.insert("set_weight".into(), Value::String(format!("{w}%")));
+                report.path(
+                    format!("Rollout/{}", f("setWeight")),
+                    format!("policy.argo.steps[{i}].set_weight"),
+                    Conv::Percent,
+                );
             }
             "pause" => match v.get("duration") {
                 Some(d) => {
                     let d = duration(r, d, &f("pause.duration"))?;
                     durations.push(d);
+                    report.path(
+                        format!("Rollout/{}", f("pause.duration")),
+                        format!("policy.argo.steps[{i}].pause"),
+                        Conv::Duration,
+                    );
                     x.insert("pause".into(), dur_text(d));
                 }
                 None => {
@@ -387,6 +413,11 @@ pub(super) fn import<'a>(
         bg.insert("starting_step".into(), Value::Integer(start));
         bg.insert("metrics".into(), names_value(&names));
         t.insert("background".into(), Value::Table(bg));
+        report.path(
+            "Rollout/spec.strategy.canary.analysis.startingStep".into(),
+            "policy.argo.background.starting_step".into(),
+            Conv::Same,
+        );
         report.mapping.push(format!("{}: background analysis from step {start} → policy.argo.background", r.label()));
     }
     report.mapping.push(format!("{}: spec.strategy.canary.steps → policy.argo.steps (one phase per step)", r.label()));

@@ -4,7 +4,7 @@
 //! metrics with Flagger's defaults.
 
 use super::yaml::{Doc, Node};
-use super::{dur_text, duration, placeholder, substitute, ImportError, Options, RawQuery, Report};
+use super::{dur_text, duration, placeholder, substitute, Conv, ImportError, Options, RawQuery, Report};
 use crate::engine::Verdict;
 use crate::scenario::Scenario;
 use crate::time::SimDur;
@@ -123,6 +123,18 @@ pub(super) fn import<'a>(
     let ingress =
         spec.get("ingressRef").and_then(|r| r.get("name")).and_then(Node::text).unwrap_or_else(|| target.clone());
 
+    let analysis = if spec.get("analysis").is_some() { "analysis" } else { "canaryAnalysis" };
+    for (key, to, conv) in [
+        ("interval", "interval", Conv::Duration),
+        ("threshold", "threshold", Conv::Same),
+        ("maxWeight", "max_weight", Conv::Percent),
+        ("stepWeight", "step_weight", Conv::Percent),
+        ("iterations", "iterations", Conv::Same),
+    ] {
+        if a.get(key).is_some() {
+            report.path(format!("Canary/spec.{analysis}.{key}"), format!("policy.flagger.{to}"), conv);
+        }
+    }
     let interval = match a.get("interval") {
         Some(n) => duration(c, n, "spec.analysis.interval")?.max(SimDur::secs(10)),
         None => SimDur::mins(1),

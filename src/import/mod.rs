@@ -76,6 +76,52 @@ pub struct Imported {
     /// The import report (Markdown).
     pub report: String,
     pub scenario: Scenario,
+    /// Manifest fields a sweep can vary, with the scenario path each maps to.
+    pub paths: Vec<FieldPath>,
+}
+
+/// How a manifest value is written in the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conv {
+    /// As it is (integers, numbers, conditions).
+    Same,
+    /// A whole percent (`5` → `5%`).
+    Percent,
+    /// A duration (`30` → `30s`, `5m` as it is).
+    Duration,
+}
+
+/// `Kind/spec.path` (templates: `Kind/name/spec.path`) → a scenario path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldPath {
+    pub manifest: String,
+    pub scenario: String,
+    pub conv: Conv,
+}
+
+impl Imported {
+    /// A `--vary` over a manifest path as the scenario path and values it maps
+    /// to; `Ok(None)` when `path` is not a manifest path (it has no `Kind/`).
+    pub fn translate(&self, path: &str, values: &[String]) -> Result<Option<(String, Vec<String>)>, String> {
+        let Some((head, _)) = path.split_once('/') else { return Ok(None) };
+        if head.contains('.') {
+            return Ok(None);
+        }
+        let Some(f) = self.paths.iter().find(|f| f.manifest == path) else {
+            let known: Vec<&str> = self.paths.iter().map(|f| f.manifest.as_str()).collect();
+            return Err(format!(
+                "--vary: {path:?} is not a field rollsim imported; manifest paths: {}",
+                known.join(", ")
+            ));
+        };
+        let conv = |v: &String| match f.conv {
+            Conv::Same => v.clone(),
+            Conv::Percent if !v.ends_with('%') => format!("{v}%"),
+            Conv::Duration if v.chars().all(|c| c.is_ascii_digit()) => format!("{v}s"),
+            _ => v.clone(),
+        };
+        Ok(Some((f.scenario.clone(), values.iter().map(conv).collect())))
+    }
 }
 
 /// What one importer found, for the report.
@@ -87,6 +133,14 @@ pub(crate) struct Report {
     pub not_simulated: Vec<String>,
     pub warnings: Vec<String>,
     pub bindings: Vec<String>,
+    pub paths: Vec<FieldPath>,
+    pub varyable: Vec<String>,
+}
+
+impl Report {
+    pub(crate) fn path(&mut self, manifest: String, scenario: String, conv: Conv) {
+        self.paths.push(FieldPath { manifest, scenario, conv });
+    }
 }
 
 /// A query as the manifest wrote it (variables substituted), bound later.
@@ -142,6 +196,15 @@ fn gcd(a: u64, b: u64) -> u64 {
 /// Reads the manifests and writes the scenario.
 pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError> {
     let docs = read_docs(paths)?;
+    import_docs(docs, paths, opts)
+}
+
+/// [`import`] of manifest text (`label` names it in errors); what the fuzzer drives.
+pub fn import_str(text: &str, label: &str, opts: &Options) -> Result<Imported, ImportError> {
+    import_docs(yaml::load(text, label)?, &[PathBuf::from(label)], opts)
+}
+
+fn import_docs(docs: Vec<Doc>, paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError> {
     let base = match &opts.base {
         Some(p) => Scenario::load(p).map_err(|e| ImportError {
             file: p.display().to_string(),
@@ -223,8 +286,9 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
     let mut next = bound.into_iter();
     if let Some((key, mut table)) = controller {
         replace_queries(&mut table, &mut next);
-        policy.remove("phases");
-        policy.remove("checks");
+        for k in ["phases", "checks", "argo", "flagger"] {
+            policy.remove(k);
+        }
         policy.insert(key.into(), Value::Table(table));
         let mut rollback = Table::new();
         rollback.insert("duration".into(), Value::String("0s".into()));
@@ -265,6 +329,9 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
     root.insert("description".into(), Value::String(format!("imported by rollsim import from {}", names.join(", "))));
 
     let body = toml::to_string(&root).expect("a TOML table serialises");
+    for p in &report.paths {
+        report.varyable.push(format!("`{}` → `{}`", p.manifest, p.scenario));
+    }
     let report_text = report.markdown(&names, &base_label);
     let mut text = String::new();
     let _ = writeln!(text, "# Imported by `rollsim import {}`.", names.join(" "));
@@ -289,7 +356,7 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
         field: String::new(),
         message: format!("the imported policy is not a valid scenario:\n{e}"),
     })?;
-    Ok(Imported { toml: text, report: report_text, scenario })
+    Ok(Imported { toml: text, report: report_text, scenario, paths: report.paths })
 }
 
 fn stem(paths: &[PathBuf]) -> String {
@@ -331,6 +398,10 @@ impl Report {
             ("Assumed", &self.assumed),
             ("Not simulated", &self.not_simulated),
             ("Warnings", &self.warnings),
+            (
+                "Fields a sweep can vary (`--vary 'MANIFEST PATH=v1,v2'` on the manifest, or the scenario path)",
+                &self.varyable,
+            ),
         ] {
             let _ = writeln!(o, "## {title}\n");
             if items.is_empty() {

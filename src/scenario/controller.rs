@@ -50,7 +50,9 @@ fn gate(name: &str, by: &MeasureBy, op: Cmp, limit: Option<f64>, dry_run: bool) 
         agg: Agg::Window,
         window: Window::Fixed(SimDur::ZERO),
         op,
-        limit: Limit::Absolute(limit.unwrap_or(f64::NAN)),
+        // A condition that is not `value op number` has no one limit to draw:
+        // infinity (never NaN, so that equal policies compare equal).
+        limit: Limit::Absolute(limit.unwrap_or(f64::INFINITY)),
         dry_run,
     }
 }

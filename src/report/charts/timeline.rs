@@ -281,7 +281,19 @@ impl Chart for Timeline<'_> {
             chart
                 .configure_mesh()
                 .y_labels(4)
-                .y_label_formatter(&|v| format!("{}{}", crate::units::format_count(*v, 1e6), p.unit))
+                .y_label_formatter(&|v| {
+                    // Small spans (a success ratio near 1) get the decimals they need.
+                    if top < 10.0 {
+                        let decimals = ((40.0 / top).log10().ceil().max(1.0)) as usize;
+                        format!(
+                            "{}{}",
+                            crate::units::trim_float(format!("{v:.decimals$}").parse().unwrap_or(*v)),
+                            p.unit
+                        )
+                    } else {
+                        format!("{}{}", crate::units::format_count(*v, 1e6), p.unit)
+                    }
+                })
                 .x_desc(if last { "hours since the rollout started" } else { "" })
                 .label_style((FONT, 12))
                 .draw()
