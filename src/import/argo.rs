@@ -14,6 +14,19 @@ fn int(doc: &Doc, n: &Node, field: &str) -> Result<i64, ImportError> {
     n.text().and_then(|t| t.trim().parse::<i64>().ok()).ok_or_else(|| doc.err(Some(n), field, "expected an integer"))
 }
 
+/// `n` with the template's `{{args.x}}` substituted (Argo allows args in
+/// counts, limits and durations: `count: "{{args.count}}"`).
+fn with_args(t: &Doc, n: &Node, vars: &[(String, String)], field: &str) -> Result<Node, ImportError> {
+    match n.text() {
+        Some(text) if text.contains("{{") => {
+            let v = substitute(&text, vars).map_err(|e| t.err(Some(n), field, e))?;
+            let number = v.trim().parse::<f64>().is_ok();
+            Ok(Node { line: n.line, kind: super::yaml::Kind::Scalar(v, number) })
+        }
+        _ => Ok(n.clone()),
+    }
+}
+
 /// The template a reference names.
 fn template<'a>(docs: &'a [Doc], from: &Doc, r: &Node, field: &str) -> Result<&'a Doc, ImportError> {
     let name =
@@ -110,7 +123,8 @@ fn template_metrics<'a>(
         let name = m.get("name").and_then(Node::text).ok_or_else(|| t.err(Some(m), &f("name"), "expected a name"))?;
         let mut x = Table::new();
         let provider = m.get("provider").ok_or_else(|| t.err(Some(m), &f("provider"), "expected a provider"))?;
-        let interval = m.get("interval").map(|n| duration(t, n, &f("interval"))).transpose()?;
+        let arg = |k: &str| m.get(k).map(|n| with_args(t, n, vars, &f(k))).transpose();
+        let interval = arg("interval")?.map(|n| duration(t, &n, &f("interval"))).transpose()?;
         match provider.get("prometheus") {
             Some(p) => {
                 let q = p
@@ -169,8 +183,8 @@ fn template_metrics<'a>(
                 report.path(format!("{base}.{key}"), format!("policy.argo.metrics.{name}.{to}"), conv);
             }
         }
-        if let Some(d) = m.get("initialDelay") {
-            let d = duration(t, d, &f("initialDelay"))?;
+        if let Some(d) = arg("initialDelay")? {
+            let d = duration(t, &d, &f("initialDelay"))?;
             durations.push(d);
             x.insert("initial_delay".into(), dur_text(d));
         }
@@ -185,8 +199,8 @@ fn template_metrics<'a>(
             ("consecutiveErrorLimit", "consecutive_error_limit"),
             ("consecutiveSuccessLimit", "consecutive_success_limit"),
         ] {
-            if let Some(n) = m.get(key) {
-                x.insert(to.into(), Value::Integer(int(t, n, &f(key))?));
+            if let Some(n) = arg(key)? {
+                x.insert(to.into(), Value::Integer(int(t, &n, &f(key))?));
             }
         }
         let is_dry = dry.iter().any(|r| r.is_match(&name));

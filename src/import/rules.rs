@@ -2,8 +2,9 @@
 //! rules become rollsim alert rules (`count(EXPR) > 0`: an alert is active
 //! while its expression returns any series), evaluated at the group's
 //! interval with `for`; recording rules are inlined where later rules read
-//! them, which is exact for rules of one group, evaluated in order at the same
-//! instant.
+//! them (instant selectors), which is exact for rules of one group, evaluated
+//! in order at one instant, and for other groups evaluated at the same
+//! instants; a recorded series read over a range is refused by the parser.
 
 use super::yaml::{Doc, Node};
 use super::{duration, placeholder, ImportError, Options, RawQuery, Report};
@@ -51,6 +52,9 @@ pub(super) fn import<'a>(
 ) -> Result<Option<(SimDur, Table)>, ImportError> {
     let mut alerts = Table::new();
     let mut every: Option<SimDur> = None;
+    // Recorded series by name, from every group read so far (Sloth and Pyrra
+    // put recording rules and alerts in separate groups).
+    let mut recorded: Vec<(String, String)> = Vec::new();
     for d in docs {
         let groups = if d.kind() == "PrometheusRule" {
             d.root.get("spec").and_then(|s| s.get("groups"))
@@ -74,7 +78,6 @@ pub(super) fn import<'a>(
             }
             let every = *every.get_or_insert(interval);
             durations.push(every);
-            let mut recorded: Vec<(String, String)> = Vec::new();
             for (ri, r) in g.get("rules").map(Node::seq).unwrap_or(&[]).iter().enumerate() {
                 let f = |k: &str| format!("{prefix}[{gi}].rules[{ri}].{k}");
                 let e = r.get("expr").ok_or_else(|| d.err(Some(r), &f("expr"), "expected expr"))?;
