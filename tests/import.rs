@@ -494,3 +494,28 @@ fn sloth_generated_rules_work_unchanged() {
     });
     assert_eq!(rollback, Some((t0 + 60, Cause::Alert(0))));
 }
+
+#[test]
+fn templates_alone_attach_to_the_base_scenarios_phases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let argo = write(
+        tmp.path(),
+        "at.yaml",
+        "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n  - name: sr\n    interval: 5m\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        query: sum(rate(http_requests_total{code!~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))\n",
+    );
+    let sc = import(&[argo], &Options::default()).unwrap().scenario;
+    let rollsim::engine::Controller::Argo(a) = &sc.policy.controller else { panic!("not argo") };
+    // The seed's 5% / 25% / 50% / 100% phases: setWeight and pause each, 100% without a pause.
+    assert_eq!(a.steps.len(), 7);
+    assert_eq!(a.background.as_ref().map(|b| (b.starting_step, b.metrics.clone())), Some((0, vec![0])));
+
+    let flagger = write(
+        tmp.path(),
+        "mt.yaml",
+        "kind: MetricTemplate\nmetadata: {name: sr}\nspec:\n  provider: {type: prometheus}\n  query: sum(rate(http_requests_total{code!~\"5..\"}[{{ interval }}])) / sum(rate(http_requests_total[{{ interval }}]))\n",
+    );
+    let i = import(&[flagger], &Options::default()).unwrap();
+    let rollsim::engine::Controller::Flagger(f) = &i.scenario.policy.controller else { panic!("not flagger") };
+    assert_eq!((f.interval.0, f.threshold, f.metrics.len()), (60, 1, 1));
+    assert!(i.report.contains("no Canary gives its thresholdRange"), "{}", i.report);
+}
