@@ -519,3 +519,31 @@ fn templates_alone_attach_to_the_base_scenarios_phases() {
     assert_eq!((f.interval.0, f.threshold, f.metrics.len()), (60, 1, 1));
     assert!(i.report.contains("no Canary gives its thresholdRange"), "{}", i.report);
 }
+
+#[test]
+fn trace_words_checks_in_the_controllers_terms() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/import");
+    let o = rollsim()
+        .arg("trace")
+        .arg(root.join("flagger-canary.yaml"))
+        .args(["--trial", "0", "--seed", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("check request-success-rate") && text.contains("→ pass (passes when >= 99)"), "{text}");
+    assert!(text.contains("phase 2 \"w5\" starts"), "{text}");
+    let o = rollsim()
+        .arg("trace")
+        .arg(root.join("argo-rollout.yaml"))
+        .args(["--trial", "0", "--seed", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    // The 5m latency metric is measured at once: no samples yet, an error retried 10 s later.
+    assert!(
+        text.contains("check p99-latency          no data → ERROR (failure result[0] > 500; retried after 10 s"),
+        "{text}"
+    );
+    assert!(text.contains("T+00:00:10  check p99-latency"), "{text}");
+}

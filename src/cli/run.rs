@@ -1,7 +1,7 @@
 //! `rollsim run` and `rollsim trace`.
 
 use super::load;
-use rollsim::engine::EngineEvent;
+use rollsim::engine::{Controller, EngineEvent};
 use rollsim::report::{self, RunMeta};
 use rollsim::runner;
 use rollsim::scenario::Scenario;
@@ -297,6 +297,78 @@ struct TraceState<'a> {
     phase_start: Vec<Option<rollsim::time::SimTime>>,
 }
 
+/// A check of an Argo Rollouts or Flagger metric, in the controller's terms.
+fn controller_check(
+    p: &rollsim::engine::Policy,
+    at: rollsim::time::SimTime,
+    gate: usize,
+    value: Option<f64>,
+    verdict: rollsim::engine::Verdict,
+    nth: u32,
+) -> String {
+    use rollsim::engine::argo::MeasureBy;
+    use rollsim::engine::Verdict;
+    let shown = |v: Option<f64>| {
+        v.map_or("no data".to_string(), |x| rollsim::units::format_measured(rollsim::engine::Unit::Number, x))
+    };
+    let (name, rule, by) = match &p.controller {
+        Controller::Argo(a) => {
+            let m = &a.metrics[gate];
+            let cond = [("success", &m.success), ("failure", &m.failure)]
+                .iter()
+                .filter_map(|(k, e)| e.as_ref().map(|e| format!("{k} {}", e.source())))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rule = match verdict {
+                Verdict::Pass => String::new(),
+                Verdict::Fail => format!(
+                    "; {} failure, the metric fails beyond failureLimit {}",
+                    ordinal(nth),
+                    m.failure_limit.map_or("-1 (never)".to_string(), |l| l.to_string())
+                ),
+                Verdict::Inconclusive => {
+                    format!("; the run is inconclusive beyond inconclusiveLimit {}", m.inconclusive_limit)
+                }
+                Verdict::Error => {
+                    format!("; retried after 10 s, not counted; errs beyond {} in a row", m.consecutive_error_limit)
+                }
+            };
+            (m.name.as_str(), format!(" ({}{rule})", if cond.is_empty() { "no condition".into() } else { cond }), &m.by)
+        }
+        Controller::Flagger(f) => {
+            let m = &f.metrics[gate];
+            let range = match (m.min, m.max) {
+                (Some(a), Some(b)) => format!("within [{a}, {b}]"),
+                (Some(a), None) => format!(">= {a}"),
+                (None, Some(b)) => format!("<= {b}"),
+                (None, None) => "any value".into(),
+            };
+            let rule = if verdict == Verdict::Pass {
+                String::new()
+            } else {
+                format!("; {} failed check of the canary, rolls back at the tick after {}", ordinal(nth), f.threshold)
+            };
+            (m.name.as_str(), format!(" (passes when {range}{rule})"), &m.by)
+        }
+        Controller::Runbook => unreachable!("runbook checks are worded by the caller"),
+    };
+    if matches!(by, MeasureBy::Assume(_)) {
+        let v = if verdict == Verdict::Pass { "pass" } else { "FAIL" };
+        return format!("{at}  check {name:<20} not simulated → {v} (assumed at import)");
+    }
+    let v = match verdict {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::Error => "ERROR",
+    };
+    let dry = match &p.controller {
+        Controller::Argo(a) if a.metrics[gate].dry_run => " [dry run: not acted on]",
+        _ => "",
+    };
+    format!("{at}  check {name:<20} {} → {v}{rule}{dry}", shown(value))
+}
+
 fn ordinal(n: u32) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
@@ -360,6 +432,14 @@ impl TraceState<'_> {
             }
             EngineEvent::WeightChanged { at, weight } => {
                 format!("{at}  candidate traffic → {}", format_percent(weight))
+            }
+            EngineEvent::Check { at, gate, value, verdict, .. } if p.controller != Controller::Runbook => {
+                // Argo and Flagger count per metric over the run or the canary, not per phase.
+                let n = self.failures.entry((0, gate)).or_default();
+                if verdict != rollsim::engine::Verdict::Pass {
+                    *n += 1;
+                }
+                controller_check(p, at, gate, value, verdict, *n)
             }
             EngineEvent::Check { at, phase, gate, value, limit, requests, verdict } => {
                 use rollsim::engine::{EvalMode, Verdict};
