@@ -284,6 +284,7 @@ fn import_docs(docs: Vec<Doc>, paths: &[PathBuf], opts: &Options) -> Result<Impo
     let mut root: Table = toml::from_str(&print::to_toml(&base)).expect("canonical TOML parses");
     let policy = root.get_mut("policy").and_then(Value::as_table_mut).expect("a policy table");
     let mut next = bound.into_iter();
+    let has_controller = controller.is_some();
     if let Some((key, mut table)) = controller {
         replace_queries(&mut table, &mut next);
         for k in ["phases", "checks", "argo", "flagger"] {
@@ -300,6 +301,12 @@ fn import_docs(docs: Vec<Doc>, paths: &[PathBuf], opts: &Options) -> Result<Impo
             base.policy.alerts.len() + base.policy.triggers.len()
         ));
     }
+    if !has_controller && alerts.is_some() {
+        report.assumed.push(format!(
+            "no Rollout or Canary: the base scenario's phases, gates and rollback triggers stay; its {} alert rules are replaced by the imported ones",
+            base.policy.alerts.len()
+        ));
+    }
     if let Some((every, mut table)) = alerts {
         replace_queries(&mut table, &mut next);
         policy.insert("alerts".into(), Value::Table(table));
@@ -307,17 +314,25 @@ fn import_docs(docs: Vec<Doc>, paths: &[PathBuf], opts: &Options) -> Result<Impo
         durations.push(every);
     }
     // Every controller instant on the scrape grid, and the tick no longer than a scrape.
-    let scrape = durations.iter().filter(|d| d.0 > 0).fold(base.fleet.scrape_interval.0, |g, d| gcd(g, d.0)).max(1);
+    // Every controller instant on the tick grid (the engine then reads
+    // complete ticks), and the scrapes dividing the tick.
+    let grid = |start: u64| durations.iter().filter(|d| d.0 > 0).fold(start, |g, d| gcd(g, d.0)).max(1);
+    let scrape = grid(base.fleet.scrape_interval.0);
+    let tick = grid(base.simulation.tick.0);
     let fleet = root.get_mut("fleet").and_then(Value::as_table_mut).expect("a fleet table");
     fleet.insert("metrics".into(), Value::String(profile.name().into()));
     fleet.insert("scrape_interval".into(), dur_text(SimDur::secs(scrape)));
     let sim = root.get_mut("simulation").and_then(Value::as_table_mut).expect("a simulation table");
-    sim.insert("tick".into(), dur_text(SimDur::secs(scrape)));
-    report.assumed.push(format!(
-        "scrape interval and simulation tick {} (the largest step every controller interval, delay and the 10 s error retry fall on; the base scenario scrapes every {})",
-        SimDur::secs(scrape),
-        base.fleet.scrape_interval
-    ));
+    sim.insert("tick".into(), dur_text(SimDur::secs(tick)));
+    if (scrape, tick) != (base.fleet.scrape_interval.0, base.simulation.tick.0) {
+        report.assumed.push(format!(
+            "scrape interval {} and simulation tick {} (the base scenario's {} and {}): every interval and delay of the policy falls on them",
+            SimDur::secs(scrape),
+            SimDur::secs(tick),
+            base.fleet.scrape_interval,
+            base.simulation.tick
+        ));
+    }
     report.assumed.push(format!(
         "fleet ({} instances), traffic ({} requests/s, {} request classes), health and fault mix from {base_label}",
         base.fleet.instances,
