@@ -547,3 +547,19 @@ fn trace_words_checks_in_the_controllers_terms() {
     );
     assert!(text.contains("T+00:00:10  check p99-latency"), "{text}");
 }
+
+#[test]
+fn a_misspelt_field_is_warned_about_not_silently_defaulted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(
+        tmp.path(),
+        "typo.yaml",
+        "kind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n  - name: sr\n    interval: 1m\n    failurLimit: 3\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        query: sum(rate(http_requests_total[1m]))\n",
+    );
+    let i = import(&[f], &Options::default()).unwrap();
+    assert!(
+        i.report.contains("typo.yaml:7 AnalysisTemplate/t spec.metrics[0].failurLimit: not a field rollsim reads here"),
+        "{}",
+        i.report
+    );
+}

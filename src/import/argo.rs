@@ -120,6 +120,25 @@ fn template_metrics<'a>(
     }
     for (i, m) in list.iter().enumerate() {
         let f = |k: &str| format!("spec.metrics[{i}].{k}");
+        super::unknown_fields(
+            t,
+            m,
+            &format!("spec.metrics[{i}]"),
+            &[
+                "name",
+                "interval",
+                "initialDelay",
+                "count",
+                "successCondition",
+                "failureCondition",
+                "failureLimit",
+                "inconclusiveLimit",
+                "consecutiveErrorLimit",
+                "consecutiveSuccessLimit",
+                "provider",
+            ],
+            report,
+        );
         let name = m.get("name").and_then(Node::text).ok_or_else(|| t.err(Some(m), &f("name"), "expected a name"))?;
         let mut x = Table::new();
         let provider = m.get("provider").ok_or_else(|| t.err(Some(m), &f("provider"), "expected a provider"))?;

@@ -171,7 +171,39 @@ pub(super) fn import<'a>(
             c.label()
         ));
     }
-    for k in ["mirror", "mirrorWeight", "primaryReadyThreshold", "canaryReadyThreshold", "alerts", "sessionAffinity"] {
+    super::unknown_fields(
+        c,
+        a,
+        "spec.analysis",
+        &[
+            "interval",
+            "threshold",
+            "maxWeight",
+            "stepWeight",
+            "stepWeights",
+            "iterations",
+            "match",
+            "metrics",
+            "webhooks",
+            "mirror",
+            "mirrorWeight",
+            "primaryReadyThreshold",
+            "canaryReadyThreshold",
+            "alerts",
+            "sessionAffinity",
+            "stepWeightPromotion",
+        ],
+        report,
+    );
+    for k in [
+        "mirror",
+        "mirrorWeight",
+        "primaryReadyThreshold",
+        "canaryReadyThreshold",
+        "alerts",
+        "sessionAffinity",
+        "stepWeightPromotion",
+    ] {
         if a.get(k).is_some() {
             report.not_simulated.push(format!("{}: spec.analysis.{k}", c.label()));
         }
@@ -203,6 +235,13 @@ pub(super) fn import<'a>(
     ordered.extend(list.iter().enumerate().filter(|(_, m)| m.get("templateRef").is_some()));
     for (i, m) in ordered {
         let f = |k: &str| format!("spec.analysis.metrics[{i}].{k}");
+        super::unknown_fields(
+            c,
+            m,
+            &format!("spec.analysis.metrics[{i}]"),
+            &["name", "interval", "thresholdRange", "threshold", "templateRef", "templateVariables", "query"],
+            report,
+        );
         let name = m.get("name").and_then(Node::text).ok_or_else(|| c.err(Some(m), &f("name"), "expected a name"))?;
         let mi = match m.get("interval") {
             Some(n) => duration(c, n, &f("interval"))?,

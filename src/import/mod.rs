@@ -151,6 +151,22 @@ pub(crate) struct RawQuery<'a> {
     pub text: String,
 }
 
+/// Warns about fields of `node` that are not in `known`: a misspelt limit
+/// must not silently fall back to its default.
+pub(crate) fn unknown_fields(doc: &Doc, node: &yaml::Node, field: &str, known: &[&str], report: &mut Report) {
+    for (k, v) in node.map() {
+        if !known.contains(&k.as_str()) {
+            report.warnings.push(format!(
+                "{}:{} {} {field}.{k}: not a field rollsim reads here (known: {}); ignored",
+                doc.file,
+                v.line,
+                doc.label(),
+                known.join(", ")
+            ));
+        }
+    }
+}
+
 /// True for files `run`, `sweep`, `compare` and `validate` import first.
 pub fn is_manifest(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
