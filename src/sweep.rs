@@ -431,7 +431,10 @@ pub fn confirmation_seed(seed: u64) -> u64 {
     }
 }
 
-/// Runs trials `range` of `seed` for every variant.
+/// Runs trials `range` of `seed` for every variant. A variant whose scenario
+/// equals an earlier one's (a value the current policy already has, or two
+/// `[*]` paths that meet) reuses its records: a trial is a function of
+/// (scenario, seed, index), so simulating it again would give the same bytes.
 pub fn run_records(
     variants: &[Variant],
     seed: u64,
@@ -439,10 +442,16 @@ pub fn run_records(
     threads: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<Vec<crate::sim::TrialRecord>>, SweepError> {
-    variants
-        .iter()
-        .map(|v| crate::runner::run(&v.scenario, seed, range.clone(), threads, progress).map_err(SweepError::from))
-        .collect()
+    let mut out: Vec<Vec<crate::sim::TrialRecord>> = Vec::with_capacity(variants.len());
+    for (i, v) in variants.iter().enumerate() {
+        if let Some(j) = variants[..i].iter().position(|w| w.scenario == v.scenario) {
+            out.push(out[j].clone());
+            range.clone().for_each(|_| progress());
+            continue;
+        }
+        out.push(crate::runner::run(&v.scenario, seed, range.clone(), threads, progress)?);
+    }
+    Ok(out)
 }
 
 /// Runs every variant on trials `0..trials` of `seed`.

@@ -207,3 +207,23 @@ fn wildcards_zip_and_write_best() {
     };
     assert_eq!(rollsim::scenario::print::limit_text(saved.policy.phases[0].gates[0].metric, limit), want, "{stdout}");
 }
+
+#[test]
+fn equal_variants_reuse_records_that_equal_a_fresh_simulation() {
+    // 1% is the seed's own limit: v1 and v2 equal the current policy and reuse
+    // its records; v3 differs and is simulated. Every variant's records equal
+    // a run of its scenario on its own, and the progress bar still counts
+    // every variant's trials.
+    let vs =
+        sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[0].gates.error_rate.limit=1%,1%,3%")], false).unwrap();
+    let ticks = std::sync::atomic::AtomicU64::new(0);
+    let records =
+        sweep::run_records(&vs, 5, 0..120, 2, &|| drop(ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+            .unwrap();
+    assert_eq!(ticks.into_inner(), 4 * 120);
+    for (v, r) in vs.iter().zip(&records) {
+        assert_eq!(r, &rollsim::runner::run(&v.scenario, 5, 0..120, 1, &|| {}).unwrap(), "{}", v.id);
+    }
+    assert_eq!(records[0], records[1]);
+    assert_ne!(records[0], records[3]);
+}
