@@ -217,9 +217,10 @@ fn equal_variants_reuse_records_that_equal_a_fresh_simulation() {
     let vs =
         sweep::variants(SEED_TOML, "seed", &[vary("policy.phases[0].gates.error_rate.limit=1%,1%,3%")], false).unwrap();
     let ticks = std::sync::atomic::AtomicU64::new(0);
-    let records =
-        sweep::run_records(&vs, 5, 0..120, 2, &|| drop(ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
-            .unwrap();
+    let tick = || {
+        ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    let records = sweep::run_records(&vs, 5, 0..120, 2, &tick).unwrap();
     assert_eq!(ticks.into_inner(), 4 * 120);
     for (v, r) in vs.iter().zip(&records) {
         assert_eq!(r, &rollsim::runner::run(&v.scenario, 5, 0..120, 1, &|| {}).unwrap(), "{}", v.id);
