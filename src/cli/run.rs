@@ -337,12 +337,7 @@ fn controller_check(
         }
         Controller::Flagger(f) => {
             let m = &f.metrics[gate];
-            let range = match (m.min, m.max) {
-                (Some(a), Some(b)) => format!("within [{a}, {b}]"),
-                (Some(a), None) => format!(">= {a}"),
-                (None, Some(b)) => format!("<= {b}"),
-                (None, None) => "any value".into(),
-            };
+            let range = m.range_text();
             let rule = if verdict == Verdict::Pass {
                 String::new()
             } else {

@@ -48,6 +48,18 @@ pub struct FlaggerMetric {
     pub max: Option<f64>,
 }
 
+impl FlaggerMetric {
+    /// What passes, as people read it: `>= 99`, `<= 500`, `within [a, b]`.
+    pub fn range_text(&self) -> String {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => format!("within [{a}, {b}]"),
+            (Some(a), None) => format!(">= {a}"),
+            (None, Some(b)) => format!("<= {b}"),
+            (None, None) => "any value".into(),
+        }
+    }
+}
+
 impl FlaggerPolicy {
     /// `nextStepWeight`.
     fn next_step_weight(&self, canary: u32) -> u32 {

@@ -171,31 +171,8 @@ pub(super) fn import<'a>(
             c.label()
         ));
     }
-    super::unknown_fields(
-        c,
-        a,
-        "spec.analysis",
-        &[
-            "interval",
-            "threshold",
-            "maxWeight",
-            "stepWeight",
-            "stepWeights",
-            "iterations",
-            "match",
-            "metrics",
-            "webhooks",
-            "mirror",
-            "mirrorWeight",
-            "primaryReadyThreshold",
-            "canaryReadyThreshold",
-            "alerts",
-            "sessionAffinity",
-            "stepWeightPromotion",
-        ],
-        report,
-    );
-    for k in [
+    // Read but not simulated: listed in the report.
+    const NOT_SIMULATED: [&str; 7] = [
         "mirror",
         "mirrorWeight",
         "primaryReadyThreshold",
@@ -203,7 +180,21 @@ pub(super) fn import<'a>(
         "alerts",
         "sessionAffinity",
         "stepWeightPromotion",
-    ] {
+    ];
+    let read = [
+        "interval",
+        "threshold",
+        "maxWeight",
+        "stepWeight",
+        "stepWeights",
+        "iterations",
+        "match",
+        "metrics",
+        "webhooks",
+    ];
+    let known: Vec<&str> = read.iter().chain(&NOT_SIMULATED).copied().collect();
+    super::unknown_fields(c, a, "spec.analysis", &known, report);
+    for k in NOT_SIMULATED {
         if a.get(k).is_some() {
             report.not_simulated.push(format!("{}: spec.analysis.{k}", c.label()));
         }

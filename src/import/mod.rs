@@ -450,22 +450,6 @@ impl Report {
 
 /// `{{ name }}` template variables (Go templates, Argo's `{{args.x}}`).
 pub(crate) fn substitute(text: &str, vars: &[(String, String)]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("{{") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let Some(j) = after.find("}}") else { return Err("a `{{` is never closed by `}}`".into()) };
-        let name = after[..j].trim().trim_start_matches('.');
-        match vars.iter().find(|(k, _)| k == name) {
-            Some((_, v)) => out.push_str(v),
-            None => {
-                let known: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
-                return Err(format!("unknown template variable `{{{{ {name} }}}}`; known: {}", known.join(", ")));
-            }
-        }
-        rest = &after[j + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    crate::scenario::substitute(text, &pairs, "")
 }

@@ -413,23 +413,22 @@ fn build_raw(cx: &mut Ctx, raw: RawScenario) -> Scenario {
     }
 }
 
-/// Substitutes `{{name}}` template variables (spaces inside the braces allowed).
-fn substitute(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
+/// Substitutes `{{name}}` template variables (spaces inside the braces and a
+/// Go template's leading `.` allowed); an unknown name is an error listing the
+/// known ones, then `hint`. Scenario queries and imported manifests share it.
+pub fn substitute(template: &str, vars: &[(&str, &str)], hint: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(i) = rest.find("{{") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
         let Some(j) = after.find("}}") else { return Err("a `{{` is never closed by `}}`".into()) };
-        let name = after[..j].trim();
+        let name = after[..j].trim().trim_start_matches('.');
         match vars.iter().find(|(k, _)| *k == name) {
             Some((_, v)) => out.push_str(v),
             None => {
                 let known: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
-                return Err(format!(
-                    "unknown template variable `{{{{{name}}}}}`; known: {} (add your own under [policy.query_vars])",
-                    known.join(", ")
-                ));
+                return Err(format!("unknown template variable `{{{{{name}}}}}`; known: {}{hint}", known.join(", ")));
             }
         }
         rest = &after[j + 2..];
@@ -450,7 +449,8 @@ pub(super) fn build_query(cx: &mut Ctx, q: &Text, field: &str, interval: SimDur)
             ("interval", format!("{}s", interval.0)),
         ];
         vars.extend(cx.vars.iter().map(|(k, v)| (k.as_str(), v.clone())));
-        let text = match substitute(q.get_ref(), &vars) {
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let text = match substitute(q.get_ref(), &pairs, " (add your own under [policy.query_vars])") {
             Ok(t) => t,
             Err(e) => {
                 cx.err_at(Some(q.span()), field, e);

@@ -6,6 +6,7 @@
 //! scenario back as canonical TOML and describes its policy for humans.
 
 mod build;
+pub use build::substitute;
 mod check;
 pub mod controller;
 mod faults;

@@ -493,12 +493,7 @@ fn describe_controller(o: &mut String, sc: &Scenario) {
                 if f.iterations > 0 { format!(" ({} iterations)", f.iterations) } else { String::new() }
             );
             for m in &f.metrics {
-                let range = match (m.min, m.max) {
-                    (Some(a), Some(b)) => format!("within [{a}, {b}]"),
-                    (Some(a), None) => format!(">= {a}"),
-                    (None, Some(b)) => format!("<= {b}"),
-                    (None, None) => "any value".into(),
-                };
+                let range = m.range_text();
                 let _ = writeln!(o, "metric {:<20} {} {range}", m.name, by(&m.by));
             }
         }
