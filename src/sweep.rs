@@ -435,6 +435,8 @@ pub fn confirmation_seed(seed: u64) -> u64 {
 /// equals an earlier one's (a value the current policy already has, or two
 /// `[*]` paths that meet) reuses its records: a trial is a function of
 /// (scenario, seed, index), so simulating it again would give the same bytes.
+/// Variants that differ only in their policy share each trial's world
+/// ([`crate::runner::run_many`]).
 pub fn run_records(
     variants: &[Variant],
     seed: u64,
@@ -442,16 +444,24 @@ pub fn run_records(
     threads: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<Vec<crate::sim::TrialRecord>>, SweepError> {
-    let mut out: Vec<Vec<crate::sim::TrialRecord>> = Vec::with_capacity(variants.len());
-    for (i, v) in variants.iter().enumerate() {
-        if let Some(j) = variants[..i].iter().position(|w| w.scenario == v.scenario) {
-            out.push(out[j].clone());
-            range.clone().for_each(|_| progress());
-            continue;
-        }
-        out.push(crate::runner::run(&v.scenario, seed, range.clone(), threads, progress)?);
-    }
-    Ok(out)
+    // The first variant with each distinct scenario, and which one each variant repeats.
+    let mut unique: Vec<usize> = Vec::new();
+    let source: Vec<usize> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match unique.iter().position(|&j| variants[j].scenario == v.scenario) {
+            Some(u) => u,
+            None => {
+                unique.push(i);
+                unique.len() - 1
+            }
+        })
+        .collect();
+    let scenarios: Vec<&crate::scenario::Scenario> = unique.iter().map(|&i| &variants[i].scenario).collect();
+    let records = crate::runner::run_many(&scenarios, seed, range.clone(), threads, progress)?;
+    let repeats = variants.len() - unique.len();
+    (0..repeats as u64 * (range.end - range.start)).for_each(|_| progress());
+    Ok(source.iter().map(|&u| records[u].clone()).collect())
 }
 
 /// Runs every variant on trials `0..trials` of `seed`.

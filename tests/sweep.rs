@@ -228,3 +228,57 @@ fn equal_variants_reuse_records_that_equal_a_fresh_simulation() {
     assert_eq!(records[0], records[1]);
     assert_ne!(records[0], records[3]);
 }
+
+/// Every variant's records from `run_records` equal a run of its scenario
+/// alone (one thread), for 1 and 2 threads; returns the records.
+fn assert_shared_equals_alone(vs: &[sweep::Variant], seed: u64, trials: u64) -> Vec<Vec<rollsim::sim::TrialRecord>> {
+    let alone: Vec<_> =
+        vs.iter().map(|v| rollsim::runner::run(&v.scenario, seed, 0..trials, 1, &|| {}).unwrap()).collect();
+    for threads in [1, 2] {
+        let shared = sweep::run_records(vs, seed, 0..trials, threads, &|| {}).unwrap();
+        for ((v, s), a) in vs.iter().zip(&shared).zip(&alone) {
+            assert_eq!(s, a, "variant {} ({threads} threads)", v.id);
+        }
+    }
+    alone
+}
+
+#[test]
+fn variants_that_share_a_world_get_the_records_of_their_runs_alone() {
+    // Policy-only variants (one world, forked where their weights part: other
+    // phase weights, earlier or later rollbacks, longer bakes) and one that
+    // changes the world (more traffic: simulated on its own).
+    let vs = sweep::variants(
+        SEED_TOML,
+        "seed",
+        &[
+            vary("policy.phases[0].gates.error_rate.limit=0.3%,4%"),
+            vary("policy.phases[0].weight=10%"),
+            vary("policy.phases[0].bake=2h"),
+            vary("policy.rollback.triggers.error_rate.threshold=0.5%"),
+            vary("policy.checks.every=5m"),
+            vary("traffic.requests_per_second=400"),
+        ],
+        false,
+    )
+    .unwrap();
+    let alone = assert_shared_equals_alone(&vs, 11, 150);
+    // The variants decide differently on some trials, so the world did fork.
+    let ends = |i: usize| alone[i].iter().map(|r| (r.outcome, r.end)).collect::<Vec<_>>();
+    for (i, v) in vs.iter().enumerate().skip(1) {
+        assert_ne!(ends(0), ends(i), "variant {} decides like the current policy on every trial", v.id);
+    }
+}
+
+#[test]
+fn promql_variants_share_a_world_and_match_their_runs_alone() {
+    let text = std::fs::read_to_string("scenarios/seed-canary-promql.toml").unwrap();
+    let vs = sweep::variants(
+        &text,
+        "scenarios/seed-canary-promql.toml",
+        &[vary("policy.phases[0].gates.error_rate.limit=0.002,0.03"), vary("policy.phases[1].bake=1h")],
+        false,
+    )
+    .unwrap();
+    assert_shared_equals_alone(&vs, 4, 60);
+}

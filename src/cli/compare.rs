@@ -32,13 +32,27 @@ fn usage(msg: &str) -> i32 {
     2
 }
 
-fn run_scenario(sc: &Scenario, label: String, trials: u64, seed: u64, threads: usize) -> Result<Side, i32> {
-    let bar = super::progress(trials, true);
-    let records = runner::run(sc, seed, 0..trials, threads, &|| bar.inc(1))
+/// Runs both scenarios on the same trials; when they differ only in their
+/// policy, each trial's world is simulated once for both (`runner::run_many`).
+fn run_pair(
+    base: (&Scenario, String),
+    new: (&Scenario, String),
+    trials: u64,
+    seed: u64,
+    threads: usize,
+) -> Result<(Side, Side), i32> {
+    let bar = super::progress(2 * trials, true);
+    let mut records = runner::run_many(&[base.0, new.0], seed, 0..trials, threads, &|| bar.inc(1))
         .map_err(|e| usage(&format!("cannot start threads: {e}")))?;
     bar.finish_and_clear();
-    let rows = records.iter().map(|r| Row::from_record(sc, r)).collect();
-    Ok(Side { label, rows, stages: Some(stage_names(sc)) })
+    let side = |sc: &Scenario, label: String, records: Vec<rollsim::sim::TrialRecord>| Side {
+        label,
+        rows: records.iter().map(|r| Row::from_record(sc, r)).collect(),
+        stages: Some(stage_names(sc)),
+    };
+    let new_records = records.pop().unwrap_or_default();
+    let base_records = records.pop().unwrap_or_default();
+    Ok((side(base.0, base.1, base_records), side(new.0, new.1, new_records)))
 }
 
 fn load_scenario(path: &Path) -> Result<Scenario, i32> {
@@ -104,10 +118,7 @@ fn load_sides(a: &Args) -> Result<(Side, Side), i32> {
             })?;
             let trials = a.trials.unwrap_or(new.simulation.trials);
             let seed = a.seed.unwrap_or(new.simulation.seed);
-            Ok((
-                run_scenario(&base, label, trials, seed, a.threads)?,
-                run_scenario(&new, path.display().to_string(), trials, seed, a.threads)?,
-            ))
+            run_pair((&base, label), (&new, path.display().to_string()), trials, seed, a.threads)
         }
         (Some(_), _) => Err(usage("with --git-base, give exactly one scenario file")),
         (None, [b, n]) if is_report(b) && is_report(n) => {
@@ -125,10 +136,7 @@ fn load_sides(a: &Args) -> Result<(Side, Side), i32> {
             let (bs, ns) = (load_scenario(b)?, load_scenario(n)?);
             let trials = a.trials.unwrap_or(ns.simulation.trials);
             let seed = a.seed.unwrap_or(ns.simulation.seed);
-            Ok((
-                run_scenario(&bs, b.display().to_string(), trials, seed, a.threads)?,
-                run_scenario(&ns, n.display().to_string(), trials, seed, a.threads)?,
-            ))
+            run_pair((&bs, b.display().to_string()), (&ns, n.display().to_string()), trials, seed, a.threads)
         }
         (None, [_, _]) => Err(usage("compare two scenario files or two report folders, not one of each")),
         _ => Err(usage("expected BASE and NEW (scenario files or report folders), or --git-base REV and one scenario")),

@@ -41,6 +41,11 @@ impl Observed {
         }
         o
     }
+
+    /// What either `self` or `other` reads.
+    pub fn union(self, other: Observed) -> Observed {
+        Observed { cache: self.cache || other.cache, reports: self.reports || other.reports }
+    }
 }
 
 /// Outcome accumulators of the candidate over a trial.
@@ -80,7 +85,9 @@ struct Instance {
     next_fail: SimTime,
 }
 
-/// Per-worker model state; reused across trials.
+/// Per-worker model state; reused across trials. Cloned when policy variants
+/// that shared a world part (see `sim::shared`).
+#[derive(Clone)]
 pub struct Fleet {
     n: u32,
     classes: Vec<f64>,
@@ -164,6 +171,13 @@ impl Fleet {
         let healthy = f.conditional_bucket_probs(&GroupState::HEALTHY);
         f.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
         f
+    }
+
+    /// Draws the optional signals `o` names as well (for policy variants that
+    /// share one world: each draws from its own stream, so drawing one more
+    /// never shifts another series).
+    pub fn observe(&mut self, o: Observed) {
+        self.observed = self.observed.union(o);
     }
 
     /// Starts a new trial whose lazily drawn rows derive from `seed`.

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod prom;
 pub mod queue;
 pub mod rng;
+pub mod shared;
 pub mod store;
 
 use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Status};
@@ -246,7 +247,6 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
     let mut fault_rng = stream(seed, Stream::Fault);
     let mut rng = stream(seed, Stream::Fleet);
     let fault = DrawnFault::draw(sc, model.deploy, model.tick, &mut fault_rng);
-    let bad = sc.faults[fault.spec].kind.candidate_is_bad();
 
     let Worker { store, fleet, queue, prom } = worker;
     store.reset();
@@ -337,6 +337,23 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
         }
     }
 
+    finish(sc, k, seed, &fault, rec, &acc, outcome, end, events)
+}
+
+/// The trial record of a finished trial.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    sc: &Scenario,
+    k: u64,
+    seed: u64,
+    fault: &DrawnFault,
+    rec: Recorder,
+    acc: &Accum,
+    outcome: Outcome,
+    end: SimTime,
+    events: u64,
+) -> TrialRecord {
+    let bad = sc.faults[fault.spec].kind.candidate_is_bad();
     let onset = fault.onset;
     let detection = match rec.rollback {
         Some((at, _)) if bad && at >= onset => Some(at.since(onset)),

@@ -16,7 +16,7 @@ pub enum Event {
     EngineWake,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Queue {
     heap: BinaryHeap<Reverse<(SimTime, Event, u64)>>,
     seq: u64,
@@ -30,6 +30,10 @@ impl Queue {
     pub fn push(&mut self, t: SimTime, e: Event) {
         self.seq += 1;
         self.heap.push(Reverse((t, e, self.seq)));
+    }
+    /// The next event, without removing it.
+    pub fn peek(&self) -> Option<(SimTime, Event)> {
+        self.heap.peek().map(|Reverse((t, e, _))| (*t, *e))
     }
     pub fn pop(&mut self) -> Option<(SimTime, Event)> {
         self.heap.pop().map(|Reverse((t, e, _))| (t, e))
