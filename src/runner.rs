@@ -5,6 +5,7 @@
 //! any thread count and any split into shards.
 
 use crate::scenario::Scenario;
+use crate::sim::fleet::Observed;
 use crate::sim::shared::{run_trial_shared, same_world, SharedWorker};
 use crate::sim::{run_trial, Model, Trace, TrialRecord, Worker};
 use rayon::prelude::*;
@@ -93,6 +94,7 @@ pub fn run_many(
 pub fn trace(scenario: &Scenario, seed: u64, k: u64) -> (TrialRecord, Trace) {
     let model = Model::new(scenario);
     let mut worker = Worker::new(&model);
+    worker.observe(Observed::every_gauge());
     let mut trace = Trace::default();
     let record = run_trial(&model, &mut worker, seed, k, Some(&mut trace));
     (record, trace)
@@ -102,6 +104,7 @@ pub fn trace(scenario: &Scenario, seed: u64, k: u64) -> (TrialRecord, Trace) {
 pub fn record(scenario: &Scenario, seed: u64, k: u64) -> (TrialRecord, Trace, crate::sim::store::Store) {
     let model = Model::new(scenario);
     let mut worker = Worker::new(&model);
+    worker.observe(Observed::every_gauge());
     let mut trace = Trace::default();
     let record = run_trial(&model, &mut worker, seed, k, Some(&mut trace));
     (record, trace, worker.into_store())

@@ -175,14 +175,14 @@ fn objectives_address_groups_and_the_recommendation_is_confirmed_on_fresh_trials
         false,
     )
     .unwrap();
-    let objective: Objective = "min p90_detection where false_rollback[good] <= 30%".parse().unwrap();
+    let objective: Objective = "min excess_failed where false_rollback[good] <= 30%".parse().unwrap();
     objective.check_groups(&vs[0].scenario).unwrap();
     let wrong: Objective = "min p90_detection where false_rollback[nope] <= 30%".parse().unwrap();
     assert!(wrong.check_groups(&vs[0].scenario).unwrap_err().contains("unknown group \"nope\""));
     let r = sweep::run(vs, 4, 150, 2, Some(objective), &|| {}).unwrap();
     let rec = r.recommended.expect("a variant meets the constraint");
     let md = r.markdown(4, 150);
-    assert_ne!(rec, 0, "the stricter limit detects sooner within the constraint:\n{md}");
+    assert_ne!(rec, 0, "the stricter limit lets fewer requests fail within the constraint:\n{md}");
     let cf = r.confirmation.as_ref().expect("a recommendation other than the current policy is confirmed");
     assert_eq!(cf.seed, sweep::confirmation_seed(4));
     assert_ne!(cf.seed, 4);

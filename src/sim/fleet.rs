@@ -14,37 +14,75 @@
 //!   restarts and OOM kills are per pod.
 
 use super::fault::{DrawnFault, Effect, GroupState};
-use super::rng::{binomial, max_of_normals, multinomial, normal, normal_cdf, poisson, stream, uniform, SimRng, Stream};
+use super::rng::{
+    binomial_with, gauge_stream, max_of_normals, multinomial, normal, normal_cdf, poisson, stream, uniform, BinomialP,
+    SimRng, Stream,
+};
 use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
-use crate::engine::{Metric, Policy};
+use crate::engine::{Agg, Group, Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 
 const Z99: f64 = 2.326_347_874_040_841;
 
-/// Which optional signals some rule of the policy reads.
+/// Which optional signals some rule reads: cache hits, user reports, and
+/// which gauge series (`[group][column]`, 0 = candidate). What nothing reads
+/// is not drawn; each has a stream of its own, so that never shifts another.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Observed {
     pub cache: bool,
     pub reports: bool,
+    pub gauges: [[bool; NG]; 2],
 }
 
 impl Observed {
     pub fn of(policy: &Policy) -> Observed {
         let mut o = Observed::default();
         for q in policy.queries(true) {
+            let g = match q.group {
+                Group::Candidate => 0,
+                Group::Stable => 1,
+            };
+            let col = |mean: usize, max: usize| match q.agg {
+                Agg::Max | Agg::Window | Agg::Last | Agg::Instant => max,
+                Agg::Min | Agg::Avg | Agg::Increase => mean,
+            };
             match q.metric {
                 Metric::CacheHitRatio => o.cache = true,
                 Metric::UserReports => o.reports = true,
+                Metric::Cpu => o.gauges[g][col(CPU_MEAN, CPU_MAX)] = true,
+                Metric::Memory => o.gauges[g][col(MEM_MEAN, MEM_MAX)] = true,
+                Metric::DbPool => o.gauges[g][col(DB_MEAN, DB_MAX)] = true,
                 _ => {}
             }
         }
         o
     }
 
+    /// What `sc`'s rules read: its policy's, and every gauge when it has PromQL rules.
+    pub fn of_scenario(sc: &Scenario) -> Observed {
+        let o = Observed::of(&sc.policy);
+        if sc.queries.is_empty() {
+            o
+        } else {
+            o.union(Observed::every_gauge())
+        }
+    }
+
+    /// Every gauge series (traces and recordings show them all).
+    pub fn every_gauge() -> Observed {
+        Observed { gauges: [[true; NG]; 2], ..Observed::default() }
+    }
+
     /// What either `self` or `other` reads.
     pub fn union(self, other: Observed) -> Observed {
-        Observed { cache: self.cache || other.cache, reports: self.reports || other.reports }
+        let mut gauges = self.gauges;
+        for (row, other_row) in gauges.iter_mut().zip(other.gauges) {
+            for (a, b) in row.iter_mut().zip(other_row) {
+                *a |= b;
+            }
+        }
+        Observed { cache: self.cache || other.cache, reports: self.reports || other.reports, gauges }
     }
 }
 
@@ -106,22 +144,24 @@ pub struct Fleet {
     mem: f64,
     mem_spread: f64,
     db: f64,
-    cache_hit: f64,
-    report_p: f64,
     report_delay_ticks: usize,
     restart_time: SimDur,
     slo_bucket: usize,
     p_slow_base: f64,
     observed: Observed,
+    /// The error probability last used per group and class, cache hits' and reports'.
+    error_bp: [Vec<BinomialP>; 2],
+    cache_bp: BinomialP,
+    report_bp: BinomialP,
     // Per-trial state.
-    latency_cache: [(GroupState, [f64; NB]); 2],
+    latency_cache: [(GroupState, [BinomialP; NB]); 2],
     instances: Vec<Instance>,
     active: usize,
     reports_due: [Vec<u64>; 2],
     delta: [Vec<u64>; 2],
     /// Streams of the optional signals (see `rng::Stream`).
-    cache_rng: SimRng,
     report_rng: SimRng,
+    gauge_rng: [[SimRng; NG]; 2],
 }
 
 impl Fleet {
@@ -153,20 +193,21 @@ impl Fleet {
             mem: h.memory,
             mem_spread: h.memory_spread,
             db: h.db_pool,
-            cache_hit: h.cache_hit_ratio,
-            report_p: h.user_report_probability,
             report_delay_ticks: delay_ticks,
             restart_time: sc.fleet.restart_time,
             slo_bucket,
             p_slow_base,
-            observed: Observed::of(&sc.policy),
-            latency_cache: [(GroupState::HEALTHY, [0.0; NB]), (GroupState::HEALTHY, [0.0; NB])],
+            observed: Observed::of_scenario(sc),
+            error_bp: [vec![BinomialP::new(0.0); tr.classes.len()], vec![BinomialP::new(0.0); tr.classes.len()]],
+            cache_bp: BinomialP::new(h.cache_hit_ratio),
+            report_bp: BinomialP::new(h.user_report_probability),
+            latency_cache: [(GroupState::HEALTHY, [BinomialP::new(0.0); NB]); 2],
             instances: Vec::with_capacity(sc.fleet.instances as usize),
             active: 0,
             reports_due: [vec![0; delay_ticks + 1], vec![0; delay_ticks + 1]],
             delta: [vec![0; width], vec![0; width]],
-            cache_rng: stream(0, Stream::Cache),
             report_rng: stream(0, Stream::Reports),
+            gauge_rng: std::array::from_fn(|g| std::array::from_fn(|col| gauge_stream(0, g, col))),
         };
         let healthy = f.conditional_bucket_probs(&GroupState::HEALTHY);
         f.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
@@ -185,8 +226,13 @@ impl Fleet {
         self.reset();
         let healthy = self.conditional_bucket_probs(&GroupState::HEALTHY);
         self.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
-        self.cache_rng = stream(seed, Stream::Cache);
+        store.cache.reset(seed, self.observed.cache.then_some(self.cache_bp));
         self.report_rng = stream(seed, Stream::Reports);
+        for (g, row) in self.gauge_rng.iter_mut().enumerate() {
+            for (col, r) in row.iter_mut().enumerate() {
+                *r = gauge_stream(seed, g, col);
+            }
+        }
         store.lazy.seed = seed;
         store.lazy.states.clear();
         store.lazy.states.push(healthy);
@@ -223,13 +269,13 @@ impl Fleet {
     }
 
     /// For the sequential multinomial: P(bucket k | not in buckets < k).
-    fn conditional_bucket_probs(&self, s: &GroupState) -> [f64; NB] {
-        let mut out = [1.0; NB];
+    fn conditional_bucket_probs(&self, s: &GroupState) -> [BinomialP; NB] {
+        let mut out = [BinomialP::new(1.0); NB];
         let mut prev = 0.0;
         for (k, o) in out.iter_mut().enumerate().take(NB - 1) {
             let c = self.latency_cdf(s, BUCKETS_MS[k]).max(prev);
             let rest = 1.0 - prev;
-            *o = if rest <= 0.0 { 1.0 } else { ((c - prev) / rest).clamp(0.0, 1.0) };
+            *o = BinomialP::new(if rest <= 0.0 { 1.0 } else { ((c - prev) / rest).clamp(0.0, 1.0) });
             prev = c;
         }
         out
@@ -347,7 +393,11 @@ impl Fleet {
                 for (c, &cs) in self.classes.iter().enumerate() {
                     let n = poisson(rng, lambda * share * cs);
                     let p = if candidate && avail <= 0.0 { 1.0 } else { state.error_p(c as u8, self.base_error) };
-                    let e = binomial(rng, n, p);
+                    let bp = &mut self.error_bp[g][c];
+                    if bp.p() != p {
+                        *bp = BinomialP::new(p);
+                    }
+                    let e = binomial_with(rng, n, bp);
                     d[layout.req(c)] = n;
                     d[layout.err(c)] = e;
                     total += n;
@@ -365,9 +415,6 @@ impl Fleet {
                 // Recording draws nothing: the row is drawn when a query reads it.
                 store.lazy.record(row, total, (store.lazy.states.len() - 1) as u8);
             }
-            if self.observed.cache && total > 0 {
-                d[layout.cache_hits()] = binomial(&mut self.cache_rng, total, self.cache_hit);
-            }
             // User reports: failures now, reported after the delay.
             if self.observed.reports {
                 let ring = &mut self.reports_due[g];
@@ -376,7 +423,7 @@ impl Fleet {
                 d[layout.reports()] = ring[now_slot];
                 ring[now_slot] = 0;
                 if errors > 0 {
-                    let later = binomial(&mut self.report_rng, errors, self.report_p);
+                    let later = binomial_with(&mut self.report_rng, errors, &self.report_bp);
                     ring[(row + self.report_delay_ticks) % len] += later;
                 }
             }
@@ -389,32 +436,50 @@ impl Fleet {
                 let draws = self.scrapes_per_tick * instances as u64;
                 let sd_mean = 1.0 / (draws as f64).sqrt();
                 let cpu = (self.cpu * load * state.cpu_factor + state.cpu_added).min(1.0);
-                gauge[CPU_MAX] = max_of_normals(rng, draws, cpu, self.cpu_spread).clamp(0.0, 1.0);
-                gauge[CPU_MEAN] = (cpu + self.cpu_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
                 let db = (self.db * load).min(1.0);
-                gauge[DB_MAX] = max_of_normals(rng, draws, db, 0.02).clamp(0.0, 1.0);
-                gauge[DB_MEAN] = (db + 0.02 * sd_mean * normal(rng)).clamp(0.0, 1.0);
-                let leaking = candidate && matches!(fault.effect, Effect::Leak { .. }) && t1 > fault.onset;
-                if let (true, Effect::Leak { per_hour }) = (leaking, fault.effect) {
-                    let mut mem_levels_sum = 0.0;
-                    let mut mem_max = f64::NEG_INFINITY;
-                    for inst in &self.instances[..n_c] {
-                        let since = t1.since(inst.born.max(fault.onset)).as_secs_f64() / 3600.0;
-                        let level = (inst.mem0 + per_hour * since).min(1.0);
-                        mem_levels_sum += level;
-                        let mut zmax = f64::NEG_INFINITY;
-                        for _ in 0..self.scrapes_per_tick {
-                            zmax = zmax.max(normal(rng));
-                        }
-                        mem_max = mem_max.max(level + self.mem_spread * zmax);
+                let read = self.observed.gauges[g];
+                let grng = &mut self.gauge_rng[g];
+                let (cpu_spread, mem_spread) = (self.cpu_spread, self.mem_spread);
+                let mut max_gauge = |col: usize, level: f64, spread: f64| {
+                    if read[col] {
+                        gauge[col] = max_of_normals(&mut grng[col], draws, level, spread).clamp(0.0, 1.0);
                     }
-                    gauge[MEM_MAX] = mem_max.clamp(0.0, 1.0);
-                    gauge[MEM_MEAN] =
-                        (mem_levels_sum / n_c as f64 + self.mem_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
-                } else {
-                    gauge[MEM_MAX] = max_of_normals(rng, draws, self.mem, self.mem_spread).clamp(0.0, 1.0);
-                    gauge[MEM_MEAN] = (self.mem + self.mem_spread * sd_mean * normal(rng)).clamp(0.0, 1.0);
+                };
+                max_gauge(CPU_MAX, cpu, cpu_spread);
+                max_gauge(DB_MAX, db, 0.02);
+                let leaking = candidate && matches!(fault.effect, Effect::Leak { .. }) && t1 > fault.onset;
+                let mut mem_level = self.mem;
+                match (leaking, fault.effect) {
+                    (true, Effect::Leak { per_hour }) if read[MEM_MAX] || read[MEM_MEAN] => {
+                        let mut mem_levels_sum = 0.0;
+                        let mut mem_max = f64::NEG_INFINITY;
+                        for inst in &self.instances[..n_c] {
+                            let since = t1.since(inst.born.max(fault.onset)).as_secs_f64() / 3600.0;
+                            let level = (inst.mem0 + per_hour * since).min(1.0);
+                            mem_levels_sum += level;
+                            if read[MEM_MAX] {
+                                let mut zmax = f64::NEG_INFINITY;
+                                for _ in 0..self.scrapes_per_tick {
+                                    zmax = zmax.max(normal(&mut grng[MEM_MAX]));
+                                }
+                                mem_max = mem_max.max(level + mem_spread * zmax);
+                            }
+                        }
+                        if read[MEM_MAX] {
+                            gauge[MEM_MAX] = mem_max.clamp(0.0, 1.0);
+                        }
+                        mem_level = mem_levels_sum / n_c as f64;
+                    }
+                    _ => max_gauge(MEM_MAX, self.mem, mem_spread),
                 }
+                let mut mean_gauge = |col: usize, level: f64, spread: f64| {
+                    if read[col] {
+                        gauge[col] = (level + spread * sd_mean * normal(&mut grng[col])).clamp(0.0, 1.0);
+                    }
+                };
+                mean_gauge(CPU_MEAN, cpu, cpu_spread);
+                mean_gauge(DB_MEAN, db, 0.02);
+                mean_gauge(MEM_MEAN, mem_level, mem_spread);
             }
             if candidate {
                 let slow: u64 = (self.slo_bucket..NB).map(|b| d[layout.hist(b)]).sum();

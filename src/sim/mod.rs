@@ -199,6 +199,13 @@ impl Worker {
 }
 
 impl Worker {
+    /// Also draws the signals `o` names, which the policy may not read (traces
+    /// and recordings show every gauge). Each has its own stream, so the trial's
+    /// record does not change.
+    pub fn observe(&mut self, o: fleet::Observed) {
+        self.fleet.observe(o);
+    }
+
     /// The series of the last trial this worker ran.
     pub fn into_store(self) -> Store {
         self.store

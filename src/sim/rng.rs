@@ -7,7 +7,7 @@
 //! `StdRng`/`SmallRng`, whose algorithms may change between releases.
 
 use rand::{Rng, SeedableRng};
-use rand_distr::{Binomial, Distribution, Poisson};
+use rand_distr::{Distribution, Poisson};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub type SimRng = Xoshiro256PlusPlus;
@@ -32,15 +32,27 @@ pub enum Stream {
     Fault = 1,
     /// Traffic noise, request outcomes, gauges, crashes.
     Fleet = 2,
-    /// Cache hits: drawn only when a rule reads them, so from a stream of their own
-    /// (drawing them or not never shifts another series).
-    Cache = 3,
-    /// User reports of failed requests: likewise optional, likewise their own stream.
+    /// User reports of failed requests: drawn only when a rule reads them, so
+    /// from a stream of their own (drawing them or not never shifts another
+    /// series). Cache hits and gauges have streams per series
+    /// ([`cache_stream`], [`gauge_stream`]).
     Reports = 4,
 }
 
 pub fn stream(trial_seed: u64, s: Stream) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ (s as u64).wrapping_mul(0xA076_1D64_78BD_642F)))
+}
+
+/// The stream of gauge column `col` of group `g` (0 candidate, 1 stable): one
+/// per series, so that a gauge no rule reads is not drawn and shifts nothing.
+pub fn gauge_stream(trial_seed: u64, g: usize, col: usize) -> SimRng {
+    let id = 16 + 8 * g as u64 + col as u64;
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ id.wrapping_mul(0xA076_1D64_78BD_642F)))
+}
+
+/// The generator of the cache hits of group `g`'s row `row` (see `store::LazyCache`).
+pub fn cache_stream(trial_seed: u64, g: usize, row: u64) -> SimRng {
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xCAC4_E000_0000 ^ ((g as u64) << 40))))
 }
 
 /// The generator of one row's lazily drawn values (see `store::LazyHistogram`).
@@ -58,7 +70,7 @@ pub fn scrape_stream(trial_seed: u64, key: u64, row: u64) -> SimRng {
 /// A multinomial draw of `n` over buckets given conditional probabilities
 /// `cond[k]` = P(bucket k | not in a lower bucket); the last bucket takes the rest.
 #[inline]
-pub fn multinomial(rng: &mut SimRng, n: u64, cond: &[f64], out: &mut [u64]) {
+pub fn multinomial(rng: &mut SimRng, n: u64, cond: &[BinomialP], out: &mut [u64]) {
     let mut left = n;
     let last = out.len() - 1;
     for (k, o) in out.iter_mut().enumerate() {
@@ -66,7 +78,7 @@ pub fn multinomial(rng: &mut SimRng, n: u64, cond: &[f64], out: &mut [u64]) {
             *o = 0;
             continue;
         }
-        let x = if k == last { left } else { binomial(rng, left, cond[k]) };
+        let x = if k == last { left } else { binomial_with(rng, left, &cond[k]) };
         *o = x;
         left -= x;
     }
@@ -100,35 +112,150 @@ pub fn poisson(rng: &mut SimRng, mean: f64) -> u64 {
     Poisson::new(mean).map(|d| d.sample(rng) as u64).unwrap_or(0)
 }
 
-/// Binomial(n, p) as a count.
+/// A binomial success probability with the constants its samplers need,
+/// computed once per probability rather than once per draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BinomialP {
+    p: f64,
+    /// min(p, 1 − p), and whether that is 1 − p.
+    q: f64,
+    flip: bool,
+    /// ln(1 − q), q/(1 − q) and its log.
+    ln_1mq: f64,
+    r: f64,
+    ln_r: f64,
+}
+
+impl BinomialP {
+    /// `p` clamped to [0, 1] (NaN: 0).
+    pub fn new(p: f64) -> BinomialP {
+        let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+        let flip = p > 0.5;
+        let q = if flip { 1.0 - p } else { p };
+        let r = q / (1.0 - q);
+        BinomialP { p, q, flip, ln_1mq: (-q).ln_1p(), r, ln_r: r.ln() }
+    }
+
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+}
+
+/// Binomial(n, p) as a count (see [`binomial_with`]).
 #[inline]
 pub fn binomial(rng: &mut SimRng, n: u64, p: f64) -> u64 {
-    if n == 0 || p <= 0.0 {
+    if n == 0 || p.is_nan() || p <= 0.0 {
         return 0;
     }
-    if p >= 1.0 {
-        return n;
+    binomial_with(rng, n, &BinomialP::new(p))
+}
+
+/// Binomial(n, p) as a count. With `q = min(p, 1 − p)`: inversion when
+/// `n·q < 10` (an expected ≤ 10 steps), else Hörmann's BTRS (transformed
+/// rejection with squeeze, 1993), whose set-up is a square root and a few
+/// divisions. Both are exact samplers; BTRS's acceptance test uses ln k!
+/// from [`ln_factorial`] (error below 1e-16).
+#[inline]
+pub fn binomial_with(rng: &mut SimRng, n: u64, bp: &BinomialP) -> u64 {
+    if n == 0 {
+        return 0;
     }
-    // For a small expected count inversion is exact and cheaper than BTPE setup.
-    let mean = n as f64 * p;
-    if mean < 8.0 && n > 16 {
-        let q = 1.0 - p;
-        let mut k = 0u64;
-        let mut pk = q.powf(n as f64);
-        let mut cdf = pk;
-        let u = uniform(rng);
-        let r = p / q;
-        while u > cdf && k < n {
-            pk *= r * (n - k) as f64 / (k + 1) as f64;
-            k += 1;
-            cdf += pk;
-            if pk < 1e-300 && cdf >= 1.0 - 1e-15 {
-                break;
-            }
+    if bp.q <= 0.0 {
+        return if bp.flip { n } else { 0 };
+    }
+    let k = if n as f64 * bp.q < 10.0 { binomial_inversion(rng, n, bp) } else { btrs(rng, n as f64, bp) };
+    if bp.flip {
+        n - k
+    } else {
+        k
+    }
+}
+
+/// Sequential search from 0: P(0) = (1 − q)^n, P(k + 1) = P(k)·(n − k)/(k + 1)·q/(1 − q).
+#[inline]
+fn binomial_inversion(rng: &mut SimRng, n: u64, bp: &BinomialP) -> u64 {
+    let mut pk = (n as f64 * bp.ln_1mq).exp();
+    let mut cdf = pk;
+    let u = uniform(rng);
+    let mut k = 0u64;
+    while u > cdf && k < n {
+        pk *= bp.r * (n - k) as f64 / (k + 1) as f64;
+        k += 1;
+        cdf += pk;
+        if pk < 1e-300 && cdf >= 1.0 - 1e-15 {
+            break;
         }
-        return k;
     }
-    Binomial::new(n, p).map(|d| d.sample(rng)).unwrap_or(0)
+    k
+}
+
+/// BTRS for `n·p ≥ 10`, `p ≤ 0.5` (W. Hörmann, "The generation of binomial
+/// random variates", J. Statist. Comput. Simul. 46, 1993): a uniform pair is
+/// mapped through a transformed-rejection hat; about 80% are accepted by the
+/// squeeze without evaluating the density.
+fn btrs(rng: &mut SimRng, n: f64, bp: &BinomialP) -> u64 {
+    let p = bp.q;
+    let spq = (n * p * (1.0 - p)).sqrt();
+    let b = 1.15 + 2.53 * spq;
+    let a = -0.0873 + 0.0248 * b + 0.01 * p;
+    let c = n * p + 0.5;
+    let v_r = 0.92 - 4.2 / b;
+    let alpha = (2.83 + 5.1 / b) * spq;
+    // Truncation is floor for the non-negative values here (and needs no libm call).
+    let m = (((n + 1.0) * p) as u64) as f64;
+    // ln f(m), up to the constant that cancels: needed only past the squeeze.
+    let mut h = f64::NAN;
+    loop {
+        let u = uniform(rng) - 0.5;
+        let v = uniform(rng);
+        let us = 0.5 - u.abs();
+        let x = (2.0 * a / us + b) * u + c;
+        if !(0.0..n + 1.0).contains(&x) {
+            continue;
+        }
+        let k = (x as u64) as f64;
+        if us >= 0.07 && v <= v_r {
+            return k as u64;
+        }
+        // Accept when v·hat(u) ≤ f(k)/f(m), in logs.
+        let lv = (v * alpha / (a / (us * us) + b)).ln();
+        if h.is_nan() {
+            h = ln_factorial(m) + ln_factorial(n - m);
+        }
+        if lv <= h - ln_factorial(k) - ln_factorial(n - k) + (k - m) * bp.ln_r {
+            return k as u64;
+        }
+    }
+}
+
+/// ln k! for a whole number `k ≥ 0`: a table below 16, else Stirling's series
+/// to the 1/k⁹ term (truncation error below 1e-16 for k ≥ 16).
+fn ln_factorial(k: f64) -> f64 {
+    const TABLE: [f64; 16] = [
+        0.0,
+        0.0,
+        std::f64::consts::LN_2,
+        1.791_759_469_228_055,
+        3.178_053_830_347_945_8,
+        4.787_491_742_782_046,
+        6.579_251_212_010_101,
+        8.525_161_361_065_415,
+        10.604_602_902_745_25,
+        12.801_827_480_081_469,
+        15.104_412_573_075_516,
+        17.502_307_845_873_887,
+        19.987_214_495_661_885,
+        22.552_163_853_123_425,
+        25.191_221_182_738_68,
+        27.899_271_383_840_89,
+    ];
+    if k < 16.0 {
+        return TABLE[k as usize];
+    }
+    let x = k + 1.0;
+    let x2 = 1.0 / (x * x);
+    let series = (1.0 / 12.0 - x2 * (1.0 / 360.0 - x2 * (1.0 / 1260.0 - x2 * (1.0 / 1680.0 - x2 / 1188.0)))) / x;
+    (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + series
 }
 
 /// A standard normal draw.
@@ -154,14 +281,19 @@ pub fn normal_cdf(x: f64) -> f64 {
     0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// The maximum of `n` iid N(mean, sd) values in one draw: Φ⁻¹(U^(1/n)).
+/// The maximum of `n` iid N(mean, sd) values in one draw: its CDF is Φ(x)ⁿ,
+/// so it is Φ⁻¹(U^(1/n)). U^(1/n) = exp(ln U / n) without `powf`; above ½ the
+/// quantile is taken of the upper tail 1 − U^(1/n) = −expm1(ln U / n), which
+/// keeps its precision for large `n`.
 #[inline]
 pub fn max_of_normals(rng: &mut SimRng, n: u64, mean: f64, sd: f64) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
     let u = uniform(rng).max(f64::MIN_POSITIVE);
-    mean + sd * normal_quantile(u.powf(1.0 / n as f64))
+    let l = u.ln() / n as f64;
+    let z = if l < -std::f64::consts::LN_2 { normal_quantile(l.exp()) } else { -normal_quantile(-l.exp_m1()) };
+    mean + sd * z
 }
 
 #[cfg(test)]
@@ -197,6 +329,154 @@ mod tests {
         let n = 40_000;
         let m: f64 = (0..n).map(|_| max_of_normals(&mut rng, 5, 0.0, 1.0)).sum::<f64>() / n as f64;
         assert!((m - 1.16296).abs() < 0.02, "{m}");
+    }
+
+    /// ln C(n, k) p^k (1 − p)^(n − k), by `statrs`' ln Γ (independent of [`ln_factorial`]).
+    fn binomial_ln_pmf(n: u64, p: f64, k: u64) -> f64 {
+        use statrs::function::gamma::ln_gamma;
+        ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+            + k as f64 * p.ln()
+            + (n - k) as f64 * (-p).ln_1p()
+    }
+
+    /// Pearson's chi-square of `draws` against `pmf` on 0..=n, neighbouring values
+    /// pooled from the left until each cell expects at least 5 (the rest joins
+    /// the last cell); fails when it reaches the 0.1% critical value (Wilson–Hilferty).
+    fn chi_square_passes(draws: &[u64], n: u64, pmf: impl Fn(u64) -> f64, what: &str) {
+        let total = draws.len() as f64;
+        let mut observed = std::collections::BTreeMap::new();
+        for &d in draws {
+            assert!(d <= n, "{what}: drew {d} > {n}");
+            *observed.entry(d).or_insert(0u64) += 1;
+        }
+        let (mut cells, mut cell_e, mut cell_o) = (Vec::new(), 0.0, 0u64);
+        for k in 0..=n {
+            cell_e += total * pmf(k);
+            cell_o += observed.get(&k).copied().unwrap_or(0);
+            if cell_e >= 5.0 {
+                cells.push((cell_e, cell_o));
+                cell_e = 0.0;
+                cell_o = 0;
+            }
+        }
+        if let Some(last) = cells.last_mut() {
+            last.0 += cell_e;
+            last.1 += cell_o;
+        }
+        let stat: f64 = cells.iter().map(|&(e, o)| (o as f64 - e).powi(2) / e).sum();
+        let df = (cells.len() - 1) as f64;
+        let z = 3.090_232_306; // the standard normal's 99.9% quantile
+        let critical = df * (1.0 - 2.0 / (9.0 * df) + z * (2.0 / (9.0 * df)).sqrt()).powi(3);
+        assert!(stat < critical, "{what}: chi-square {stat:.1} on {df} degrees of freedom >= {critical:.1}");
+    }
+
+    #[test]
+    fn binomial_draws_fit_the_binomial_distribution() {
+        // Both samplers, the switch between them (n·q = 10), flipped p > ½,
+        // the sizes the fleet draws (histogram buckets, errors, cache hits).
+        let cases: [(u64, f64); 11] = [
+            (5, 0.3),
+            (19, 0.5),
+            (20, 0.5),
+            (50, 0.3),
+            (999, 0.01),
+            (1000, 0.01),
+            (900, 0.95),
+            (17_000, 0.001),
+            (4_500, 0.12),
+            (200_000, 0.4),
+            (60, 0.83),
+        ];
+        let mut rng = stream(trial_seed(3, 1), Stream::Fleet);
+        for (n, p) in cases {
+            let draws: Vec<u64> = (0..200_000).map(|_| binomial(&mut rng, n, p)).collect();
+            chi_square_passes(&draws, n, |k| binomial_ln_pmf(n, p, k).exp(), &format!("binomial({n}, {p})"));
+        }
+        // A wrong sampler fails the same test: BTRS with p off by 1%.
+        let draws: Vec<u64> = (0..200_000).map(|_| binomial(&mut rng, 4_500, 0.1212)).collect();
+        let result = std::panic::catch_unwind(|| {
+            chi_square_passes(&draws, 4_500, |k| binomial_ln_pmf(4_500, 0.12, k).exp(), "shifted")
+        });
+        assert!(result.is_err(), "the chi-square test does not see a 1% shift in p");
+    }
+
+    #[test]
+    fn binomial_edges() {
+        let mut rng = stream(trial_seed(3, 2), Stream::Fleet);
+        assert_eq!(binomial(&mut rng, 0, 0.5), 0);
+        assert_eq!(binomial(&mut rng, 10, 0.0), 0);
+        assert_eq!(binomial(&mut rng, 10, f64::NAN), 0);
+        assert_eq!(binomial(&mut rng, 10, 1.0), 10);
+        assert!((0..1000).all(|_| binomial(&mut rng, u32::MAX as u64, 0.5) <= u32::MAX as u64));
+        assert!(ln_factorial(16.0) - (1..=16).map(|i| (i as f64).ln()).sum::<f64>() < 1e-13);
+        assert!(ln_factorial(15.0) - (1..=15).map(|i| (i as f64).ln()).sum::<f64>() < 1e-13);
+    }
+
+    #[test]
+    fn multinomial_counts_fit_their_bucket_probabilities() {
+        // The pooled counts of many multinomial draws over conditional
+        // probabilities are multinomial with the unconditional ones.
+        let probs: [f64; 7] = [0.02, 0.3, 0.4, 0.2, 0.07, 0.009, 0.001];
+        let mut cond = [BinomialP::new(1.0); 7];
+        let mut left = 1.0;
+        for (c, p) in cond.iter_mut().zip(probs) {
+            *c = BinomialP::new((p / left).min(1.0));
+            left -= p;
+        }
+        let mut rng = stream(trial_seed(3, 3), Stream::Fleet);
+        let mut total = [0u64; 7];
+        let mut out = [0u64; 7];
+        let (draws, n) = (20_000, 900u64);
+        for _ in 0..draws {
+            multinomial(&mut rng, n, &cond, &mut out);
+            assert_eq!(out.iter().sum::<u64>(), n);
+            total.iter_mut().zip(&out).for_each(|(t, o)| *t += o);
+        }
+        let all = (draws as u64 * n) as f64;
+        let stat: f64 = total.iter().zip(probs).map(|(&o, p)| (o as f64 - all * p).powi(2) / (all * p)).sum();
+        assert!(stat < 22.46, "chi-square {stat} on 6 degrees of freedom"); // 99.9% quantile
+    }
+
+    /// Kolmogorov–Smirnov: the largest gap between the empirical CDF of
+    /// `draws` and `cdf`, against the 0.1% critical value 1.95/√N.
+    fn ks_passes(mut draws: Vec<f64>, cdf: impl Fn(f64) -> f64, what: &str) {
+        draws.sort_by(f64::total_cmp);
+        let n = draws.len() as f64;
+        let d = draws
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = cdf(x);
+                (f - i as f64 / n).abs().max(((i + 1) as f64 / n - f).abs())
+            })
+            .fold(0.0, f64::max);
+        assert!(d < 1.95 / n.sqrt(), "{what}: KS distance {d:.5} >= {:.5}", 1.95 / n.sqrt());
+    }
+
+    #[test]
+    fn max_of_normals_fits_the_distribution_of_a_maximum() {
+        // The maximum of n iid N(μ, σ) has CDF Φ((x − μ)/σ)ⁿ; n = 1 is a normal.
+        let mut rng = stream(trial_seed(3, 4), Stream::Fleet);
+        for n in [1u64, 2, 4, 20, 380, 100_000] {
+            let draws: Vec<f64> = (0..100_000).map(|_| max_of_normals(&mut rng, n, 0.4, 0.03)).collect();
+            ks_passes(draws, |x| normal_cdf((x - 0.4) / 0.03).powf(n as f64), &format!("max of {n}"));
+        }
+        // And a wrong one fails: the maximum of 20 judged as the maximum of 19.
+        let draws: Vec<f64> = (0..100_000).map(|_| max_of_normals(&mut rng, 20, 0.0, 1.0)).collect();
+        let wrong = std::panic::catch_unwind(|| ks_passes(draws, |x| normal_cdf(x).powi(19), "max of 19"));
+        assert!(wrong.is_err(), "KS does not tell a maximum of 20 from one of 19");
+    }
+
+    #[test]
+    fn poisson_draws_fit_the_poisson_distribution() {
+        use statrs::function::gamma::ln_gamma;
+        let mut rng = stream(trial_seed(3, 5), Stream::Fleet);
+        for mean in [0.4, 5.0, 11.9, 12.0, 45.0, 900.0] {
+            let draws: Vec<u64> = (0..200_000).map(|_| poisson(&mut rng, mean)).collect();
+            let top = (mean + 20.0 * mean.sqrt() + 30.0) as u64;
+            let pmf = |k: u64| (k as f64 * f64::ln(mean) - mean - ln_gamma(k as f64 + 1.0)).exp();
+            chi_square_passes(&draws, top, pmf, &format!("poisson({mean})"));
+        }
     }
 
     #[test]

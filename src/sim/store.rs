@@ -88,6 +88,34 @@ pub struct Store {
     max_rows: usize,
     /// The stable group's latency histogram, drawn only for rows a query reads.
     pub lazy: LazyHistogram,
+    /// Cache hits, drawn only for rows a query reads.
+    pub cache: LazyCache,
+}
+
+/// Cache hits drawn on demand.
+///
+/// A row's hits are Binomial(the row's requests, hit ratio), drawn from a
+/// generator seeded by (trial seed, group, row) the first time a query reads
+/// the row: rules read the cache hit ratio in few phases, so most rows are
+/// never drawn, and which query comes first does not matter. When `p` is
+/// `None` (a recorded trial), the hits are the counter column's.
+#[derive(Debug, Clone, Default)]
+pub struct LazyCache {
+    pub seed: u64,
+    pub p: Option<super::rng::BinomialP>,
+    /// Hits per group and row; `u64::MAX` = not drawn yet.
+    hits: [Vec<u64>; 2],
+}
+
+impl LazyCache {
+    /// Starts a trial: rows are drawn with hit ratio `p` from streams of `seed`.
+    pub fn reset(&mut self, seed: u64, p: Option<super::rng::BinomialP>) {
+        self.seed = seed;
+        self.p = p;
+        for h in &mut self.hits {
+            h.clear();
+        }
+    }
 }
 
 /// Stable-group latency histograms drawn on demand.
@@ -101,7 +129,7 @@ pub struct Store {
 pub struct LazyHistogram {
     pub seed: u64,
     /// Conditional bucket probabilities of each latency state seen this trial.
-    pub states: Vec<[f64; NB]>,
+    pub states: Vec<[super::rng::BinomialP; NB]>,
     total: Vec<u64>,
     state: Vec<u8>,
     drawn: Vec<bool>,
@@ -184,6 +212,7 @@ impl Store {
             gauges: [vec![f64::NAN; NG], vec![f64::NAN; NG]],
             max_rows: max_ticks.saturating_add(1),
             lazy: LazyHistogram::default(),
+            cache: LazyCache::default(),
         }
     }
 
@@ -233,6 +262,25 @@ impl Store {
 
     pub fn gauge(&self, g: Group, row: usize, col: usize) -> f64 {
         self.gauges[gi(g)][row * NG + col]
+    }
+
+    /// Cache hits of group `g` in rows `(from, to]`.
+    fn cache_hits(&mut self, g: Group, from: usize, to: usize) -> u64 {
+        let Some(p) = self.cache.p else { return self.delta(g, from, to, self.layout.cache_hits()) };
+        let gi = gi(g);
+        if self.cache.hits[gi].len() <= to {
+            self.cache.hits[gi].resize(to + 1, u64::MAX);
+        }
+        let mut sum = 0;
+        for row in from + 1..=to {
+            if self.cache.hits[gi][row] == u64::MAX {
+                let requests = (0..self.layout.classes).map(|c| self.delta(g, row - 1, row, self.layout.req(c))).sum();
+                let mut rng = super::rng::cache_stream(self.cache.seed, gi, row as u64);
+                self.cache.hits[gi][row] = super::rng::binomial_with(&mut rng, requests, &p);
+            }
+            sum += self.cache.hits[gi][row];
+        }
+        sum
     }
 
     /// Row index of time `t` (rows are tick ends).
@@ -313,6 +361,8 @@ impl Store {
                     let hist_col = *col >= l.hist(0) && *col < l.hist(0) + NB;
                     let v = if g == Group::Stable && hist_col {
                         stable_hist[*col - l.hist(0)]
+                    } else if *col == l.cache_hits() {
+                        self.cache_hits(g, row - 1, row)
                     } else {
                         self.counter(g, row, *col) - self.counter(g, row - 1, *col)
                     };
@@ -482,7 +532,7 @@ impl Store {
             }
             Metric::CacheHitRatio => {
                 let req = self.requests(&Query { class: None, ..*q }, from, to);
-                let hits = self.delta(g, from, to, l.cache_hits());
+                let hits = self.cache_hits(g, from, to);
                 Sample { value: (req > 0).then(|| hits as f64 / req as f64), requests: Some(req) }
             }
             Metric::Restarts => Sample { value: Some(self.delta(g, from, to, l.restarts()) as f64), requests: None },
