@@ -98,10 +98,14 @@ pub fn poisson(rng: &mut SimRng, mean: f64) -> u64 {
         return 0;
     }
     if mean < 12.0 {
+        let u = uniform(rng);
+        // P(0) = e^−mean ≥ 1 − mean: below that, 0 without the exponential.
+        if u < 1.0 - mean {
+            return 0;
+        }
         let mut k = 0u64;
         let mut p = (-mean).exp();
         let mut cdf = p;
-        let u = uniform(rng);
         while u > cdf && k < 1000 {
             k += 1;
             p *= mean / k as f64;
@@ -174,9 +178,15 @@ pub fn binomial_with(rng: &mut SimRng, n: u64, bp: &BinomialP) -> u64 {
 /// Sequential search from 0: P(0) = (1 − q)^n, P(k + 1) = P(k)·(n − k)/(k + 1)·q/(1 − q).
 #[inline]
 fn binomial_inversion(rng: &mut SimRng, n: u64, bp: &BinomialP) -> u64 {
-    let mut pk = (n as f64 * bp.ln_1mq).exp();
-    let mut cdf = pk;
+    let ln_p0 = n as f64 * bp.ln_1mq;
     let u = uniform(rng);
+    // P(0) = e^ln_p0 ≥ 1 + ln_p0: a draw below that bound is 0 without computing
+    // the exponential (most draws, for the histogram's near-empty buckets).
+    if u < 1.0 + ln_p0 {
+        return 0;
+    }
+    let mut pk = ln_p0.exp();
+    let mut cdf = pk;
     let mut k = 0u64;
     while u > cdf && k < n {
         pk *= bp.r * (n - k) as f64 / (k + 1) as f64;
