@@ -279,6 +279,12 @@ pub fn run_trial_shared(models: &[Model], worker: &mut SharedWorker, master: u64
         let mid = t0 + SimDur(tick.0 / 2);
         let lines = branches.len();
         for bi in 0..lines {
+            let weight_of = |v: &usize| vars[*v].engine.weight_at(mid).to_bits();
+            let members = &branches[bi].members;
+            let first = weight_of(&members[0]);
+            if members.iter().all(|v| weight_of(v) == first) {
+                continue; // the usual case: nothing parts, nothing is allocated
+            }
             weights.clear();
             for &v in &branches[bi].members {
                 let w = vars[v].engine.weight_at(mid).to_bits();
