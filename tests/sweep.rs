@@ -282,3 +282,20 @@ fn promql_variants_share_a_world_and_match_their_runs_alone() {
     .unwrap();
     assert_shared_equals_alone(&vs, 4, 60);
 }
+
+#[test]
+fn imported_argo_variants_share_a_world_and_match_their_runs_alone() {
+    let path = std::path::PathBuf::from("scenarios/import/argo-rollout.yaml");
+    let imported = rollsim::import::import(&[path], &Default::default()).unwrap();
+    let vs = sweep::variants(
+        &imported.toml,
+        "argo-rollout (imported)",
+        &[vary("policy.argo.metrics.success-rate.failure_limit=0,5"), vary("policy.argo.steps[0].set_weight=10%")],
+        false,
+    )
+    .unwrap();
+    let alone = assert_shared_equals_alone(&vs, 8, 40);
+    for (i, v) in vs.iter().enumerate().skip(1) {
+        assert_ne!(alone[0], alone[i], "variant {} runs like the current policy", v.id);
+    }
+}
