@@ -260,7 +260,7 @@ fn print_rules(records: &[TrialRecord], sc: &Scenario) {
     }
 }
 
-fn rayon_threads(threads: usize) -> usize {
+pub(super) fn rayon_threads(threads: usize) -> usize {
     if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
