@@ -25,15 +25,41 @@ use crate::time::{SimDur, SimTime};
 use std::sync::Arc;
 
 /// True when `a` and `b` simulate the same world: their scenarios differ at
-/// most in the policy, and the policy's deploy time (which places fault onsets)
-/// is the same.
+/// most in the policy (and in name and description, which nothing simulated
+/// reads), and the policy's deploy time (which places fault onsets) is the same.
 pub fn same_world(a: &Model, b: &Model) -> bool {
     if a.tick != b.tick || a.deploy != b.deploy || a.max_ticks != b.max_ticks {
         return false;
     }
     let mut b_sc = b.scenario.clone();
     b_sc.policy = Arc::clone(&a.scenario.policy);
+    b_sc.name.clone_from(&a.scenario.name);
+    b_sc.description.clone_from(&a.scenario.description);
     b_sc == *a.scenario
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    #[test]
+    fn a_world_is_everything_but_the_policy_and_the_names() {
+        let seed = Scenario::seed();
+        let edit = |from: &str, to: &str| {
+            let text = crate::scenario::SEED_TOML.replacen(from, to, 1);
+            assert_ne!(text, crate::scenario::SEED_TOML, "{from} is in the seed");
+            Scenario::from_toml(&text, "edited").unwrap()
+        };
+        let same = |other: &Scenario| same_world(&Model::new(&seed), &Model::new(other));
+        assert!(same(&seed));
+        assert!(same(&edit("name = \"seed-canary\"", "name = \"renamed\"")));
+        assert!(same(&edit("limit = \"1%\"", "limit = \"3%\"")));
+        assert!(!same(&edit("requests_per_second = 300", "requests_per_second = 301")));
+        assert!(!same(&edit("weight = 40", "weight = 41")));
+        // The first deploy step places fault onsets: moving it moves the world.
+        assert!(!same(&edit("at = \"5m\"\naction = \"deploy\"", "at = \"6m\"\naction = \"deploy\"")));
+    }
 }
 
 /// The state of one world line: everything a tick reads or writes.
