@@ -133,7 +133,7 @@ struct Var {
 /// Per-worker scratch for trials shared by several variants.
 pub struct SharedWorker {
     proto: Branch,
-    /// Lines no longer in use, kept for their buffers.
+    /// Lines no longer in use, kept for their buffers (a trial's first line reuses one).
     spare: Vec<Branch>,
 }
 
@@ -312,16 +312,16 @@ pub fn run_trial_shared(models: &[Model], worker: &mut SharedWorker, master: u64
                 continue; // the usual case: nothing parts, nothing is allocated
             }
             weights.clear();
-            for &v in &branches[bi].members {
-                let w = vars[v].engine.weight_at(mid).to_bits();
+            for &v in members {
+                let w = weight_of(&v);
                 match weights.iter_mut().find(|(x, _)| *x == w) {
                     Some((_, vs)) => vs.push(v),
                     None => weights.push((w, vec![v])),
                 }
             }
             for (_, vs) in weights.drain(..).skip(1) {
-                let mut fork = worker.take();
-                fork.clone_from(&branches[bi]);
+                // A copy of the line as it is: taking a spare first would only discard its buffers.
+                let mut fork = branches[bi].clone();
                 branches[bi].members.retain(|v| !vs.contains(v));
                 fork.members = vs;
                 branches.push(fork);
