@@ -76,7 +76,7 @@ pub fn query(a: Args) -> i32 {
     let seed = a.seed.unwrap_or(sc.simulation.seed);
     let (_, _, mut store) = rollsim::runner::record(&sc, seed, trial);
     let mut view = PromView::for_scenario(&sc);
-    view.reset(store.lazy.seed);
+    view.reset(store.trial_seed());
     let origin = view.origin_ms;
     let end_of_trial = view.ms_of(SimTime((store.len.saturating_sub(1) as u64) * store.tick.0));
     let mut st = FleetStorage { view: &mut view, store: &mut store };
@@ -147,7 +147,7 @@ pub fn write_openmetrics(
     path: &std::path::Path,
 ) -> Result<usize, String> {
     let mut view = PromView::for_scenario(sc);
-    view.reset(store.lazy.seed);
+    view.reset(store.trial_seed());
     let n = view.len();
     let end = view.ms_of(SimTime((store.len.saturating_sub(1) as u64) * store.tick.0));
     let mut st = FleetStorage { view: &mut view, store };

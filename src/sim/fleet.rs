@@ -6,7 +6,8 @@
 //! * requests per (group, class, tick) are Poisson: the sum of the per-scrape,
 //!   per-instance Poisson counts of identical instances;
 //! * errors are Binomial given requests; the histogram is a multinomial draw
-//!   (conditional binomials) of the group's requests;
+//!   of the group's requests by conditional binomials from the top bucket
+//!   down, drawn only as far as queries read it (`store::LazyHistogram`);
 //! * a group's CPU/memory/DB-pool maximum over its instances and the tick's
 //!   scrapes is one draw, Φ⁻¹(U^(1/n)); its mean is one normal draw. Each is
 //!   exact in distribution; their dependence within a tick is not modelled;
@@ -15,10 +16,10 @@
 
 use super::fault::{DrawnFault, Effect, GroupState};
 use super::rng::{
-    binomial_with, gauge_stream, max_of_normals, multinomial, normal, normal_cdf, poisson, stream, uniform, BinomialP,
-    SimRng, Stream,
+    binomial_with, gauge_stream, max_of_normals, normal, normal_cdf, poisson, stream, uniform, BinomialP, SimRng,
+    Stream,
 };
-use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
+use super::store::{HistPlan, Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
 use crate::engine::{Agg, Group, Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
@@ -154,7 +155,8 @@ pub struct Fleet {
     cache_bp: BinomialP,
     report_bp: BinomialP,
     // Per-trial state.
-    latency_cache: [(GroupState, [BinomialP; NB]); 2],
+    /// The latency state of each group's histogram rows.
+    latency_state: [GroupState; 2],
     instances: Vec<Instance>,
     active: usize,
     reports_due: [Vec<u64>; 2],
@@ -175,7 +177,7 @@ impl Fleet {
         let p_slow_base = 1.0 - normal_cdf((BUCKETS_MS[slo_bucket - 1].ln() - mu) / sigma);
         let width = Store::new(tr.classes.len(), tick, 0).layout.width();
         let delay_ticks = (h.user_report_delay.0 / tick.0.max(1)) as usize;
-        let mut f = Fleet {
+        let f = Fleet {
             n: sc.fleet.instances,
             classes: tr.classes.iter().map(|c| c.share).collect(),
             tick,
@@ -201,7 +203,7 @@ impl Fleet {
             error_bp: [vec![BinomialP::new(0.0); tr.classes.len()], vec![BinomialP::new(0.0); tr.classes.len()]],
             cache_bp: BinomialP::new(h.cache_hit_ratio),
             report_bp: BinomialP::new(h.user_report_probability),
-            latency_cache: [(GroupState::HEALTHY, [BinomialP::new(0.0); NB]); 2],
+            latency_state: [GroupState::HEALTHY; 2],
             instances: Vec::with_capacity(sc.fleet.instances as usize),
             active: 0,
             reports_due: [vec![0; delay_ticks + 1], vec![0; delay_ticks + 1]],
@@ -209,8 +211,6 @@ impl Fleet {
             report_rng: stream(0, Stream::Reports),
             gauge_rng: std::array::from_fn(|g| std::array::from_fn(|col| gauge_stream(0, g, col))),
         };
-        let healthy = f.conditional_bucket_probs(&GroupState::HEALTHY);
-        f.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
         f
     }
 
@@ -224,8 +224,11 @@ impl Fleet {
     /// Starts a new trial whose lazily drawn rows derive from `seed`.
     pub fn reset_for(&mut self, store: &mut Store, seed: u64) {
         self.reset();
-        let healthy = self.conditional_bucket_probs(&GroupState::HEALTHY);
-        self.latency_cache = [(GroupState::HEALTHY, healthy), (GroupState::HEALTHY, healthy)];
+        let healthy = self.hist_plan(&GroupState::HEALTHY);
+        self.latency_state = [GroupState::HEALTHY; 2];
+        for (g, hist) in store.hist.iter_mut().enumerate() {
+            hist.reset(seed, g, healthy);
+        }
         store.cache.reset(seed, self.observed.cache.then_some(self.cache_bp));
         self.report_rng = stream(seed, Stream::Reports);
         for (g, row) in self.gauge_rng.iter_mut().enumerate() {
@@ -233,9 +236,6 @@ impl Fleet {
                 *r = gauge_stream(seed, g, col);
             }
         }
-        store.lazy.seed = seed;
-        store.lazy.states.clear();
-        store.lazy.states.push(healthy);
     }
 
     /// Starts a new trial.
@@ -254,31 +254,25 @@ impl Fleet {
         self.rps * (1.0 + self.amp * phase.cos())
     }
 
-    fn latency_cdf(&self, s: &GroupState, b: f64) -> f64 {
+    /// P(latency > `b` ms) in state `s` (the survival function, computed as
+    /// upper tails so that the small probabilities of high buckets keep their digits).
+    fn latency_sf(&self, s: &GroupState, b: f64) -> f64 {
         let main = if b <= s.latency_shift_ms {
-            0.0
+            1.0
         } else {
-            normal_cdf((((b - s.latency_shift_ms) / s.latency_scale).ln() - self.mu) / self.sigma)
+            normal_cdf(-((((b - s.latency_shift_ms) / s.latency_scale).ln() - self.mu) / self.sigma))
         };
         if s.slow_share > 0.0 {
-            let slow = normal_cdf(((b / s.slow_ms).ln()) / self.sigma);
+            let slow = normal_cdf(-((b / s.slow_ms).ln()) / self.sigma);
             (1.0 - s.slow_share) * main + s.slow_share * slow
         } else {
             main
         }
     }
 
-    /// For the sequential multinomial: P(bucket k | not in buckets < k).
-    fn conditional_bucket_probs(&self, s: &GroupState) -> [BinomialP; NB] {
-        let mut out = [BinomialP::new(1.0); NB];
-        let mut prev = 0.0;
-        for (k, o) in out.iter_mut().enumerate().take(NB - 1) {
-            let c = self.latency_cdf(s, BUCKETS_MS[k]).max(prev);
-            let rest = 1.0 - prev;
-            *o = BinomialP::new(if rest <= 0.0 { 1.0 } else { ((c - prev) / rest).clamp(0.0, 1.0) });
-            prev = c;
-        }
-        out
+    /// How histogram rows in latency state `s` are drawn.
+    fn hist_plan(&self, s: &GroupState) -> HistPlan {
+        HistPlan::new(|k| self.latency_sf(s, BUCKETS_MS[k]))
     }
 
     fn ensure_instances(&mut self, want: usize, t: SimTime, fault: &DrawnFault, rng: &mut SimRng) {
@@ -377,12 +371,9 @@ impl Fleet {
             let instances = if candidate { n_c } else { n_s };
             let avail = if candidate { avail_c } else { n_s as f64 };
             let state = fault.state(t0, candidate, weight);
-            if !self.latency_cache[g].0.same_latency(&state) {
-                let probs = self.conditional_bucket_probs(&state);
-                self.latency_cache[g] = (state, probs);
-                if !candidate {
-                    store.lazy.states.push(probs);
-                }
+            if !self.latency_state[g].same_latency(&state) {
+                self.latency_state[g] = state;
+                store.hist[g].set_state(self.hist_plan(&state));
             }
             let d = &mut self.delta[g];
             d.fill(0);
@@ -404,17 +395,8 @@ impl Fleet {
                     errors += e;
                 }
             }
-            // Latency histogram (multinomial by conditional binomials); the
-            // stable group's is drawn lazily, for the rows a query reads.
-            if candidate {
-                if total > 0 {
-                    let probs = &self.latency_cache[g].1;
-                    multinomial(rng, total, probs, &mut d[layout.hist(0)..layout.hist(0) + NB]);
-                }
-            } else {
-                // Recording draws nothing: the row is drawn when a query reads it.
-                store.lazy.record(row, total, (store.lazy.states.len() - 1) as u8);
-            }
+            // Latency histogram: recording draws nothing; queries draw as far as they read.
+            store.hist[g].record(row, total);
             // User reports: failures now, reported after the delay.
             if self.observed.reports {
                 let ring = &mut self.reports_due[g];
@@ -482,7 +464,7 @@ impl Fleet {
                 mean_gauge(MEM_MEAN, mem_level, mem_spread);
             }
             if candidate {
-                let slow: u64 = (self.slo_bucket..NB).map(|b| d[layout.hist(b)]).sum();
+                let slow = store.hist[0].above(row, self.slo_bucket);
                 acc.requests += total;
                 acc.errors += errors;
                 acc.expected_errors += total as f64 * self.base_error;
@@ -495,11 +477,7 @@ impl Fleet {
                 sample.candidate_requests = total;
                 sample.candidate_errors = errors;
                 if trace.is_some() {
-                    let mut counts = [0u64; NB];
-                    for (b, c) in counts.iter_mut().enumerate() {
-                        *c = d[layout.hist(b)];
-                    }
-                    sample.candidate_p99_ms = super::store::histogram_quantile(0.99, &counts);
+                    sample.candidate_p99_ms = store.hist[0].quantile(0.99, row - 1, row);
                 }
                 sample.candidate_cpu_max = gauge[CPU_MAX];
                 sample.candidate_mem_max = gauge[MEM_MAX];

@@ -63,8 +63,8 @@ pub struct PromView {
     seed: u64,
     /// Unix milliseconds of the trial's time 0 (the recordings' origin).
     pub origin_ms: i64,
-    /// Running sums of the stable latency rows: `stable_cum[r]` is rows 1..=r.
-    stable_cum: Vec<[u64; NB]>,
+    /// Running sums of each group's latency rows: `hist_cum[g][r]` is rows 1..=r.
+    hist_cum: [Vec<[u64; NB]>; 2],
     /// The last increase computed per raw count: (from, to, rows held, value).
     /// A histogram's buckets share their lower buckets' counts.
     memo: Vec<(i64, i64, usize, u64)>,
@@ -141,7 +141,7 @@ impl PromView {
             per_tick: per_tick.max(1),
             seed: 0,
             origin_ms,
-            stable_cum: Vec::new(),
+            hist_cum: [Vec::new(), Vec::new()],
             memo: Vec::new(),
             nameless,
             by_name,
@@ -170,7 +170,7 @@ impl PromView {
     /// Forgets what was drawn: the next trial (seeded `seed`) starts.
     pub fn reset(&mut self, seed: u64) {
         self.seed = seed;
-        self.stable_cum.clear();
+        self.hist_cum.iter_mut().for_each(Vec::clear);
         self.memo.clear();
         self.memo.resize(self.raws.len(), (0, -1, 0, 0));
     }
@@ -188,6 +188,10 @@ impl PromView {
     pub fn is_gauge(&self, id: usize) -> bool {
         matches!(self.series[id].1, Src::Gauge(..))
     }
+}
+
+fn gi(g: Group) -> usize {
+    usize::from(g == Group::Stable)
 }
 
 /// A [`Storage`] over one trial's store through a [`PromView`].
@@ -224,8 +228,7 @@ impl FleetStorage<'_> {
         match self.view.raws[k] {
             Raw::Ok(g, c) => d(st, g, l.req(c)) - d(st, g, l.err(c)),
             Raw::Err(g, c) => d(st, g, l.err(c)),
-            Raw::Bucket(Group::Stable, b) => st.lazy.row(row)[b],
-            Raw::Bucket(g, b) => d(st, g, l.hist(b)),
+            Raw::Bucket(g, b) => st.hist[gi(g)].bucket(row, b),
             Raw::Restarts(g) => d(st, g, l.restarts()),
         }
     }
@@ -237,14 +240,14 @@ impl FleetStorage<'_> {
         match self.view.raws[k] {
             Raw::Ok(g, c) => st.counter(g, row, l.req(c)) - st.counter(g, row, l.err(c)),
             Raw::Err(g, c) => st.counter(g, row, l.err(c)),
-            Raw::Bucket(Group::Stable, b) => {
-                let cum = &mut self.view.stable_cum;
+            Raw::Bucket(g, b) => {
+                let cum = &mut self.view.hist_cum[gi(g)];
                 if cum.is_empty() {
                     cum.push([0; NB]);
                 }
                 while cum.len() <= row {
                     let r = cum.len();
-                    let h = st.lazy.row(r);
+                    let h = st.hist[gi(g)].row(r);
                     let mut next = cum[r - 1];
                     for (n, x) in next.iter_mut().zip(h) {
                         *n += x;
@@ -253,7 +256,6 @@ impl FleetStorage<'_> {
                 }
                 cum[row][b]
             }
-            Raw::Bucket(g, b) => st.counter(g, row, l.hist(b)),
             Raw::Restarts(g) => st.counter(g, row, l.restarts()),
         }
     }
@@ -262,7 +264,7 @@ impl FleetStorage<'_> {
     fn between(&mut self, k: usize, from: usize, to: usize) -> u64 {
         match self.view.raws[k] {
             // Only the rows in between are drawn.
-            Raw::Bucket(Group::Stable, b) => (from + 1..=to).map(|r| self.store.lazy.row(r)[b]).sum(),
+            Raw::Bucket(g, b) => (from + 1..=to).map(|r| self.store.hist[gi(g)].bucket(r, b)).sum(),
             _ => self.through(k, to) - self.through(k, from),
         }
     }

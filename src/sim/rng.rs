@@ -55,9 +55,9 @@ pub fn cache_stream(trial_seed: u64, g: usize, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xCAC4_E000_0000 ^ ((g as u64) << 40))))
 }
 
-/// The generator of one row's lazily drawn values (see `store::LazyHistogram`).
-pub fn row_stream(trial_seed: u64, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E)))
+/// The generator of group `g`'s latency histogram row `row` (see `store::LazyHistogram`).
+pub fn hist_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E ^ (g << 40))))
 }
 
 /// The generator that spreads one row's count of series `key` over its
@@ -65,23 +65,6 @@ pub fn row_stream(trial_seed: u64, row: u64) -> SimRng {
 /// series never shifts another, nor anything the simulation draws.
 pub fn scrape_stream(trial_seed: u64, key: u64, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(key ^ 0x5C2A_9E00_0000)) ^ splitmix64(row))
-}
-
-/// A multinomial draw of `n` over buckets given conditional probabilities
-/// `cond[k]` = P(bucket k | not in a lower bucket); the last bucket takes the rest.
-#[inline]
-pub fn multinomial(rng: &mut SimRng, n: u64, cond: &[BinomialP], out: &mut [u64]) {
-    let mut left = n;
-    let last = out.len() - 1;
-    for (k, o) in out.iter_mut().enumerate() {
-        if left == 0 {
-            *o = 0;
-            continue;
-        }
-        let x = if k == last { left } else { binomial_with(rng, left, &cond[k]) };
-        *o = x;
-        left -= x;
-    }
 }
 
 /// A uniform draw in [0, 1).
@@ -420,31 +403,6 @@ mod tests {
         assert!((0..1000).all(|_| binomial(&mut rng, u32::MAX as u64, 0.5) <= u32::MAX as u64));
         assert!(ln_factorial(16.0) - (1..=16).map(|i| (i as f64).ln()).sum::<f64>() < 1e-13);
         assert!(ln_factorial(15.0) - (1..=15).map(|i| (i as f64).ln()).sum::<f64>() < 1e-13);
-    }
-
-    #[test]
-    fn multinomial_counts_fit_their_bucket_probabilities() {
-        // The pooled counts of many multinomial draws over conditional
-        // probabilities are multinomial with the unconditional ones.
-        let probs: [f64; 7] = [0.02, 0.3, 0.4, 0.2, 0.07, 0.009, 0.001];
-        let mut cond = [BinomialP::new(1.0); 7];
-        let mut left = 1.0;
-        for (c, p) in cond.iter_mut().zip(probs) {
-            *c = BinomialP::new((p / left).min(1.0));
-            left -= p;
-        }
-        let mut rng = stream(trial_seed(3, 3), Stream::Fleet);
-        let mut total = [0u64; 7];
-        let mut out = [0u64; 7];
-        let (draws, n) = (20_000, 900u64);
-        for _ in 0..draws {
-            multinomial(&mut rng, n, &cond, &mut out);
-            assert_eq!(out.iter().sum::<u64>(), n);
-            total.iter_mut().zip(&out).for_each(|(t, o)| *t += o);
-        }
-        let all = (draws as u64 * n) as f64;
-        let stat: f64 = total.iter().zip(probs).map(|(&o, p)| (o as f64 - all * p).powi(2) / (all * p)).sum();
-        assert!(stat < 22.46, "chi-square {stat} on 6 degrees of freedom"); // 99.9% quantile
     }
 
     /// Kolmogorov–Smirnov: the largest gap between the empirical CDF of

@@ -5,6 +5,7 @@
 //! The buffers are reused across trials by one worker; nothing is allocated
 //! per tick.
 
+use super::rng::{binomial_with, hist_stream, BinomialP, SimRng};
 use crate::engine::{Agg, Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::time::{SimDur, SimTime};
 
@@ -44,7 +45,8 @@ pub const DB_MEAN: usize = 4;
 pub const DB_MAX: usize = 5;
 pub const NG: usize = 6;
 
-/// Counter layout of one group: requests and errors per class, histogram buckets, then scalars.
+/// Counter layout of one group: requests and errors per class, then scalars.
+/// (Latency histograms are kept apart, drawn on demand: [`LazyHistogram`].)
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     pub classes: usize,
@@ -57,20 +59,17 @@ impl Layout {
     pub fn err(&self, c: usize) -> usize {
         self.classes + c
     }
-    pub fn hist(&self, b: usize) -> usize {
-        2 * self.classes + b
-    }
     pub fn restarts(&self) -> usize {
-        2 * self.classes + NB
+        2 * self.classes
     }
     pub fn reports(&self) -> usize {
-        2 * self.classes + NB + 1
+        2 * self.classes + 1
     }
     pub fn cache_hits(&self) -> usize {
-        2 * self.classes + NB + 2
+        2 * self.classes + 2
     }
     pub fn width(&self) -> usize {
-        2 * self.classes + NB + 3
+        2 * self.classes + 3
     }
 }
 
@@ -86,8 +85,8 @@ pub struct Store {
     /// Most rows this store may hold (the time limit in ticks); buffers start
     /// small and grow with the rows actually written, up to this.
     max_rows: usize,
-    /// The stable group's latency histogram, drawn only for rows a query reads.
-    pub lazy: LazyHistogram,
+    /// Each group's latency histogram (0 candidate, 1 stable), drawn as far as queries read.
+    pub hist: [LazyHistogram; 2],
     /// Cache hits, drawn only for rows a query reads.
     pub cache: LazyCache,
 }
@@ -118,78 +117,237 @@ impl LazyCache {
     }
 }
 
-/// Stable-group latency histograms drawn on demand.
+/// Latency histograms of one group, drawn on demand from the top bucket down.
 ///
-/// The stable group's histogram is read only by relative gates at check
-/// times, so most of its rows are never observed. Each row keeps its request
-/// count and latency state; the first query that covers a row draws its
-/// multinomial from a generator seeded by (trial seed, row), so the result does
-/// not depend on which query came first. Rows no query reads are never drawn.
+/// A row keeps its request count and latency state; its buckets are drawn by
+/// conditional binomials in a fixed order from a generator seeded by (trial
+/// seed, group, row): first the count in the state's rare tail (the top
+/// buckets, together less likely than [`TAIL_MASS`]), split among them only
+/// when it is not zero; then each lower bucket k, P(bucket k | bucket ≤ k),
+/// downwards. A query draws a row only as far down as it needs:
+/// `histogram_quantile(0.99)` stops at the bucket holding the rank (the top
+/// 1% of requests), and the slow-request count at the SLO bucket. A later,
+/// deeper read continues the same sequence, so a row's counts do not depend
+/// on which query came first, and rows no query reads are never drawn.
 #[derive(Debug, Clone, Default)]
 pub struct LazyHistogram {
-    pub seed: u64,
-    /// Conditional bucket probabilities of each latency state seen this trial.
-    pub states: Vec<[super::rng::BinomialP; NB]>,
-    total: Vec<u64>,
-    state: Vec<u8>,
-    drawn: Vec<bool>,
-    hist: Vec<[u64; NB]>,
+    seed: u64,
+    group: u64,
+    /// The draw plan of each latency state seen this trial.
+    states: Vec<HistPlan>,
+    rows: Vec<HistRow>,
+}
+
+/// The most probability the tail drawn as one count may hold.
+pub const TAIL_MASS: f64 = 1e-4;
+
+/// How one latency state's histogram rows are drawn (see [`LazyHistogram`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistPlan {
+    /// The lowest bucket of the tail (`1..NB`).
+    tail: usize,
+    /// P(bucket ≥ tail).
+    tail_p: BinomialP,
+    /// Above the tail, P(bucket k | tail ≤ bucket ≤ k); below it, P(bucket k | bucket ≤ k).
+    cond: [BinomialP; NB],
+}
+
+impl HistPlan {
+    /// The plan for the survival function `sf(k)` = P(latency above bucket
+    /// k's upper bound): non-increasing in k, 0 for the +Inf bucket (values
+    /// out of order are raised to keep it so).
+    pub fn new(sf: impl Fn(usize) -> f64) -> HistPlan {
+        // s[k + 1] = P(bucket > k); s[0] = 1.
+        let mut s = [0.0f64; NB + 1];
+        s[0] = 1.0;
+        for k in (0..NB - 1).rev() {
+            let v = sf(k);
+            s[k + 1] = if v.is_nan() { s[k + 2] } else { v.clamp(s[k + 2], 1.0) };
+        }
+        let tail = (1..NB).find(|&k| s[k] <= TAIL_MASS).unwrap_or(NB - 1);
+        let ratio = |num: f64, den: f64| BinomialP::new(if den <= 0.0 { 1.0 } else { num / den });
+        let mut cond = [BinomialP::new(1.0); NB];
+        for (k, c) in cond.iter_mut().enumerate().skip(1) {
+            let p_k = s[k] - s[k + 1];
+            *c = if k >= tail { ratio(p_k, s[tail] - s[k + 1]) } else { ratio(p_k, 1.0 - s[k + 1]) };
+        }
+        HistPlan { tail, tail_p: BinomialP::new(s[tail]), cond }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct HistRow {
+    total: u64,
+    state: u32,
+    /// Buckets `next..NB` are drawn (`NB`: none yet).
+    next: u8,
+    /// Requests in the buckets below `next`.
+    left: u64,
+    /// The row's generator, seeded at its first draw.
+    rng: Option<SimRng>,
+    hist: [u64; NB],
+}
+
+impl HistRow {
+    const EMPTY: HistRow = HistRow { total: 0, state: 0, next: 0, left: 0, rng: None, hist: [0; NB] };
+
+    /// Draws this row (number `row` of group `group`) down to bucket `b`.
+    #[inline(always)]
+    fn draw_to(&mut self, b: usize, plans: &[HistPlan], seed: u64, group: u64, row: usize) {
+        if self.next as usize > b {
+            self.draw_more(b, plans, seed, group, row);
+        }
+    }
+
+    #[inline(never)]
+    fn draw_more(&mut self, b: usize, plans: &[HistPlan], seed: u64, group: u64, row: usize) {
+        let plan = &plans[self.state as usize];
+        let mut rng = || hist_stream(seed, group, row as u64);
+        if self.next as usize == NB {
+            let tail = plan.tail;
+            let mut t = binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.tail_p);
+            self.left -= t;
+            for k in (tail..NB).rev() {
+                self.hist[k] = if k == tail || t == 0 {
+                    t
+                } else {
+                    binomial_with(self.rng.get_or_insert_with(&mut rng), t, &plan.cond[k])
+                };
+                t -= self.hist[k];
+            }
+            self.next = tail as u8;
+        }
+        while self.next as usize > b {
+            let k = self.next as usize - 1;
+            self.hist[k] = if k == 0 || self.left == 0 {
+                self.left
+            } else {
+                binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.cond[k])
+            };
+            self.left -= self.hist[k];
+            self.next = k as u8;
+        }
+    }
 }
 
 impl LazyHistogram {
-    fn ensure(&mut self, rows: usize) {
-        if self.total.len() < rows {
-            self.total.resize(rows, 0);
-            self.state.resize(rows, 0);
-            self.drawn.resize(rows, false);
-            self.hist.resize(rows, [0; NB]);
+    /// Starts a trial of group `group` (0 candidate, 1 stable) whose rows are
+    /// drawn from streams of `seed`, in latency state `healthy`.
+    pub fn reset(&mut self, seed: u64, group: usize, healthy: HistPlan) {
+        self.seed = seed;
+        self.group = group as u64;
+        self.states.clear();
+        self.states.push(healthy);
+        self.rows.clear();
+    }
+
+    /// Makes `plan` the state of the rows recorded from now on.
+    pub fn set_state(&mut self, plan: HistPlan) {
+        self.states.push(plan);
+    }
+
+    /// Records row `row`: `total` requests in the current latency state.
+    pub fn record(&mut self, row: usize, total: u64) {
+        if self.rows.len() <= row {
+            self.rows.resize(row + 1, HistRow::EMPTY);
         }
+        let state = self.states.len().saturating_sub(1) as u32;
+        self.rows[row] = HistRow { total, state, next: NB as u8, left: total, rng: None, hist: [0; NB] };
     }
 
-    /// Records row `row`: `total` requests in latency state `state`.
-    pub fn record(&mut self, row: usize, total: u64, state: u8) {
-        self.ensure(row + 1);
-        self.total[row] = total;
-        self.state[row] = state;
-        self.drawn[row] = false;
+    /// Draws row `row` down to bucket `b` (rows never recorded are empty).
+    fn draw_to(&mut self, row: usize, b: usize) -> Option<&HistRow> {
+        let r = self.rows.get_mut(row)?;
+        r.draw_to(b, &self.states, self.seed, self.group, row);
+        Some(r)
     }
 
-    /// Row `row`'s histogram, drawn now if no query has read it yet.
+    /// Requests of row `row` in bucket `b`.
+    pub fn bucket(&mut self, row: usize, b: usize) -> u64 {
+        self.draw_to(row, b).map_or(0, |r| r.hist[b])
+    }
+
+    /// Requests of row `row` in buckets `b..NB` (at or above bucket `b`'s lower bound).
+    pub fn above(&mut self, row: usize, b: usize) -> u64 {
+        self.draw_to(row, b).map_or(0, |r| r.hist[b..].iter().sum())
+    }
+
+    /// Row `row`'s histogram, drawn in full.
     pub fn row(&mut self, row: usize) -> [u64; NB] {
-        if row >= self.total.len() {
-            return [0; NB];
-        }
-        if !self.drawn[row] {
-            let mut rng = super::rng::row_stream(self.seed, row as u64);
-            super::rng::multinomial(
-                &mut rng,
-                self.total[row],
-                &self.states[self.state[row] as usize],
-                &mut self.hist[row],
-            );
-            self.drawn[row] = true;
-        }
-        self.hist[row]
+        self.draw_to(row, 0).map_or([0; NB], |r| r.hist)
     }
 
     /// Sets row `row`'s histogram as already drawn (loading a recorded trial).
     pub fn set_row(&mut self, row: usize, hist: [u64; NB]) {
-        self.ensure(row + 1);
-        self.total[row] = hist.iter().sum();
-        self.hist[row] = hist;
-        self.drawn[row] = true;
+        if self.rows.len() <= row {
+            self.rows.resize(row + 1, HistRow::EMPTY);
+        }
+        self.rows[row] = HistRow { total: hist.iter().sum(), hist, ..HistRow::EMPTY };
     }
 
-    /// The summed histogram of rows `(from, to]`.
-    fn window(&mut self, from: usize, to: usize) -> [u64; NB] {
-        let mut out = [0u64; NB];
-        for row in (from + 1)..=to.min(self.total.len().saturating_sub(1)) {
-            let hist = self.row(row);
-            for (o, h) in out.iter_mut().zip(&hist) {
-                *o += h;
+    /// Requests in rows `(from, to]`.
+    pub fn total(&self, from: usize, to: usize) -> u64 {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        self.rows.get(from + 1..=to).map_or(0, |rows| rows.iter().map(|r| r.total).sum())
+    }
+
+    /// Prometheus `histogram_quantile(q)` of the summed rows `(from, to]`
+    /// (exactly [`histogram_quantile`] of their sum), drawing each row only
+    /// down to the bucket that holds the rank.
+    pub fn quantile(&mut self, q: f64, from: usize, to: usize) -> Option<f64> {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        let total = self.total(from, to);
+        if total == 0 {
+            return None;
+        }
+        let rank = q * total as f64;
+        let (seed, group) = (self.seed, self.group);
+        let rows = &mut self.rows[from + 1..=to];
+        // cum = requests in buckets ≤ b; the answer is the lowest bucket with
+        // cum ≥ rank, found from the top as the first whose lower buckets hold less.
+        let mut cum = total;
+        // Every row's tail is drawn first: when the rank lies below the
+        // highest tail, the buckets above it are passed over as one sum.
+        let mut top = 0;
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.draw_to(NB - 1, &self.states, seed, group, from + 1 + i);
+            top = top.max(r.next as usize);
+        }
+        let above: u64 = rows
+            .iter()
+            .map(|r| if r.next as usize == top { r.total - r.left } else { r.hist[top..].iter().sum() })
+            .sum();
+        let start = if top > 0 && ((cum - above) as f64) >= rank {
+            cum -= above;
+            top
+        } else {
+            NB
+        };
+        for b in (0..start).rev() {
+            let mut c = 0;
+            for (i, r) in rows.iter_mut().enumerate() {
+                r.draw_to(b, &self.states, seed, group, from + 1 + i);
+                c += r.hist[b];
+            }
+            let below = cum - c;
+            if (below as f64) < rank {
+                if b == NB - 1 {
+                    return Some(BUCKETS_MS[NB - 2]);
+                }
+                let lo = if b == 0 { 0.0 } else { BUCKETS_MS[b - 1] };
+                let hi = BUCKETS_MS[b];
+                return Some(lo + (hi - lo) * (rank - below as f64) / c as f64);
+            }
+            cum = below;
+        }
+        // rank ≤ 0 (q ≤ 0): the lowest non-empty bucket, as Prometheus has it.
+        let mut sum = [0u64; NB];
+        for row in from + 1..=to {
+            for (s, h) in sum.iter_mut().zip(self.row(row)) {
+                *s += h;
             }
         }
-        out
+        histogram_quantile(q, &sum)
     }
 }
 
@@ -211,7 +369,7 @@ impl Store {
             counters: [vec![0; w], vec![0; w]],
             gauges: [vec![f64::NAN; NG], vec![f64::NAN; NG]],
             max_rows: max_ticks.saturating_add(1),
-            lazy: LazyHistogram::default(),
+            hist: [LazyHistogram::default(), LazyHistogram::default()],
             cache: LazyCache::default(),
         }
     }
@@ -224,6 +382,12 @@ impl Store {
             self.gauges[g][..NG].fill(f64::NAN);
         }
         self.len = 1;
+    }
+
+    /// The seed of the trial whose series these are (0 for a recorded trial):
+    /// the streams of whatever is drawn on demand derive from it.
+    pub fn trial_seed(&self) -> u64 {
+        self.hist[0].seed
     }
 
     /// The most ticks this store may hold (row 0 is the zero row).
@@ -342,25 +506,26 @@ impl Store {
     pub fn dump(&mut self, classes: &[String]) -> Vec<DumpRow> {
         let l = self.layout;
         let mut out = vec![(0, Group::Candidate, format!("{DUMP_PREFIX}tick"), self.tick.0 as f64)];
+        // Counter columns, or (`usize::MAX - b`) latency bucket `b`.
+        let bucket = |b: usize| usize::MAX - b;
         let mut names: Vec<(usize, String)> = Vec::new();
         for (c, name) in classes.iter().enumerate() {
             names.push((l.req(c), format!("{DUMP_PREFIX}requests:{name}")));
             names.push((l.err(c), format!("{DUMP_PREFIX}errors:{name}")));
         }
         for b in 0..NB {
-            names.push((l.hist(b), format!("{DUMP_PREFIX}{}", bucket_name(b))));
+            names.push((bucket(b), format!("{DUMP_PREFIX}{}", bucket_name(b))));
         }
         names.push((l.restarts(), format!("{DUMP_PREFIX}restarts")));
         names.push((l.reports(), format!("{DUMP_PREFIX}user_reports")));
         names.push((l.cache_hits(), format!("{DUMP_PREFIX}cache_hits")));
         for row in 1..self.len {
             let t = row as u64 * self.tick.0;
-            let stable_hist = self.lazy.row(row);
             for g in [Group::Candidate, Group::Stable] {
+                let hist = self.hist[gi(g)].row(row);
                 for (col, name) in &names {
-                    let hist_col = *col >= l.hist(0) && *col < l.hist(0) + NB;
-                    let v = if g == Group::Stable && hist_col {
-                        stable_hist[*col - l.hist(0)]
+                    let v = if *col > usize::MAX - NB {
+                        hist[usize::MAX - *col]
                     } else if *col == l.cache_hits() {
                         self.cache_hits(g, row - 1, row)
                     } else {
@@ -408,7 +573,7 @@ impl Store {
         let w = l.width();
         let mut deltas = vec![[vec![0u64; w], vec![0u64; w]]; last + 1];
         let mut gauges = vec![[[f64::NAN; NG]; 2]; last + 1];
-        let mut stable_hist = vec![[0u64; NB]; last + 1];
+        let mut hists = vec![[[0u64; NB]; 2]; last + 1];
         for (t, g, name, v) in rows {
             if *name == tick_name {
                 continue;
@@ -429,12 +594,8 @@ impl Store {
                 let idx = (0..NB)
                     .find(|&i| bucket_name(i) == format!("latency_bucket:{b}"))
                     .ok_or_else(|| format!("series {name:?}: unknown bucket"))?;
-                if gi == 1 {
-                    stable_hist[row][idx] = *v as u64;
-                    None
-                } else {
-                    Some(l.hist(idx))
-                }
+                hists[row][gi][idx] = *v as u64;
+                None
             } else {
                 match key {
                     "restarts" => Some(l.restarts()),
@@ -455,7 +616,9 @@ impl Store {
         }
         for row in 1..=last {
             store.push([&deltas[row][0], &deltas[row][1]], [&gauges[row][0], &gauges[row][1]]);
-            store.lazy.set_row(row, stable_hist[row]);
+            for (g, hist) in store.hist.iter_mut().zip(hists[row]) {
+                g.set_row(row, hist);
+            }
         }
         Ok(store)
     }
@@ -513,17 +676,9 @@ impl Store {
                 Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: Some(req) }
             }
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
-                let mut counts = [0u64; NB];
-                if g == Group::Stable {
-                    counts = self.lazy.window(from, to);
-                } else {
-                    for (b, c) in counts.iter_mut().enumerate() {
-                        *c = self.delta(g, from, to, l.hist(b));
-                    }
-                }
-                let total: u64 = counts.iter().sum();
+                let hist = &mut self.hist[gi(g)];
                 let quantile = q.metric.latency_quantile().unwrap_or(0.99);
-                Sample { value: histogram_quantile(quantile, &counts), requests: Some(total) }
+                Sample { value: hist.quantile(quantile, from, to), requests: Some(hist.total(from, to)) }
             }
             Metric::RequestRate => {
                 let req = self.requests(q, from, to);
@@ -561,5 +716,132 @@ mod tests {
         inf[NB - 1] = 10;
         assert_eq!(histogram_quantile(0.99, &inf), Some(10000.0));
         assert_eq!(histogram_quantile(0.99, &[0; NB]), None);
+    }
+
+    use crate::sim::rng::normal_cdf;
+
+    /// The plan of a lognormal latency (median `median_ms`, log-sd `sigma`)
+    /// with `slow` of the requests at 20× the median.
+    fn plan(median_ms: f64, sigma: f64, slow: f64) -> (HistPlan, [f64; NB]) {
+        let sf = |b: f64| {
+            let z = |m: f64| -((b / m).ln() / sigma);
+            (1.0 - slow) * normal_cdf(z(median_ms)) + slow * normal_cdf(z(20.0 * median_ms))
+        };
+        let mut p = [0.0; NB];
+        let mut above = 1.0;
+        for (k, pk) in p.iter_mut().enumerate() {
+            let s = if k == NB - 1 { 0.0 } else { sf(BUCKETS_MS[k]) };
+            *pk = above - s;
+            above = s;
+        }
+        (HistPlan::new(|k| sf(BUCKETS_MS[k])), p)
+    }
+
+    fn histogram(rows: &[(u64, usize)], plans: &[HistPlan], seed: u64) -> LazyHistogram {
+        let mut h = LazyHistogram::default();
+        h.reset(seed, 0, plans[0]);
+        let mut current = 0;
+        for (i, &(total, state)) in rows.iter().enumerate() {
+            if state != current {
+                h.set_state(plans[state]);
+                current = state;
+            }
+            h.record(i + 1, total);
+        }
+        h
+    }
+
+    #[test]
+    fn lazy_quantiles_equal_prometheus_on_the_full_rows_whatever_was_drawn_first() {
+        let plans = [plan(80.0, 0.39, 0.0).0, plan(200.0, 0.6, 0.02).0, plan(30.0, 1.5, 0.2).0];
+        let mut rng = crate::sim::rng::stream(7, crate::sim::rng::Stream::Fleet);
+        for case in 0..300u64 {
+            let rows: Vec<(u64, usize)> = (0..20)
+                .map(|i| {
+                    let total = [0, 1, 3, 900, 15_000, 250_000][(case as usize + i * 7) % 6];
+                    (total, usize::from(i >= 8 + (case as usize % 5)) * (1 + case as usize % 2))
+                })
+                .collect();
+            let mut lazy = histogram(&rows, &plans, case);
+            let mut full = histogram(&rows, &plans, case);
+            // Some rows partly drawn beforehand, in an order that must not matter.
+            for _ in 0..5 {
+                let row = 1 + (crate::sim::rng::uniform(&mut rng) * 20.0) as usize;
+                lazy.bucket(row, (crate::sim::rng::uniform(&mut rng) * NB as f64) as usize);
+            }
+            let full_rows: Vec<[u64; NB]> = (0..=20).map(|r| full.row(r)).collect();
+            for (from, to) in [(0, 20), (3, 5), (7, 12), (10, 11), (19, 20), (20, 20)] {
+                for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+                    let mut sum = [0u64; NB];
+                    for row in &full_rows[from + 1..=to] {
+                        sum.iter_mut().zip(row).for_each(|(s, c)| *s += c);
+                    }
+                    let want = histogram_quantile(q, &sum);
+                    assert_eq!(lazy.quantile(q, from, to), want, "case {case} rows ({from}, {to}] q {q}");
+                    assert_eq!(lazy.total(from, to), sum.iter().sum::<u64>());
+                }
+            }
+            // Whatever each query drew, the rows are the rows of a full draw.
+            for (r, row) in full_rows.iter().enumerate() {
+                assert_eq!(lazy.row(r), *row, "case {case} row {r}");
+            }
+        }
+    }
+
+    /// Pooled counts of `rows` draws of `n` requests against `p`; also the
+    /// variance of bucket `v` and the covariance of buckets `k` and `j`
+    /// against the multinomial's n·p(1 − p) and −n·p·p'.
+    fn assert_multinomial(plan: &HistPlan, p: &[f64; NB], n: u64, rows: usize, v: usize, (k, j): (usize, usize)) {
+        let mut h = LazyHistogram::default();
+        h.reset(11, 1, *plan);
+        let mut pooled = [0f64; NB];
+        let (mut sk, mut sj, mut skj, mut sv, mut svv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for row in 1..=rows {
+            h.record(row, n);
+            // Half the rows are read from the top first, as queries do.
+            if row % 2 == 0 {
+                h.quantile(0.99, row - 1, row);
+            }
+            let c = h.row(row);
+            assert_eq!(c.iter().sum::<u64>(), n);
+            pooled.iter_mut().zip(c).for_each(|(t, x)| *t += x as f64);
+            let (x, y, z) = (c[k] as f64, c[j] as f64, c[v] as f64);
+            (sk, sj, skj, sv, svv) = (sk + x, sj + y, skj + x * y, sv + z, svv + z * z);
+        }
+        let (all, m) = ((rows as u64 * n) as f64, rows as f64);
+        let (mut stat, mut df, mut cell) = (0.0f64, 0.0f64, (0.0f64, 0.0f64));
+        for (o, pk) in pooled.iter().zip(p) {
+            cell = (cell.0 + o, cell.1 + all * pk);
+            if cell.1 >= 5.0 {
+                stat += (cell.0 - cell.1).powi(2) / cell.1;
+                df += 1.0;
+                cell = (0.0, 0.0);
+            }
+        }
+        let z = 3.090_232_306;
+        let critical = (df - 1.0) * (1.0 - 2.0 / (9.0 * (df - 1.0)) + z * (2.0 / (9.0 * (df - 1.0))).sqrt()).powi(3);
+        assert!(stat < critical, "pooled chi-square {stat:.1} on {} df >= {critical:.1}", df - 1.0);
+        let var = svv / m - (sv / m).powi(2);
+        let want_var = n as f64 * p[v] * (1.0 - p[v]);
+        assert!((var / want_var - 1.0).abs() < 0.06, "variance of bucket {v}: {var:.2} vs {want_var:.2}");
+        let cov = skj / m - sk / m * sj / m;
+        let want_cov = -(n as f64) * p[k] * p[j];
+        assert!((cov / want_cov - 1.0).abs() < 0.12, "covariance of buckets {k}, {j}: {cov:.2} vs {want_cov:.2}");
+    }
+
+    #[test]
+    fn lazy_rows_are_multinomial_with_the_bucket_probabilities() {
+        // The seed's healthy latency: the tail is almost always empty.
+        let (healthy, p) = plan(80.0, 0.39, 0.0);
+        assert_multinomial(&healthy, &p, 900, 20_000, 6, (6, 5));
+        // A tail of six buckets whose count is rarely zero, so it is split among them.
+        let (slow, p) = plan(300.0, 0.3, 0.0);
+        assert!(slow.tail <= NB - 6 && 200_000.0 * slow.tail_p.p() > 3.0, "{slow:?}");
+        assert_multinomial(&slow, &p, 200_000, 10_000, slow.tail, (9, 10));
+        // A sampler drawing from 1% faster latency fails the same test.
+        let (shifted, _) = plan(79.2, 0.39, 0.0);
+        let (_, p) = plan(80.0, 0.39, 0.0);
+        let wrong = std::panic::catch_unwind(|| assert_multinomial(&shifted, &p, 900, 20_000, 6, (6, 5)));
+        assert!(wrong.is_err(), "the test does not see latencies 1% off");
     }
 }
