@@ -165,7 +165,7 @@ fn check_html_and_charts(dir: &std::path::Path) {
 #[test]
 fn a_timeline_zooms_on_the_rule_that_decided() {
     let sc = Scenario::seed();
-    let (record, trace) = rollsim::runner::trace(&sc, 1, 374);
+    let (record, trace) = rollsim::runner::trace(&sc, 1, 263);
     let dir = tempfile::tempdir().unwrap();
     let chart = rollsim::report::charts::Timeline {
         scenario: &sc,

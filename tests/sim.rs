@@ -99,7 +99,9 @@ impl Small for Accum {
 #[test]
 fn requests_are_conserved_and_follow_the_weight() {
     let sc = seed_with("[[faults]]\nkind = \"none\"\nweight = 1\n", &[]);
-    let (r, trace) = runner::trace(&sc, 5, 0);
+    // A good version that completes (trial 0 of this seed is one of the ~1%
+    // that a cpu maximum rolls back under noise alone).
+    let (r, trace) = runner::trace(&sc, 5, 1);
     assert_eq!(r.outcome, Outcome::Completed);
     let cand: u64 = trace.ticks.iter().map(|t| t.candidate_requests).sum();
     assert_eq!(cand, r.candidate_requests);

@@ -4,8 +4,13 @@
 //!
 //! Exactness notes (see DESIGN.md "The simulator"):
 //! * requests per (group, class, tick) are Poisson: the sum of the per-scrape,
-//!   per-instance Poisson counts of identical instances;
-//! * errors are Binomial given requests; the histogram is a multinomial draw
+//!   per-instance Poisson counts of identical instances. A tick draws the
+//!   group's total; its split by class (a multinomial by share, which makes
+//!   the classes independent Poissons) is drawn when a class is read
+//!   (`store::ClassSplit`);
+//! * errors are Binomial given requests (per group when every class fails
+//!   at the same rate, split as a uniform subset when a class is read; per
+//!   class otherwise); the histogram is a multinomial draw
 //!   of the group's requests by conditional binomials from the top bucket
 //!   down, drawn only as far as queries read it (`store::LazyHistogram`);
 //! * a group's CPU/memory/DB-pool maximum over its instances and the tick's
@@ -229,6 +234,9 @@ impl Fleet {
         for (g, hist) in store.hist.iter_mut().enumerate() {
             hist.reset(seed, g, healthy);
         }
+        for (g, split) in store.classes.iter_mut().enumerate() {
+            split.reset(seed, g, &self.classes);
+        }
         store.cache.reset(seed, self.observed.cache.then_some(self.cache_bp));
         self.report_rng = stream(seed, Stream::Reports);
         for (g, row) in self.gauge_rng.iter_mut().enumerate() {
@@ -377,24 +385,34 @@ impl Fleet {
             }
             let d = &mut self.delta[g];
             d.fill(0);
-            // Requests and errors per class.
+            // Requests and errors: the group's, split by class when a query
+            // reads a class (or at once when the classes' error rates differ).
             let mut total = 0u64;
             let mut errors = 0u64;
             if share > 0.0 {
-                for (c, &cs) in self.classes.iter().enumerate() {
-                    let n = poisson(rng, lambda * share * cs);
+                let mut uniform = true;
+                for c in 0..self.classes.len() {
                     let p = if candidate && avail <= 0.0 { 1.0 } else { state.error_p(c as u8, self.base_error) };
                     let bp = &mut self.error_bp[g][c];
                     if bp.p() != p {
                         *bp = BinomialP::new(p);
                     }
-                    let e = binomial_with(rng, n, bp);
-                    d[layout.req(c)] = n;
-                    d[layout.err(c)] = e;
-                    total += n;
-                    errors += e;
+                    uniform &= p == self.error_bp[g][0].p();
                 }
+                total = poisson(rng, lambda * share);
+                let bps = &self.error_bp[g];
+                errors = if uniform {
+                    let e = binomial_with(rng, total, &bps[0]);
+                    store.classes[g].record(row, total, e);
+                    e
+                } else {
+                    store.classes[g].record_split(row, total, |c, n| binomial_with(rng, n, &bps[c]))
+                };
+            } else {
+                store.classes[g].record(row, 0, 0);
             }
+            d[layout.requests()] = total;
+            d[layout.errors()] = errors;
             // Latency histogram: recording draws nothing; queries draw as far as they read.
             store.hist[g].record(row, total);
             // User reports: failures now, reported after the delay.

@@ -226,8 +226,11 @@ impl FleetStorage<'_> {
         let st = &mut *self.store;
         let d = |st: &Store, g: Group, col: usize| st.counter(g, row, col) - st.counter(g, row - 1, col);
         match self.view.raws[k] {
-            Raw::Ok(g, c) => d(st, g, l.req(c)) - d(st, g, l.err(c)),
-            Raw::Err(g, c) => d(st, g, l.err(c)),
+            Raw::Ok(g, c) => {
+                let (req, err) = st.classes[gi(g)].class(row, c);
+                req - err
+            }
+            Raw::Err(g, c) => st.classes[gi(g)].class(row, c).1,
             Raw::Bucket(g, b) => st.hist[gi(g)].bucket(row, b),
             Raw::Restarts(g) => d(st, g, l.restarts()),
         }
@@ -238,8 +241,11 @@ impl FleetStorage<'_> {
         let st = &mut *self.store;
         let l = st.layout;
         match self.view.raws[k] {
-            Raw::Ok(g, c) => st.counter(g, row, l.req(c)) - st.counter(g, row, l.err(c)),
-            Raw::Err(g, c) => st.counter(g, row, l.err(c)),
+            Raw::Ok(g, c) => {
+                let (req, err) = st.classes[gi(g)].through(c, row);
+                req - err
+            }
+            Raw::Err(g, c) => st.classes[gi(g)].through(c, row).1,
             Raw::Bucket(g, b) => {
                 let cum = &mut self.view.hist_cum[gi(g)];
                 if cum.is_empty() {

@@ -5,7 +5,7 @@
 //! The buffers are reused across trials by one worker; nothing is allocated
 //! per tick.
 
-use super::rng::{binomial_with, hist_stream, BinomialP, SimRng};
+use super::rng::{binomial_with, class_stream, hist_stream, hypergeometric, BinomialP, SimRng};
 use crate::engine::{Agg, Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::time::{SimDur, SimTime};
 
@@ -45,31 +45,175 @@ pub const DB_MEAN: usize = 4;
 pub const DB_MAX: usize = 5;
 pub const NG: usize = 6;
 
-/// Counter layout of one group: requests and errors per class, then scalars.
-/// (Latency histograms are kept apart, drawn on demand: [`LazyHistogram`].)
+/// Counter layout of one group: its requests and errors, then scalars.
+/// (Per-class counts and latency histograms are kept apart, drawn on demand:
+/// [`ClassSplit`], [`LazyHistogram`].)
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     pub classes: usize,
 }
 
 impl Layout {
-    pub fn req(&self, c: usize) -> usize {
-        c
+    pub fn requests(&self) -> usize {
+        0
     }
-    pub fn err(&self, c: usize) -> usize {
-        self.classes + c
+    pub fn errors(&self) -> usize {
+        1
     }
     pub fn restarts(&self) -> usize {
-        2 * self.classes
+        2
     }
     pub fn reports(&self) -> usize {
-        2 * self.classes + 1
+        3
     }
     pub fn cache_hits(&self) -> usize {
-        2 * self.classes + 2
+        4
     }
     pub fn width(&self) -> usize {
-        2 * self.classes + 3
+        5
+    }
+}
+
+/// One group's requests and errors per request class, split on demand.
+///
+/// A tick draws the group's requests (Poisson) and, when every class has
+/// the same error probability, its errors (binomial); the split by class is
+/// drawn only for rows a class-scoped query reads, from a generator seeded
+/// by (trial seed, group, row): requests by conditional binomials over the
+/// class shares (with Poisson requests this is exactly independent Poisson
+/// counts per class), then errors as a multivariate hypergeometric draw
+/// given the class counts (exact: each request fails independently with the
+/// same probability, so the failed ones are a uniform subset). When the
+/// classes' error probabilities differ (a class-specific fault), the split
+/// of requests is drawn at once from the same row stream and each class's
+/// errors from its own probability.
+#[derive(Debug, Clone, Default)]
+pub struct ClassSplit {
+    seed: u64,
+    group: u64,
+    classes: usize,
+    /// P(class c | not an earlier class).
+    cond: Vec<BinomialP>,
+    /// Per row: total requests, total errors, whether split.
+    rows: Vec<(u64, u64, bool)>,
+    /// Per row and class: (requests, errors); valid once the row is split.
+    split: Vec<(u64, u64)>,
+    /// Running sums of the split rows (`prefix[r]`: rows 1..=r), for Prometheus views.
+    prefix: Vec<(u64, u64)>,
+}
+
+impl ClassSplit {
+    pub fn new(classes: usize) -> ClassSplit {
+        ClassSplit { classes, ..ClassSplit::default() }
+    }
+
+    /// Starts a trial of group `group` whose rows are split by the class
+    /// `shares` (one per class, summing to 1) from streams of `seed`.
+    pub fn reset(&mut self, seed: u64, group: usize, shares: &[f64]) {
+        debug_assert_eq!(shares.len(), self.classes);
+        self.seed = seed;
+        self.group = group as u64;
+        self.cond.clear();
+        let mut left = 1.0;
+        for (i, &s) in shares.iter().enumerate() {
+            let last = i + 1 == shares.len();
+            self.cond.push(BinomialP::new(if last || left <= 0.0 { 1.0 } else { s / left }));
+            left -= s;
+        }
+        self.rows.clear();
+        self.prefix.clear();
+    }
+
+    fn ensure(&mut self, row: usize) {
+        if self.rows.len() <= row {
+            self.rows.resize(row + 1, (0, 0, true));
+            self.split.resize((row + 1) * self.classes, (0, 0));
+        }
+    }
+
+    /// Records row `row` with `requests` and `errors`, to be split when read.
+    pub fn record(&mut self, row: usize, requests: u64, errors: u64) {
+        self.ensure(row);
+        self.rows[row] = (requests, errors, false);
+    }
+
+    /// Records row `row` with `requests` split by class now, and each class's
+    /// errors from `errors(class, requests)`; returns the row's errors.
+    pub fn record_split(&mut self, row: usize, requests: u64, mut errors: impl FnMut(usize, u64) -> u64) -> u64 {
+        self.ensure(row);
+        self.rows[row] = (requests, 0, false);
+        self.split_requests(row);
+        let mut total = 0;
+        for c in 0..self.classes {
+            let cell = &mut self.split[row * self.classes + c];
+            cell.1 = errors(c, cell.0);
+            total += cell.1;
+        }
+        self.rows[row] = (requests, total, true);
+        total
+    }
+
+    /// Sets row `row` as already split (loading a recorded trial).
+    pub fn set_row(&mut self, row: usize, per_class: &[(u64, u64)]) {
+        self.ensure(row);
+        let (req, err) = per_class.iter().fold((0, 0), |(r, e), c| (r + c.0, e + c.1));
+        self.rows[row] = (req, err, true);
+        self.split[row * self.classes..(row + 1) * self.classes].copy_from_slice(per_class);
+    }
+
+    /// Draws row `row`'s requests by class into `split` (errors left as they are).
+    fn split_requests(&mut self, row: usize) -> SimRng {
+        let mut rng = class_stream(self.seed, self.group, row as u64);
+        let mut left = self.rows[row].0;
+        for c in 0..self.classes {
+            let n = if left == 0 { 0 } else { binomial_with(&mut rng, left, &self.cond[c]) };
+            self.split[row * self.classes + c].0 = n;
+            left -= n;
+        }
+        rng
+    }
+
+    /// Row `row`'s (requests, errors) of class `c`, split now if not yet.
+    pub fn class(&mut self, row: usize, c: usize) -> (u64, u64) {
+        let Some(&(_, errors, split)) = self.rows.get(row) else { return (0, 0) };
+        if !split {
+            let mut rng = self.split_requests(row);
+            // The failed requests: a uniform subset of `errors` of them.
+            let (mut pool, mut left) = (self.rows[row].0, errors);
+            for k in 0..self.classes {
+                let cell = &mut self.split[row * self.classes + k];
+                let e = if left == 0 || pool == cell.0 { left } else { hypergeometric(&mut rng, pool, cell.0, left) };
+                cell.1 = e;
+                pool -= cell.0;
+                left -= e;
+            }
+            self.rows[row].2 = true;
+        }
+        self.split[row * self.classes + c]
+    }
+
+    /// Class `c`'s (requests, errors) in rows `(from, to]`.
+    pub fn between(&mut self, c: usize, from: usize, to: usize) -> (u64, u64) {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        (from + 1..=to).map(|r| self.class(r, c)).fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    }
+
+    /// Class `c`'s (requests, errors) in rows 1..=`row`.
+    pub fn through(&mut self, c: usize, row: usize) -> (u64, u64) {
+        let row = row.min(self.rows.len().saturating_sub(1));
+        let k = self.classes;
+        if self.prefix.is_empty() {
+            self.prefix.resize(k, (0, 0));
+        }
+        while self.prefix.len() <= row * k + c {
+            let r = self.prefix.len() / k;
+            for j in 0..k {
+                let (req, err) = self.class(r, j);
+                let prev = self.prefix[(r - 1) * k + j];
+                self.prefix.push((prev.0 + req, prev.1 + err));
+            }
+        }
+        self.prefix[row * k + c]
     }
 }
 
@@ -87,6 +231,8 @@ pub struct Store {
     max_rows: usize,
     /// Each group's latency histogram (0 candidate, 1 stable), drawn as far as queries read.
     pub hist: [LazyHistogram; 2],
+    /// Each group's requests and errors by class, split for the rows queries read.
+    pub classes: [ClassSplit; 2],
     /// Cache hits, drawn only for rows a query reads.
     pub cache: LazyCache,
 }
@@ -370,6 +516,7 @@ impl Store {
             gauges: [vec![f64::NAN; NG], vec![f64::NAN; NG]],
             max_rows: max_ticks.saturating_add(1),
             hist: [LazyHistogram::default(), LazyHistogram::default()],
+            classes: [ClassSplit::new(classes), ClassSplit::new(classes)],
             cache: LazyCache::default(),
         }
     }
@@ -438,7 +585,7 @@ impl Store {
         let mut sum = 0;
         for row in from + 1..=to {
             if self.cache.hits[gi][row] == u64::MAX {
-                let requests = (0..self.layout.classes).map(|c| self.delta(g, row - 1, row, self.layout.req(c))).sum();
+                let requests = self.delta(g, row - 1, row, self.layout.requests());
                 let mut rng = super::rng::cache_stream(self.cache.seed, gi, row as u64);
                 self.cache.hits[gi][row] = super::rng::binomial_with(&mut rng, requests, &p);
             }
@@ -456,10 +603,14 @@ impl Store {
         self.counter(g, to, col) - self.counter(g, from, col)
     }
 
-    fn requests(&self, q: &Query, from: usize, to: usize) -> u64 {
+    /// Requests and errors of `q`'s group and class in rows `(from, to]`.
+    fn counts(&mut self, q: &Query, from: usize, to: usize) -> (u64, u64) {
         match q.class {
-            Some(c) => self.delta(q.group, from, to, self.layout.req(c as usize)),
-            None => (0..self.layout.classes).map(|c| self.delta(q.group, from, to, self.layout.req(c))).sum(),
+            Some(c) => self.classes[gi(q.group)].between(c as usize, from, to),
+            None => {
+                let l = self.layout;
+                (self.delta(q.group, from, to, l.requests()), self.delta(q.group, from, to, l.errors()))
+            }
         }
     }
 
@@ -506,30 +657,34 @@ impl Store {
     pub fn dump(&mut self, classes: &[String]) -> Vec<DumpRow> {
         let l = self.layout;
         let mut out = vec![(0, Group::Candidate, format!("{DUMP_PREFIX}tick"), self.tick.0 as f64)];
-        // Counter columns, or (`usize::MAX - b`) latency bucket `b`.
-        let bucket = |b: usize| usize::MAX - b;
-        let mut names: Vec<(usize, String)> = Vec::new();
+        enum Col {
+            Requests(usize),
+            Errors(usize),
+            Bucket(usize),
+            Counter(usize),
+        }
+        let mut names: Vec<(Col, String)> = Vec::new();
         for (c, name) in classes.iter().enumerate() {
-            names.push((l.req(c), format!("{DUMP_PREFIX}requests:{name}")));
-            names.push((l.err(c), format!("{DUMP_PREFIX}errors:{name}")));
+            names.push((Col::Requests(c), format!("{DUMP_PREFIX}requests:{name}")));
+            names.push((Col::Errors(c), format!("{DUMP_PREFIX}errors:{name}")));
         }
         for b in 0..NB {
-            names.push((bucket(b), format!("{DUMP_PREFIX}{}", bucket_name(b))));
+            names.push((Col::Bucket(b), format!("{DUMP_PREFIX}{}", bucket_name(b))));
         }
-        names.push((l.restarts(), format!("{DUMP_PREFIX}restarts")));
-        names.push((l.reports(), format!("{DUMP_PREFIX}user_reports")));
-        names.push((l.cache_hits(), format!("{DUMP_PREFIX}cache_hits")));
+        names.push((Col::Counter(l.restarts()), format!("{DUMP_PREFIX}restarts")));
+        names.push((Col::Counter(l.reports()), format!("{DUMP_PREFIX}user_reports")));
+        names.push((Col::Counter(l.cache_hits()), format!("{DUMP_PREFIX}cache_hits")));
         for row in 1..self.len {
             let t = row as u64 * self.tick.0;
             for g in [Group::Candidate, Group::Stable] {
                 let hist = self.hist[gi(g)].row(row);
                 for (col, name) in &names {
-                    let v = if *col > usize::MAX - NB {
-                        hist[usize::MAX - *col]
-                    } else if *col == l.cache_hits() {
-                        self.cache_hits(g, row - 1, row)
-                    } else {
-                        self.counter(g, row, *col) - self.counter(g, row - 1, *col)
+                    let v = match *col {
+                        Col::Requests(c) => self.classes[gi(g)].class(row, c).0,
+                        Col::Errors(c) => self.classes[gi(g)].class(row, c).1,
+                        Col::Bucket(b) => hist[b],
+                        Col::Counter(c) if c == l.cache_hits() => self.cache_hits(g, row - 1, row),
+                        Col::Counter(c) => self.counter(g, row, c) - self.counter(g, row - 1, c),
                     };
                     if v != 0 {
                         out.push((t, g, name.clone(), v as f64));
@@ -574,6 +729,7 @@ impl Store {
         let mut deltas = vec![[vec![0u64; w], vec![0u64; w]]; last + 1];
         let mut gauges = vec![[[f64::NAN; NG]; 2]; last + 1];
         let mut hists = vec![[[0u64; NB]; 2]; last + 1];
+        let mut split = vec![[vec![(0u64, 0u64); classes.len()], vec![(0u64, 0u64); classes.len()]]; last + 1];
         for (t, g, name, v) in rows {
             if *name == tick_name {
                 continue;
@@ -587,9 +743,11 @@ impl Store {
                 classes.iter().position(|c| c == n).ok_or_else(|| format!("series {name:?}: unknown request class"))
             };
             let col = if let Some(c) = key.strip_prefix("requests:") {
-                Some(l.req(class(c)?))
+                split[row][gi][class(c)?].0 = *v as u64;
+                Some(l.requests())
             } else if let Some(c) = key.strip_prefix("errors:") {
-                Some(l.err(class(c)?))
+                split[row][gi][class(c)?].1 = *v as u64;
+                Some(l.errors())
             } else if let Some(b) = key.strip_prefix("latency_bucket:") {
                 let idx = (0..NB)
                     .find(|&i| bucket_name(i) == format!("latency_bucket:{b}"))
@@ -611,13 +769,16 @@ impl Store {
                 }
             };
             if let Some(col) = col {
-                deltas[row][gi][col] = *v as u64;
+                deltas[row][gi][col] += *v as u64;
             }
         }
         for row in 1..=last {
             store.push([&deltas[row][0], &deltas[row][1]], [&gauges[row][0], &gauges[row][1]]);
             for (g, hist) in store.hist.iter_mut().zip(hists[row]) {
                 g.set_row(row, hist);
+            }
+            for (g, per_class) in store.classes.iter_mut().zip(&split[row]) {
+                g.set_row(row, per_class);
             }
         }
         Ok(store)
@@ -668,11 +829,7 @@ impl Store {
         let l = self.layout;
         match q.metric {
             Metric::ErrorRate => {
-                let req = self.requests(q, from, to);
-                let err = match q.class {
-                    Some(c) => self.delta(g, from, to, l.err(c as usize)),
-                    None => (0..l.classes).map(|c| self.delta(g, from, to, l.err(c))).sum(),
-                };
+                let (req, err) = self.counts(q, from, to);
                 Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: Some(req) }
             }
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
@@ -681,12 +838,12 @@ impl Store {
                 Sample { value: hist.quantile(quantile, from, to), requests: Some(hist.total(from, to)) }
             }
             Metric::RequestRate => {
-                let req = self.requests(q, from, to);
+                let (req, _) = self.counts(q, from, to);
                 let secs = ((to - from) as u64 * self.tick.0) as f64;
                 Sample { value: (secs > 0.0).then(|| req as f64 / secs), requests: Some(req) }
             }
             Metric::CacheHitRatio => {
-                let req = self.requests(&Query { class: None, ..*q }, from, to);
+                let req = self.delta(g, from, to, l.requests());
                 let hits = self.cache_hits(g, from, to);
                 Sample { value: (req > 0).then(|| hits as f64 / req as f64), requests: Some(req) }
             }
@@ -827,6 +984,105 @@ mod tests {
         let cov = skj / m - sk / m * sj / m;
         let want_cov = -(n as f64) * p[k] * p[j];
         assert!((cov / want_cov - 1.0).abs() < 0.12, "covariance of buckets {k}, {j}: {cov:.2} vs {want_cov:.2}");
+    }
+
+    #[test]
+    fn class_splits_are_independent_poisson_classes_whatever_is_read_first() {
+        // Rows of Poisson(μ) requests with Binomial(·, p) errors, split lazily:
+        // each class must be Poisson(μ·share) with Poisson(μ·share·p) errors,
+        // the classes uncorrelated, and the split independent of read order.
+        use crate::sim::rng::{binomial, poisson, stream, Stream};
+        let (shares, mu, p, rows) = ([0.03, 0.07, 0.9], 900.0, 0.02, 40_000usize);
+        let mut rng = stream(9, Stream::Fleet);
+        let mut a = ClassSplit::new(3);
+        let mut b = ClassSplit::new(3);
+        a.reset(4, 0, &shares);
+        b.reset(4, 0, &shares);
+        let mut sums = [[0f64; 2]; 3];
+        let mut sq = [[0f64; 2]; 3];
+        let mut cross = 0.0;
+        let mut counts = vec![0u64; 200];
+        for row in 1..=rows {
+            let n = poisson(&mut rng, mu);
+            let e = binomial(&mut rng, n, p);
+            a.record(row, n, e);
+            b.record(row, n, e);
+            let cells: Vec<(u64, u64)> = (0..3).map(|c| a.class(row, c)).collect();
+            // Read in the other order: the same split.
+            assert_eq!(
+                (0..3).rev().map(|c| b.class(row, c)).collect::<Vec<_>>(),
+                cells.iter().rev().copied().collect::<Vec<_>>()
+            );
+            assert_eq!(cells.iter().map(|c| c.0).sum::<u64>(), n);
+            assert_eq!(cells.iter().map(|c| c.1).sum::<u64>(), e);
+            for (c, &(req, err)) in cells.iter().enumerate() {
+                assert!(err <= req);
+                for (k, v) in [req, err].into_iter().enumerate() {
+                    sums[c][k] += v as f64;
+                    sq[c][k] += (v * v) as f64;
+                }
+            }
+            cross += (cells[0].0 * cells[1].0) as f64;
+            counts[(cells[0].0 as usize).min(199)] += 1;
+        }
+        let m = rows as f64;
+        for (c, share) in shares.iter().enumerate() {
+            for (k, want) in [mu * share, mu * share * p].into_iter().enumerate() {
+                let mean = sums[c][k] / m;
+                let var = sq[c][k] / m - mean * mean;
+                // Poisson: mean and variance both μ·share (·p), within 4 standard errors.
+                assert!((mean - want).abs() < 4.0 * (want / m).sqrt(), "class {c} {k}: mean {mean} vs {want}");
+                assert!((var / want - 1.0).abs() < 0.06, "class {c} {k}: variance {var} vs {want}");
+            }
+        }
+        let cov = cross / m - sums[0][0] / m * sums[1][0] / m;
+        let sd = (mu * shares[0] * mu * shares[1] / m).sqrt();
+        assert!(cov.abs() < 4.0 * sd, "classes 0 and 1 correlate: covariance {cov}");
+        // The payment class against Poisson(27) cell by cell (chi-square, cells of ≥ 5 expected).
+        let lambda: f64 = mu * shares[0];
+        let (mut stat, mut df, mut cell, mut pk) = (0.0, 0.0, (0.0, 0.0), (-lambda).exp());
+        for (k, &o) in counts.iter().enumerate() {
+            if k > 0 {
+                pk *= lambda / k as f64;
+            }
+            cell = (cell.0 + o as f64, cell.1 + m * pk);
+            if cell.1 >= 5.0 && k < 199 {
+                stat += (cell.0 - cell.1) * (cell.0 - cell.1) / cell.1;
+                df += 1.0;
+                cell = (0.0, 0.0);
+            }
+        }
+        assert!(stat < 2.0 * df + 30.0, "chi-square {stat:.1} on {df} cells");
+        // Running sums agree with the rows.
+        let (mut req, mut err) = (0, 0);
+        for row in 1..=50 {
+            let (r, e) = a.class(row, 1);
+            req += r;
+            err += e;
+            assert_eq!(a.through(1, row), (req, err));
+        }
+        assert_eq!(a.between(1, 0, 50), (req, err));
+
+        // Many errors per row (a bad version at a large weight): each class's
+        // errors are still Poisson(μ·share·p).
+        let (mu, p, rows) = (9_000.0, 0.018, 10_000usize);
+        let mut big = ClassSplit::new(3);
+        big.reset(5, 0, &shares);
+        let mut stats = [(0f64, 0f64); 3];
+        for row in 1..=rows {
+            let n = poisson(&mut rng, mu);
+            big.record(row, n, binomial(&mut rng, n, p));
+            for (c, st) in stats.iter_mut().enumerate() {
+                let e = big.class(row, c).1 as f64;
+                *st = (st.0 + e, st.1 + e * e);
+            }
+        }
+        for (c, (sum, sq)) in stats.iter().enumerate() {
+            let want = mu * shares[c] * p;
+            let (mean, var) = (sum / rows as f64, sq / rows as f64 - (sum / rows as f64).powi(2));
+            assert!((mean - want).abs() < 4.0 * (want / rows as f64).sqrt(), "class {c}: mean errors {mean} vs {want}");
+            assert!((var / want - 1.0).abs() < 0.08, "class {c}: variance of errors {var} vs {want}");
+        }
     }
 
     #[test]
