@@ -329,13 +329,18 @@ struct HistRow {
     next: u8,
     /// Requests in the buckets below `next`.
     left: u64,
+    /// The lowest bucket of the row's tail, and the requests in it and above
+    /// (set when the tail is drawn).
+    tail: u8,
+    tail_count: u64,
     /// The row's generator, seeded at its first draw.
     rng: Option<SimRng>,
     hist: [u64; NB],
 }
 
 impl HistRow {
-    const EMPTY: HistRow = HistRow { total: 0, state: 0, next: 0, left: 0, rng: None, hist: [0; NB] };
+    const EMPTY: HistRow =
+        HistRow { total: 0, state: 0, next: 0, left: 0, tail: NB as u8 - 1, tail_count: 0, rng: None, hist: [0; NB] };
 
     /// Draws this row (number `row` of group `group`) down to bucket `b`.
     #[inline(always)]
@@ -351,8 +356,13 @@ impl HistRow {
         let mut rng = || hist_stream(seed, group, row as u64);
         if self.next as usize == NB {
             let tail = plan.tail;
-            let mut t = binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.tail_p);
+            let mut t = if self.left == 0 {
+                0
+            } else {
+                binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.tail_p)
+            };
             self.left -= t;
+            (self.tail, self.tail_count) = (tail as u8, t);
             for k in (tail..NB).rev() {
                 self.hist[k] = if k == tail || t == 0 {
                     t
@@ -398,7 +408,7 @@ impl LazyHistogram {
             self.rows.resize(row + 1, HistRow::EMPTY);
         }
         let state = self.states.len().saturating_sub(1) as u32;
-        self.rows[row] = HistRow { total, state, next: NB as u8, left: total, rng: None, hist: [0; NB] };
+        self.rows[row] = HistRow { total, state, next: NB as u8, left: total, ..HistRow::EMPTY };
     }
 
     /// Draws row `row` down to bucket `b` (rows never recorded are empty).
@@ -428,7 +438,7 @@ impl LazyHistogram {
         if self.rows.len() <= row {
             self.rows.resize(row + 1, HistRow::EMPTY);
         }
-        self.rows[row] = HistRow { total: hist.iter().sum(), hist, ..HistRow::EMPTY };
+        self.rows[row] = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], hist, ..HistRow::EMPTY };
     }
 
     /// Requests in rows `(from, to]`.
@@ -453,16 +463,15 @@ impl LazyHistogram {
         // cum ≥ rank, found from the top as the first whose lower buckets hold less.
         let mut cum = total;
         // Every row's tail is drawn first: when the rank lies below the
-        // highest tail, the buckets above it are passed over as one sum.
+        // highest tail, the buckets above it are passed over as one sum
+        // (every row is drawn at least that far).
         let mut top = 0;
         for (i, r) in rows.iter_mut().enumerate() {
             r.draw_to(NB - 1, &self.states, seed, group, from + 1 + i);
-            top = top.max(r.next as usize);
+            top = top.max(r.tail as usize);
         }
-        let above: u64 = rows
-            .iter()
-            .map(|r| if r.next as usize == top { r.total - r.left } else { r.hist[top..].iter().sum() })
-            .sum();
+        let above: u64 =
+            rows.iter().map(|r| if r.tail as usize == top { r.tail_count } else { r.hist[top..].iter().sum() }).sum();
         let start = if top > 0 && ((cum - above) as f64) >= rank {
             cum -= above;
             top
