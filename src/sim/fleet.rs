@@ -7,12 +7,12 @@
 //!   per-instance Poisson counts of identical instances. A tick draws the
 //!   group's total; its split by class (a multinomial by share, which makes
 //!   the classes independent Poissons) is drawn when a class is read
-//!   (`store::ClassSplit`);
+//!   (`lazy::ClassSplit`);
 //! * errors are Binomial given requests (per group when every class fails
 //!   at the same rate, split as a uniform subset when a class is read; per
 //!   class otherwise); the histogram is a multinomial draw
 //!   of the group's requests by conditional binomials from the top bucket
-//!   down, drawn only as far as queries read it (`store::LazyHistogram`);
+//!   down, drawn only as far as queries read it (`lazy::LazyHistogram`);
 //! * a group's CPU/memory/DB-pool maximum over its instances and the tick's
 //!   scrapes is one draw, Φ⁻¹(U^(1/n)); its mean is one normal draw. Each is
 //!   exact in distribution; their dependence within a tick is not modelled;
@@ -20,11 +20,12 @@
 //!   restarts and OOM kills are per pod.
 
 use super::fault::{DrawnFault, Effect, GroupState};
+use super::lazy::HistPlan;
 use super::rng::{
     binomial_with, gauge_stream, max_of_normals, normal, normal_cdf, poisson, stream, uniform, BinomialP, SimRng,
     Stream,
 };
-use super::store::{HistPlan, Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
+use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
 use crate::engine::{Agg, Group, Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};

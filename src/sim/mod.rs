@@ -6,6 +6,7 @@
 
 pub mod fault;
 pub mod fleet;
+pub mod lazy;
 pub mod prom;
 pub mod queue;
 pub mod rng;

@@ -55,12 +55,12 @@ pub fn cache_stream(trial_seed: u64, g: usize, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xCAC4_E000_0000 ^ ((g as u64) << 40))))
 }
 
-/// The generator of group `g`'s latency histogram row `row` (see `store::LazyHistogram`).
+/// The generator of group `g`'s latency histogram row `row` (see `lazy::LazyHistogram`).
 pub fn hist_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E ^ (g << 40))))
 }
 
-/// The generator of group `g`'s split by request class of row `row` (see `store::ClassSplit`).
+/// The generator of group `g`'s split by request class of row `row` (see `lazy::ClassSplit`).
 pub fn class_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xC1A5_5000_0000 ^ (g << 40))))
 }

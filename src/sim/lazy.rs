@@ -1,0 +1,696 @@
+//! Series drawn on demand: each group's latency histogram rows and its split
+//! of requests and errors by request class. Each row is drawn from a stream of
+//! its own (trial seed, group, row), in a fixed order, only as far as a read
+//! needs, so the values never depend on which read came first and rows no
+//! rule reads are never drawn.
+
+use super::rng::{binomial_with, class_stream, hist_stream, hypergeometric, BinomialP, SimRng};
+
+/// Upper bounds (ms) of the latency histogram buckets; the last is +Inf.
+pub const BUCKETS_MS: [f64; 22] = [
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    75.0,
+    100.0,
+    150.0,
+    200.0,
+    250.0,
+    300.0,
+    400.0,
+    500.0,
+    600.0,
+    700.0,
+    800.0,
+    1000.0,
+    1500.0,
+    2000.0,
+    2500.0,
+    5000.0,
+    10000.0,
+    f64::INFINITY,
+];
+pub const NB: usize = BUCKETS_MS.len();
+
+/// One group's requests and errors per request class, split on demand.
+///
+/// A tick draws the group's requests (Poisson) and, when every class has
+/// the same error probability, its errors (binomial); the split by class is
+/// drawn only for rows a class-scoped query reads, from a generator seeded
+/// by (trial seed, group, row): requests by conditional binomials over the
+/// class shares (with Poisson requests this is exactly independent Poisson
+/// counts per class), then errors as a multivariate hypergeometric draw
+/// given the class counts (exact: each request fails independently with the
+/// same probability, so the failed ones are a uniform subset). When the
+/// classes' error probabilities differ (a class-specific fault), the split
+/// of requests is drawn at once from the same row stream and each class's
+/// errors from its own probability.
+#[derive(Debug, Clone, Default)]
+pub struct ClassSplit {
+    seed: u64,
+    group: u64,
+    classes: usize,
+    /// P(class c | not an earlier class).
+    cond: Vec<BinomialP>,
+    /// Per row: total requests, total errors, whether split.
+    rows: Vec<(u64, u64, bool)>,
+    /// Per row and class: (requests, errors); valid once the row is split.
+    split: Vec<(u64, u64)>,
+    /// Running sums of the split rows (`prefix[r]`: rows 1..=r), for Prometheus views.
+    prefix: Vec<(u64, u64)>,
+}
+
+impl ClassSplit {
+    pub fn new(classes: usize) -> ClassSplit {
+        ClassSplit { classes, ..ClassSplit::default() }
+    }
+
+    /// Starts a trial of group `group` whose rows are split by the class
+    /// `shares` (one per class, summing to 1) from streams of `seed`.
+    pub fn reset(&mut self, seed: u64, group: usize, shares: &[f64]) {
+        debug_assert_eq!(shares.len(), self.classes);
+        self.seed = seed;
+        self.group = group as u64;
+        self.cond.clear();
+        let mut left = 1.0;
+        for (i, &s) in shares.iter().enumerate() {
+            let last = i + 1 == shares.len();
+            self.cond.push(BinomialP::new(if last || left <= 0.0 { 1.0 } else { s / left }));
+            left -= s;
+        }
+        self.rows.clear();
+        self.prefix.clear();
+    }
+
+    fn ensure(&mut self, row: usize) {
+        if self.rows.len() <= row {
+            self.rows.resize(row + 1, (0, 0, true));
+            self.split.resize((row + 1) * self.classes, (0, 0));
+        }
+    }
+
+    /// Records row `row` with `requests` and `errors`, to be split when read.
+    pub fn record(&mut self, row: usize, requests: u64, errors: u64) {
+        self.ensure(row);
+        self.rows[row] = (requests, errors, false);
+    }
+
+    /// Records row `row` with `requests` split by class now, and each class's
+    /// errors from `errors(class, requests)`; returns the row's errors.
+    pub fn record_split(&mut self, row: usize, requests: u64, mut errors: impl FnMut(usize, u64) -> u64) -> u64 {
+        self.ensure(row);
+        self.rows[row] = (requests, 0, false);
+        self.split_requests(row);
+        let mut total = 0;
+        for c in 0..self.classes {
+            let cell = &mut self.split[row * self.classes + c];
+            cell.1 = errors(c, cell.0);
+            total += cell.1;
+        }
+        self.rows[row] = (requests, total, true);
+        total
+    }
+
+    /// Sets row `row` as already split (loading a recorded trial).
+    pub fn set_row(&mut self, row: usize, per_class: &[(u64, u64)]) {
+        self.ensure(row);
+        let (req, err) = per_class.iter().fold((0, 0), |(r, e), c| (r + c.0, e + c.1));
+        self.rows[row] = (req, err, true);
+        self.split[row * self.classes..(row + 1) * self.classes].copy_from_slice(per_class);
+    }
+
+    /// Draws row `row`'s requests by class into `split` (errors left as they are).
+    fn split_requests(&mut self, row: usize) -> SimRng {
+        let mut rng = class_stream(self.seed, self.group, row as u64);
+        let mut left = self.rows[row].0;
+        for c in 0..self.classes {
+            let n = if left == 0 { 0 } else { binomial_with(&mut rng, left, &self.cond[c]) };
+            self.split[row * self.classes + c].0 = n;
+            left -= n;
+        }
+        rng
+    }
+
+    /// Row `row`'s (requests, errors) of class `c`, split now if not yet.
+    pub fn class(&mut self, row: usize, c: usize) -> (u64, u64) {
+        let Some(&(_, errors, split)) = self.rows.get(row) else { return (0, 0) };
+        if !split {
+            let mut rng = self.split_requests(row);
+            // The failed requests: a uniform subset of `errors` of them.
+            let (mut pool, mut left) = (self.rows[row].0, errors);
+            for k in 0..self.classes {
+                let cell = &mut self.split[row * self.classes + k];
+                let e = if left == 0 || pool == cell.0 { left } else { hypergeometric(&mut rng, pool, cell.0, left) };
+                cell.1 = e;
+                pool -= cell.0;
+                left -= e;
+            }
+            self.rows[row].2 = true;
+        }
+        self.split[row * self.classes + c]
+    }
+
+    /// Class `c`'s (requests, errors) in rows `(from, to]`.
+    pub fn between(&mut self, c: usize, from: usize, to: usize) -> (u64, u64) {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        (from + 1..=to).map(|r| self.class(r, c)).fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    }
+
+    /// Class `c`'s (requests, errors) in rows 1..=`row`.
+    pub fn through(&mut self, c: usize, row: usize) -> (u64, u64) {
+        let row = row.min(self.rows.len().saturating_sub(1));
+        let k = self.classes;
+        if self.prefix.is_empty() {
+            self.prefix.resize(k, (0, 0));
+        }
+        while self.prefix.len() <= row * k + c {
+            let r = self.prefix.len() / k;
+            for j in 0..k {
+                let (req, err) = self.class(r, j);
+                let prev = self.prefix[(r - 1) * k + j];
+                self.prefix.push((prev.0 + req, prev.1 + err));
+            }
+        }
+        self.prefix[row * k + c]
+    }
+}
+
+/// Latency histograms of one group, drawn on demand from the top bucket down.
+///
+/// A row keeps its request count and latency state; its buckets are drawn by
+/// conditional binomials in a fixed order from a generator seeded by (trial
+/// seed, group, row): first the count in the state's rare tail (the top
+/// buckets, together less likely than [`TAIL_MASS`]), split among them only
+/// when it is not zero; then each lower bucket k, P(bucket k | bucket ≤ k),
+/// downwards. A query draws a row only as far down as it needs:
+/// `histogram_quantile(0.99)` stops at the bucket holding the rank (the top
+/// 1% of requests), and the slow-request count at the SLO bucket. A later,
+/// deeper read continues the same sequence, so a row's counts do not depend
+/// on which query came first, and rows no query reads are never drawn.
+#[derive(Debug, Clone, Default)]
+pub struct LazyHistogram {
+    seed: u64,
+    group: u64,
+    /// The draw plan of each latency state seen this trial.
+    states: Vec<HistPlan>,
+    rows: Vec<HistRow>,
+}
+
+/// The most probability the tail drawn as one count may hold.
+pub const TAIL_MASS: f64 = 1e-4;
+
+/// How one latency state's histogram rows are drawn (see [`LazyHistogram`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistPlan {
+    /// The lowest bucket of the tail (`1..NB`).
+    tail: usize,
+    /// P(bucket ≥ tail).
+    tail_p: BinomialP,
+    /// Above the tail, P(bucket k | tail ≤ bucket ≤ k); below it, P(bucket k | bucket ≤ k).
+    cond: [BinomialP; NB],
+}
+
+impl HistPlan {
+    /// The plan for the survival function `sf(k)` = P(latency above bucket
+    /// k's upper bound): non-increasing in k, 0 for the +Inf bucket (values
+    /// out of order are raised to keep it so).
+    pub fn new(sf: impl Fn(usize) -> f64) -> HistPlan {
+        // s[k + 1] = P(bucket > k); s[0] = 1.
+        let mut s = [0.0f64; NB + 1];
+        s[0] = 1.0;
+        for k in (0..NB - 1).rev() {
+            let v = sf(k);
+            s[k + 1] = if v.is_nan() { s[k + 2] } else { v.clamp(s[k + 2], 1.0) };
+        }
+        let tail = (1..NB).find(|&k| s[k] <= TAIL_MASS).unwrap_or(NB - 1);
+        let ratio = |num: f64, den: f64| BinomialP::new(if den <= 0.0 { 1.0 } else { num / den });
+        let mut cond = [BinomialP::new(1.0); NB];
+        for (k, c) in cond.iter_mut().enumerate().skip(1) {
+            let p_k = s[k] - s[k + 1];
+            *c = if k >= tail { ratio(p_k, s[tail] - s[k + 1]) } else { ratio(p_k, 1.0 - s[k + 1]) };
+        }
+        HistPlan { tail, tail_p: BinomialP::new(s[tail]), cond }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct HistRow {
+    total: u64,
+    state: u32,
+    /// Buckets `next..NB` are drawn (`NB`: none yet).
+    next: u8,
+    /// Requests in the buckets below `next`.
+    left: u64,
+    /// The lowest bucket of the row's tail, and the requests in it and above
+    /// (set when the tail is drawn).
+    tail: u8,
+    tail_count: u64,
+    /// The row's generator, seeded at its first draw.
+    rng: Option<SimRng>,
+    hist: [u64; NB],
+}
+
+impl HistRow {
+    const EMPTY: HistRow =
+        HistRow { total: 0, state: 0, next: 0, left: 0, tail: NB as u8 - 1, tail_count: 0, rng: None, hist: [0; NB] };
+
+    /// Draws this row (number `row` of group `group`) down to bucket `b`.
+    #[inline(always)]
+    fn draw_to(&mut self, b: usize, plans: &[HistPlan], seed: u64, group: u64, row: usize) {
+        if self.next as usize > b {
+            self.draw_more(b, plans, seed, group, row);
+        }
+    }
+
+    #[inline(never)]
+    fn draw_more(&mut self, b: usize, plans: &[HistPlan], seed: u64, group: u64, row: usize) {
+        let plan = &plans[self.state as usize];
+        let mut rng = || hist_stream(seed, group, row as u64);
+        if self.next as usize == NB {
+            let tail = plan.tail;
+            let mut t = if self.left == 0 {
+                0
+            } else {
+                binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.tail_p)
+            };
+            self.left -= t;
+            (self.tail, self.tail_count) = (tail as u8, t);
+            for k in (tail..NB).rev() {
+                self.hist[k] = if k == tail || t == 0 {
+                    t
+                } else {
+                    binomial_with(self.rng.get_or_insert_with(&mut rng), t, &plan.cond[k])
+                };
+                t -= self.hist[k];
+            }
+            self.next = tail as u8;
+        }
+        while self.next as usize > b {
+            let k = self.next as usize - 1;
+            self.hist[k] = if k == 0 || self.left == 0 {
+                self.left
+            } else {
+                binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.cond[k])
+            };
+            self.left -= self.hist[k];
+            self.next = k as u8;
+        }
+    }
+}
+
+impl LazyHistogram {
+    /// Starts a trial of group `group` (0 candidate, 1 stable) whose rows are
+    /// drawn from streams of `seed`, in latency state `healthy`.
+    pub fn reset(&mut self, seed: u64, group: usize, healthy: HistPlan) {
+        self.seed = seed;
+        self.group = group as u64;
+        self.states.clear();
+        self.states.push(healthy);
+        self.rows.clear();
+    }
+
+    /// The trial seed its rows' streams derive from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Makes `plan` the state of the rows recorded from now on.
+    pub fn set_state(&mut self, plan: HistPlan) {
+        self.states.push(plan);
+    }
+
+    /// Records row `row`: `total` requests in the current latency state.
+    pub fn record(&mut self, row: usize, total: u64) {
+        if self.rows.len() <= row {
+            self.rows.resize(row + 1, HistRow::EMPTY);
+        }
+        let state = self.states.len().saturating_sub(1) as u32;
+        self.rows[row] = HistRow { total, state, next: NB as u8, left: total, ..HistRow::EMPTY };
+    }
+
+    /// Draws row `row` down to bucket `b` (rows never recorded are empty).
+    fn draw_to(&mut self, row: usize, b: usize) -> Option<&HistRow> {
+        let r = self.rows.get_mut(row)?;
+        r.draw_to(b, &self.states, self.seed, self.group, row);
+        Some(r)
+    }
+
+    /// Requests of row `row` in bucket `b`.
+    pub fn bucket(&mut self, row: usize, b: usize) -> u64 {
+        self.draw_to(row, b).map_or(0, |r| r.hist[b])
+    }
+
+    /// Requests of row `row` in buckets `b..NB` (at or above bucket `b`'s lower bound).
+    pub fn above(&mut self, row: usize, b: usize) -> u64 {
+        self.draw_to(row, b).map_or(0, |r| r.hist[b..].iter().sum())
+    }
+
+    /// Row `row`'s histogram, drawn in full.
+    pub fn row(&mut self, row: usize) -> [u64; NB] {
+        self.draw_to(row, 0).map_or([0; NB], |r| r.hist)
+    }
+
+    /// Sets row `row`'s histogram as already drawn (loading a recorded trial).
+    pub fn set_row(&mut self, row: usize, hist: [u64; NB]) {
+        if self.rows.len() <= row {
+            self.rows.resize(row + 1, HistRow::EMPTY);
+        }
+        self.rows[row] = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], hist, ..HistRow::EMPTY };
+    }
+
+    /// Requests in rows `(from, to]`.
+    pub fn total(&self, from: usize, to: usize) -> u64 {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        self.rows.get(from + 1..=to).map_or(0, |rows| rows.iter().map(|r| r.total).sum())
+    }
+
+    /// Prometheus `histogram_quantile(q)` of the summed rows `(from, to]`
+    /// (exactly [`histogram_quantile`] of their sum), drawing each row only
+    /// down to the bucket that holds the rank.
+    pub fn quantile(&mut self, q: f64, from: usize, to: usize) -> Option<f64> {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        let total = self.total(from, to);
+        if total == 0 {
+            return None;
+        }
+        let rank = q * total as f64;
+        let (seed, group) = (self.seed, self.group);
+        let rows = &mut self.rows[from + 1..=to];
+        // cum = requests in buckets ≤ b; the answer is the lowest bucket with
+        // cum ≥ rank, found from the top as the first whose lower buckets hold less.
+        let mut cum = total;
+        // Every row's tail is drawn first: when the rank lies below the
+        // highest tail, the buckets above it are passed over as one sum
+        // (every row is drawn at least that far).
+        let mut top = 0;
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.draw_to(NB - 1, &self.states, seed, group, from + 1 + i);
+            top = top.max(r.tail as usize);
+        }
+        let above: u64 =
+            rows.iter().map(|r| if r.tail as usize == top { r.tail_count } else { r.hist[top..].iter().sum() }).sum();
+        let start = if top > 0 && ((cum - above) as f64) >= rank {
+            cum -= above;
+            top
+        } else {
+            NB
+        };
+        for b in (0..start).rev() {
+            let mut c = 0;
+            for (i, r) in rows.iter_mut().enumerate() {
+                r.draw_to(b, &self.states, seed, group, from + 1 + i);
+                c += r.hist[b];
+            }
+            let below = cum - c;
+            if (below as f64) < rank {
+                return Some(interpolate(b, rank, below, c));
+            }
+            cum = below;
+        }
+        // rank ≤ 0 (q ≤ 0): the lowest non-empty bucket, as Prometheus has it.
+        let mut sum = [0u64; NB];
+        for row in from + 1..=to {
+            for (s, h) in sum.iter_mut().zip(self.row(row)) {
+                *s += h;
+            }
+        }
+        histogram_quantile(q, &sum)
+    }
+}
+
+/// The value of rank `rank` in bucket `b`, which holds `c` requests above
+/// `below` in lower buckets: linear inside the bucket, the lowest starting at
+/// 0, and the +Inf bucket's the highest finite bound.
+fn interpolate(b: usize, rank: f64, below: u64, c: u64) -> f64 {
+    if b == NB - 1 {
+        return BUCKETS_MS[NB - 2];
+    }
+    let lo = if b == 0 { 0.0 } else { BUCKETS_MS[b - 1] };
+    lo + (BUCKETS_MS[b] - lo) * (rank - below as f64) / c as f64
+}
+
+/// Prometheus `histogram_quantile`: linear interpolation inside the bucket
+/// that holds rank `q × total`; the lowest bucket starts at 0; a rank in the
+/// +Inf bucket returns the highest finite bound.
+pub fn histogram_quantile(q: f64, counts: &[u64; NB]) -> Option<f64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut cum = 0u64;
+    for (b, &c) in counts.iter().enumerate() {
+        let next = cum + c;
+        if next as f64 >= rank && c > 0 {
+            return Some(interpolate(b, rank, cum, c));
+        }
+        cum = next;
+    }
+    Some(BUCKETS_MS[NB - 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantile_interpolates_like_prometheus() {
+        let mut c = [0u64; NB];
+        c[5] = 50; // (75, 100]
+        c[6] = 50; // (100, 150]
+        assert_eq!(histogram_quantile(0.5, &c), Some(100.0));
+        assert_eq!(histogram_quantile(0.75, &c), Some(125.0));
+        assert_eq!(histogram_quantile(0.25, &c), Some(87.5));
+        let mut inf = [0u64; NB];
+        inf[NB - 1] = 10;
+        assert_eq!(histogram_quantile(0.99, &inf), Some(10000.0));
+        assert_eq!(histogram_quantile(0.99, &[0; NB]), None);
+    }
+
+    use crate::sim::rng::normal_cdf;
+
+    /// The plan of a lognormal latency (median `median_ms`, log-sd `sigma`)
+    /// with `slow` of the requests at 20× the median.
+    fn plan(median_ms: f64, sigma: f64, slow: f64) -> (HistPlan, [f64; NB]) {
+        let sf = |b: f64| {
+            let z = |m: f64| -((b / m).ln() / sigma);
+            (1.0 - slow) * normal_cdf(z(median_ms)) + slow * normal_cdf(z(20.0 * median_ms))
+        };
+        let mut p = [0.0; NB];
+        let mut above = 1.0;
+        for (k, pk) in p.iter_mut().enumerate() {
+            let s = if k == NB - 1 { 0.0 } else { sf(BUCKETS_MS[k]) };
+            *pk = above - s;
+            above = s;
+        }
+        (HistPlan::new(|k| sf(BUCKETS_MS[k])), p)
+    }
+
+    fn histogram(rows: &[(u64, usize)], plans: &[HistPlan], seed: u64) -> LazyHistogram {
+        let mut h = LazyHistogram::default();
+        h.reset(seed, 0, plans[0]);
+        let mut current = 0;
+        for (i, &(total, state)) in rows.iter().enumerate() {
+            if state != current {
+                h.set_state(plans[state]);
+                current = state;
+            }
+            h.record(i + 1, total);
+        }
+        h
+    }
+
+    #[test]
+    fn lazy_quantiles_equal_prometheus_on_the_full_rows_whatever_was_drawn_first() {
+        let plans = [plan(80.0, 0.39, 0.0).0, plan(200.0, 0.6, 0.02).0, plan(30.0, 1.5, 0.2).0];
+        let mut rng = crate::sim::rng::stream(7, crate::sim::rng::Stream::Fleet);
+        for case in 0..300u64 {
+            let rows: Vec<(u64, usize)> = (0..20)
+                .map(|i| {
+                    let total = [0, 1, 3, 900, 15_000, 250_000][(case as usize + i * 7) % 6];
+                    (total, usize::from(i >= 8 + (case as usize % 5)) * (1 + case as usize % 2))
+                })
+                .collect();
+            let mut lazy = histogram(&rows, &plans, case);
+            let mut full = histogram(&rows, &plans, case);
+            // Some rows partly drawn beforehand, in an order that must not matter.
+            for _ in 0..5 {
+                let row = 1 + (crate::sim::rng::uniform(&mut rng) * 20.0) as usize;
+                lazy.bucket(row, (crate::sim::rng::uniform(&mut rng) * NB as f64) as usize);
+            }
+            let full_rows: Vec<[u64; NB]> = (0..=20).map(|r| full.row(r)).collect();
+            for (from, to) in [(0, 20), (3, 5), (7, 12), (10, 11), (19, 20), (20, 20)] {
+                for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+                    let mut sum = [0u64; NB];
+                    for row in &full_rows[from + 1..=to] {
+                        sum.iter_mut().zip(row).for_each(|(s, c)| *s += c);
+                    }
+                    let want = histogram_quantile(q, &sum);
+                    assert_eq!(lazy.quantile(q, from, to), want, "case {case} rows ({from}, {to}] q {q}");
+                    assert_eq!(lazy.total(from, to), sum.iter().sum::<u64>());
+                }
+            }
+            // Whatever each query drew, the rows are the rows of a full draw.
+            for (r, row) in full_rows.iter().enumerate() {
+                assert_eq!(lazy.row(r), *row, "case {case} row {r}");
+            }
+        }
+    }
+
+    /// Pooled counts of `rows` draws of `n` requests against `p`; also the
+    /// variance of bucket `v` and the covariance of buckets `k` and `j`
+    /// against the multinomial's n·p(1 − p) and −n·p·p'.
+    fn assert_multinomial(plan: &HistPlan, p: &[f64; NB], n: u64, rows: usize, v: usize, (k, j): (usize, usize)) {
+        let mut h = LazyHistogram::default();
+        h.reset(11, 1, *plan);
+        let mut pooled = [0f64; NB];
+        let (mut sk, mut sj, mut skj, mut sv, mut svv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for row in 1..=rows {
+            h.record(row, n);
+            // Half the rows are read from the top first, as queries do.
+            if row % 2 == 0 {
+                h.quantile(0.99, row - 1, row);
+            }
+            let c = h.row(row);
+            assert_eq!(c.iter().sum::<u64>(), n);
+            pooled.iter_mut().zip(c).for_each(|(t, x)| *t += x as f64);
+            let (x, y, z) = (c[k] as f64, c[j] as f64, c[v] as f64);
+            (sk, sj, skj, sv, svv) = (sk + x, sj + y, skj + x * y, sv + z, svv + z * z);
+        }
+        let (all, m) = ((rows as u64 * n) as f64, rows as f64);
+        let (mut stat, mut df, mut cell) = (0.0f64, 0.0f64, (0.0f64, 0.0f64));
+        for (o, pk) in pooled.iter().zip(p) {
+            cell = (cell.0 + o, cell.1 + all * pk);
+            if cell.1 >= 5.0 {
+                stat += (cell.0 - cell.1).powi(2) / cell.1;
+                df += 1.0;
+                cell = (0.0, 0.0);
+            }
+        }
+        let z = 3.090_232_306;
+        let critical = (df - 1.0) * (1.0 - 2.0 / (9.0 * (df - 1.0)) + z * (2.0 / (9.0 * (df - 1.0))).sqrt()).powi(3);
+        assert!(stat < critical, "pooled chi-square {stat:.1} on {} df >= {critical:.1}", df - 1.0);
+        let var = svv / m - (sv / m).powi(2);
+        let want_var = n as f64 * p[v] * (1.0 - p[v]);
+        assert!((var / want_var - 1.0).abs() < 0.06, "variance of bucket {v}: {var:.2} vs {want_var:.2}");
+        let cov = skj / m - sk / m * sj / m;
+        let want_cov = -(n as f64) * p[k] * p[j];
+        assert!((cov / want_cov - 1.0).abs() < 0.12, "covariance of buckets {k}, {j}: {cov:.2} vs {want_cov:.2}");
+    }
+
+    #[test]
+    fn class_splits_are_independent_poisson_classes_whatever_is_read_first() {
+        // Rows of Poisson(μ) requests with Binomial(·, p) errors, split lazily:
+        // each class must be Poisson(μ·share) with Poisson(μ·share·p) errors,
+        // the classes uncorrelated, and the split independent of read order.
+        use crate::sim::rng::{binomial, poisson, stream, Stream};
+        let (shares, mu, p, rows) = ([0.03, 0.07, 0.9], 900.0, 0.02, 40_000usize);
+        let mut rng = stream(9, Stream::Fleet);
+        let mut a = ClassSplit::new(3);
+        let mut b = ClassSplit::new(3);
+        a.reset(4, 0, &shares);
+        b.reset(4, 0, &shares);
+        let mut sums = [[0f64; 2]; 3];
+        let mut sq = [[0f64; 2]; 3];
+        let mut cross = 0.0;
+        let mut counts = vec![0u64; 200];
+        for row in 1..=rows {
+            let n = poisson(&mut rng, mu);
+            let e = binomial(&mut rng, n, p);
+            a.record(row, n, e);
+            b.record(row, n, e);
+            let cells: Vec<(u64, u64)> = (0..3).map(|c| a.class(row, c)).collect();
+            // Read in the other order: the same split.
+            assert_eq!(
+                (0..3).rev().map(|c| b.class(row, c)).collect::<Vec<_>>(),
+                cells.iter().rev().copied().collect::<Vec<_>>()
+            );
+            assert_eq!(cells.iter().map(|c| c.0).sum::<u64>(), n);
+            assert_eq!(cells.iter().map(|c| c.1).sum::<u64>(), e);
+            for (c, &(req, err)) in cells.iter().enumerate() {
+                assert!(err <= req);
+                for (k, v) in [req, err].into_iter().enumerate() {
+                    sums[c][k] += v as f64;
+                    sq[c][k] += (v * v) as f64;
+                }
+            }
+            cross += (cells[0].0 * cells[1].0) as f64;
+            counts[(cells[0].0 as usize).min(199)] += 1;
+        }
+        let m = rows as f64;
+        for (c, share) in shares.iter().enumerate() {
+            for (k, want) in [mu * share, mu * share * p].into_iter().enumerate() {
+                let mean = sums[c][k] / m;
+                let var = sq[c][k] / m - mean * mean;
+                // Poisson: mean and variance both μ·share (·p), within 4 standard errors.
+                assert!((mean - want).abs() < 4.0 * (want / m).sqrt(), "class {c} {k}: mean {mean} vs {want}");
+                assert!((var / want - 1.0).abs() < 0.06, "class {c} {k}: variance {var} vs {want}");
+            }
+        }
+        let cov = cross / m - sums[0][0] / m * sums[1][0] / m;
+        let sd = (mu * shares[0] * mu * shares[1] / m).sqrt();
+        assert!(cov.abs() < 4.0 * sd, "classes 0 and 1 correlate: covariance {cov}");
+        // The payment class against Poisson(27) cell by cell (chi-square, cells of ≥ 5 expected).
+        let lambda: f64 = mu * shares[0];
+        let (mut stat, mut df, mut cell, mut pk) = (0.0, 0.0, (0.0, 0.0), (-lambda).exp());
+        for (k, &o) in counts.iter().enumerate() {
+            if k > 0 {
+                pk *= lambda / k as f64;
+            }
+            cell = (cell.0 + o as f64, cell.1 + m * pk);
+            if cell.1 >= 5.0 && k < 199 {
+                stat += (cell.0 - cell.1) * (cell.0 - cell.1) / cell.1;
+                df += 1.0;
+                cell = (0.0, 0.0);
+            }
+        }
+        assert!(stat < 2.0 * df + 30.0, "chi-square {stat:.1} on {df} cells");
+        // Running sums agree with the rows.
+        let (mut req, mut err) = (0, 0);
+        for row in 1..=50 {
+            let (r, e) = a.class(row, 1);
+            req += r;
+            err += e;
+            assert_eq!(a.through(1, row), (req, err));
+        }
+        assert_eq!(a.between(1, 0, 50), (req, err));
+
+        // Many errors per row (a bad version at a large weight): each class's
+        // errors are still Poisson(μ·share·p).
+        let (mu, p, rows) = (9_000.0, 0.018, 10_000usize);
+        let mut big = ClassSplit::new(3);
+        big.reset(5, 0, &shares);
+        let mut stats = [(0f64, 0f64); 3];
+        for row in 1..=rows {
+            let n = poisson(&mut rng, mu);
+            big.record(row, n, binomial(&mut rng, n, p));
+            for (c, st) in stats.iter_mut().enumerate() {
+                let e = big.class(row, c).1 as f64;
+                *st = (st.0 + e, st.1 + e * e);
+            }
+        }
+        for (c, (sum, sq)) in stats.iter().enumerate() {
+            let want = mu * shares[c] * p;
+            let (mean, var) = (sum / rows as f64, sq / rows as f64 - (sum / rows as f64).powi(2));
+            assert!((mean - want).abs() < 4.0 * (want / rows as f64).sqrt(), "class {c}: mean errors {mean} vs {want}");
+            assert!((var / want - 1.0).abs() < 0.08, "class {c}: variance of errors {var} vs {want}");
+        }
+    }
+
+    #[test]
+    fn lazy_rows_are_multinomial_with_the_bucket_probabilities() {
+        // The seed's healthy latency: the tail is almost always empty.
+        let (healthy, p) = plan(80.0, 0.39, 0.0);
+        assert_multinomial(&healthy, &p, 900, 20_000, 6, (6, 5));
+        // A tail of six buckets whose count is rarely zero, so it is split among them.
+        let (slow, p) = plan(300.0, 0.3, 0.0);
+        assert!(slow.tail <= NB - 6 && 200_000.0 * slow.tail_p.p() > 3.0, "{slow:?}");
+        assert_multinomial(&slow, &p, 200_000, 10_000, slow.tail, (9, 10));
+        // A sampler drawing from 1% faster latency fails the same test.
+        let (shifted, _) = plan(79.2, 0.39, 0.0);
+        let (_, p) = plan(80.0, 0.39, 0.0);
+        let wrong = std::panic::catch_unwind(|| assert_multinomial(&shifted, &p, 900, 20_000, 6, (6, 5)));
+        assert!(wrong.is_err(), "the test does not see latencies 1% off");
+    }
+}
