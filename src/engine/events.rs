@@ -200,6 +200,14 @@ pub enum EngineEvent {
 /// Receives engine events. A simulator that only needs decisions ignores the rest.
 pub trait EventSink {
     fn event(&mut self, event: EngineEvent);
+
+    /// Whether this sink reads the measured values of checks, alerts and
+    /// trigger evaluations. When it does not, the engine decides comparisons
+    /// through [`super::MetricSource::compare`] and those events carry
+    /// `value: None`; every decision, verdict and transition is the same.
+    fn needs_values(&self) -> bool {
+        true
+    }
 }
 
 impl EventSink for Vec<EngineEvent> {

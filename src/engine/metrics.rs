@@ -2,6 +2,7 @@
 //! [`MetricSource`] trait that the simulator, the replayer and a live backend
 //! implement.
 
+use super::policy::Cmp;
 use crate::time::{SimDur, SimTime};
 use std::fmt;
 
@@ -237,7 +238,28 @@ impl Sample {
 
     /// True when a minimum of `min` requests is met (or cannot be judged).
     pub fn enough(&self, metric: Metric, min: u64) -> bool {
-        !metric.needs_requests() || self.requests.is_none_or(|r| r >= min)
+        enough(metric, self.requests, min)
+    }
+}
+
+fn enough(metric: Metric, requests: Option<u64>, min: u64) -> bool {
+    !metric.needs_requests() || requests.is_none_or(|r| r >= min)
+}
+
+/// A [`Sample`] reduced to whether its value satisfies a comparison
+/// ([`MetricSource::compare`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compared {
+    /// `cmp.holds(value, limit)`, or `None` when there was no data in the window.
+    pub holds: Option<bool>,
+    /// As [`Sample::requests`].
+    pub requests: Option<u64>,
+}
+
+impl Compared {
+    /// As [`Sample::enough`].
+    pub fn enough(&self, metric: Metric, min: u64) -> bool {
+        enough(metric, self.requests, min)
     }
 }
 
@@ -263,6 +285,17 @@ pub trait MetricSource {
     /// [`MetricSource::query`], or an empty vector when there is none.
     fn query_answer(&mut self, query: &Query, now: SimTime) -> Result<Answer, QueryError> {
         Ok(Answer::Vector(self.query(query, now)?.value.into_iter().collect()))
+    }
+
+    /// Whether `query`'s value at `now` satisfies `cmp limit`: always exactly
+    /// `query(query, now)` compared, but a source may tell it without
+    /// computing the value to the last digit (the simulator decides a latency
+    /// quantile from the buckets above the limit). The engine asks this
+    /// instead of [`MetricSource::query`] when its sink needs no values
+    /// ([`super::EventSink::needs_values`]).
+    fn compare(&mut self, query: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
+        let s = self.query(query, now)?;
+        Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests })
     }
 }
 

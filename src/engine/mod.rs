@@ -24,7 +24,9 @@ pub mod snapshot;
 
 pub use alert::AlertState;
 pub use events::{AlertTransition, Cause, Decision, DecisionKind, EngineEvent, EventSink, RuleRef, Verdict};
-pub use metrics::{ratio_of_sums, Agg, Answer, ClassId, Group, Metric, MetricSource, Query, QueryError, Sample, Unit};
+pub use metrics::{
+    ratio_of_sums, Agg, Answer, ClassId, Compared, Group, Metric, MetricSource, Query, QueryError, Sample, Unit,
+};
 pub use policy::{
     AlertRule, CheckRules, Cmp, Condition, Controller, EvalMode, FailureAction, Gate, Limit, Phase, Policy, Severity,
     Step, StepAction, Trigger, Window,
@@ -274,7 +276,7 @@ impl Engine {
             if self.weight <= 0.0 {
                 continue;
             }
-            let Ok((value, fired)) = trig.condition.evaluate(now, source) else {
+            let Ok((value, fired)) = trig.condition.judge(now, source, sink.needs_values()) else {
                 sink.event(EngineEvent::QueryFailed { at: now, rule: RuleRef::Trigger(i) });
                 continue;
             };
@@ -301,7 +303,7 @@ impl Engine {
         let policy = Arc::clone(&self.policy);
         let mut rollback = None;
         for (i, rule) in policy.alerts.iter().enumerate() {
-            let Ok((value, active)) = rule.condition.evaluate(now, source) else {
+            let Ok((value, active)) = rule.condition.judge(now, source, sink.needs_values()) else {
                 sink.event(EngineEvent::QueryFailed { at: now, rule: RuleRef::Alert(i) });
                 continue;
             };
@@ -400,7 +402,7 @@ impl Engine {
         let policy = Arc::clone(&self.policy);
         let p = &policy.phases[phase];
         for (gi, gate) in p.gates.iter().enumerate() {
-            let (value, limit, requests, verdict) = self.check_gate(gate, &p.checks, now, source);
+            let (value, limit, requests, verdict) = self.check_gate(gate, &p.checks, now, source, sink.needs_values());
             sink.event(EngineEvent::Check { at: now, phase, gate: gi, value, limit, requests, verdict });
             if gate.dry_run {
                 continue;
@@ -438,6 +440,7 @@ impl Engine {
         rules: &CheckRules,
         now: SimTime,
         source: &mut S,
+        values: bool,
     ) -> (Option<f64>, Option<f64>, Option<u64>, Verdict)
     where
         S: MetricSource + ?Sized,
@@ -450,6 +453,18 @@ impl Engine {
             return (None, None, None, Verdict::Inconclusive);
         }
         let query = Query { metric: gate.metric, group: gate.group, class: gate.class, window, agg: gate.agg };
+        if let (false, Limit::Absolute(limit), false) = (values, gate.limit, gate.metric == Metric::CriticalAlerts) {
+            // The same verdict as below, without the value.
+            let Ok(c) = source.compare(&query, now, gate.op, limit) else {
+                return (None, None, None, Verdict::Error);
+            };
+            return match c.holds {
+                Some(holds) if c.enough(gate.metric, rules.min_requests) => {
+                    (None, Some(limit), c.requests, if holds { Verdict::Pass } else { Verdict::Fail })
+                }
+                _ => (None, None, c.requests, Verdict::Inconclusive),
+            };
+        }
         let sample = if gate.metric == Metric::CriticalAlerts {
             Sample { value: Some(self.critical_alerts_in(now, window) as f64), requests: None }
         } else {

@@ -248,6 +248,31 @@ impl Condition {
         let fired = s.value.is_some_and(|v| enough && self.op.holds(v, self.threshold));
         Ok((s.value, fired))
     }
+
+    /// Whether the condition fires at `now`, as [`Condition::evaluate`] tells
+    /// it, through [`super::MetricSource::compare`]: the value is not asked for.
+    pub fn fires<S: super::MetricSource + ?Sized>(
+        &self,
+        now: crate::time::SimTime,
+        source: &mut S,
+    ) -> Result<bool, super::QueryError> {
+        let c = source.compare(&self.query, now, self.op, self.threshold)?;
+        Ok(c.holds == Some(true) && c.enough(self.query.metric, self.min_requests))
+    }
+
+    /// [`Condition::evaluate`] when `values`, else [`Condition::fires`] with no value.
+    pub fn judge<S: super::MetricSource + ?Sized>(
+        &self,
+        now: crate::time::SimTime,
+        source: &mut S,
+        values: bool,
+    ) -> Result<(Option<f64>, bool), super::QueryError> {
+        if values {
+            self.evaluate(now, source)
+        } else {
+            Ok((None, self.fires(now, source)?))
+        }
+    }
 }
 
 /// A Prometheus-style alert rule.

@@ -612,3 +612,130 @@ fn a_run_of_failures_beyond_its_limit_fails_the_phase_end_gate_even_after_passes
         &[(60, "rollback", "gate:a/error_rate"), (65, "rollback-complete", "rollback-finished")],
     );
 }
+
+/// A scripted source that counts how it is asked, and fails a query now and then.
+struct Counting<F: Fn(&Query, SimTime) -> Option<f64>> {
+    f: F,
+    queries: usize,
+    compares: usize,
+}
+
+impl<F: Fn(&Query, SimTime) -> Option<f64>> MetricSource for Counting<F> {
+    fn query(&mut self, q: &Query, now: SimTime) -> Result<Sample, QueryError> {
+        self.queries += 1;
+        if (now.0 / MIN) % 45 == 30 {
+            return Err(QueryError("backend timed out".into()));
+        }
+        // Thin data in the first quarter hour of every third hour.
+        let requests = if (now.0 / MIN) % 180 < 15 { 40 } else { 10_000 };
+        Ok(Sample { value: (self.f)(q, now), requests: Some(requests) })
+    }
+
+    fn compare(&mut self, q: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
+        self.compares += 1;
+        self.queries -= 1; // the default asks `query`: counted as a comparison only
+        let s = self.query(q, now)?;
+        Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests })
+    }
+}
+
+/// Every event, and whether measured values are asked for.
+struct Sink(Vec<EngineEvent>, bool);
+
+impl EventSink for Sink {
+    fn event(&mut self, e: EngineEvent) {
+        self.0.push(e);
+    }
+    fn needs_values(&self) -> bool {
+        self.1
+    }
+}
+
+#[test]
+fn a_sink_that_needs_no_values_gets_the_same_decisions_from_comparisons() {
+    let mut a = phase(
+        "a",
+        0.05,
+        6 * 60,
+        vec![
+            error_gate(0.01),
+            gate("p99", Metric::LatencyP99, Cmp::Le, Limit::Absolute(500.0)),
+            gate("degradation", Metric::LatencyP99, Cmp::Le, Limit::BaselineRelative(0.1)),
+        ],
+        EvalMode::Continuous,
+    );
+    a.checks.failure_limit = 6;
+    a.checks.inconclusive_limit = 1000;
+    a.checks.consecutive_error_limit = 1000;
+    let mut p = policy(vec![a]);
+    p.triggers.push(Trigger {
+        name: "p99".into(),
+        condition: cond(Metric::LatencyP99, 2000.0, 2),
+        every: SimDur::mins(1),
+    });
+    p.alerts.push(AlertRule {
+        name: "HighLatency".into(),
+        condition: cond(Metric::LatencyP99, 450.0, 5),
+        for_: SimDur::mins(3),
+        severity: Severity::Critical,
+        rollback: false,
+    });
+    // Latency that wanders across the limits, candidate above stable, and a spike.
+    let f = |q: &Query, t: SimTime| {
+        let m = (t.0 / MIN) as f64;
+        let base = 300.0 + 250.0 * (m / 23.0).sin();
+        Some(match (q.metric, q.group) {
+            (Metric::LatencyP99, Group::Candidate) if (200.0..203.0).contains(&m) => 2500.0,
+            (Metric::LatencyP99, Group::Candidate) => base * 1.05,
+            (Metric::LatencyP99, _) => base,
+            _ => 0.002 + 0.01 * (m / 31.0).sin().max(0.0),
+        })
+    };
+    let mut runs = Vec::new();
+    for needs_values in [true, false] {
+        let mut sink = Sink(Vec::new(), needs_values);
+        let mut engine = Engine::start(Arc::new(p.clone()), &mut sink);
+        let mut source = Counting { f, queries: 0, compares: 0 };
+        while let Some(t) = engine.next_wakeup() {
+            if t > SimTime(48 * 3600) {
+                break;
+            }
+            engine.step(t, &mut source, &mut sink);
+        }
+        runs.push((engine, sink.0, source.queries, source.compares));
+    }
+    let (with, without) = (&runs[0], &runs[1]);
+    assert_eq!((with.3, without.2 > 0), (0, true), "values: only queries; none: comparisons, and baselines by query");
+    assert!(without.3 > 400, "{} comparisons", without.3);
+    // Stripped of values, the events are the same, decisions first.
+    assert_eq!(decisions(&with.0, &with.1), decisions(&without.0, &without.1));
+    assert!(decisions(&with.0, &with.1).iter().any(|d| d.1 == "rollback"), "{:?}", decisions(&with.0, &with.1));
+    let strip = |events: &[EngineEvent]| -> Vec<EngineEvent> {
+        events
+            .iter()
+            .map(|e| match *e {
+                EngineEvent::Check { at, phase, gate, requests, verdict, .. } => {
+                    EngineEvent::Check { at, phase, gate, value: None, limit: None, requests, verdict }
+                }
+                EngineEvent::Alert { at, alert, transition, .. } => {
+                    EngineEvent::Alert { at, alert, transition, value: None }
+                }
+                EngineEvent::TriggerEvaluated { at, trigger, fired, .. } => {
+                    EngineEvent::TriggerEvaluated { at, trigger, value: None, fired }
+                }
+                e => e,
+            })
+            .collect()
+    };
+    assert_eq!(strip(&with.1), strip(&without.1));
+    let verdicts =
+        |v: Verdict| with.1.iter().filter(|e| matches!(e, EngineEvent::Check { verdict, .. } if *verdict == v)).count();
+    assert!(verdicts(Verdict::Pass) > 0 && verdicts(Verdict::Fail) > 0, "both verdicts");
+    assert!(verdicts(Verdict::Inconclusive) > 0 && verdicts(Verdict::Error) > 0, "thin data and failed queries");
+    // Without values, an absolute limit's check carries none; a baseline's is measured.
+    for e in &without.1 {
+        if let EngineEvent::Check { gate, value, verdict: Verdict::Pass | Verdict::Fail, .. } = e {
+            assert_eq!(value.is_some(), *gate == 2, "{e:?}");
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! rule reads are never drawn.
 
 use super::rng::{binomial_with, class_stream, hist_stream, hypergeometric, BinomialP, SimRng};
+use crate::engine::Cmp;
 
 /// Upper bounds (ms) of the latency histogram buckets; the last is +Inf.
 pub const BUCKETS_MS: [f64; 22] = [
@@ -369,10 +370,40 @@ impl LazyHistogram {
     /// (exactly [`histogram_quantile`] of their sum), drawing each row only
     /// down to the bucket that holds the rank.
     pub fn quantile(&mut self, q: f64, from: usize, to: usize) -> Option<f64> {
+        match self.find(q, from, to, |_| false) {
+            Found::Value(v) => v,
+            Found::AtMost(_) => unreachable!("the search stops only at the value"),
+        }
+    }
+
+    /// `quantile(q, from, to)` compared as `cmp limit` (`None`: no requests),
+    /// drawing each row only as far down as the answer needs: while the rank
+    /// lies below a bucket, the quantile is at most that bucket's lower bound,
+    /// which often decides the comparison (a p99 > 2 s is false once the
+    /// buckets above 2 s hold less than 1% of the requests).
+    pub fn quantile_holds(&mut self, q: f64, from: usize, to: usize, cmp: Cmp, limit: f64) -> Option<bool> {
+        if !(q > 0.0 && q <= 1.0) {
+            return self.quantile(q, from, to).map(|v| cmp.holds(v, limit));
+        }
+        match self.find(q, from, to, |bound| decided_at_most(bound, cmp, limit).is_some()) {
+            Found::Value(v) => v.map(|v| cmp.holds(v, limit)),
+            Found::AtMost(bound) => decided_at_most(bound, cmp, limit),
+        }
+    }
+
+    /// The search behind [`LazyHistogram::quantile`]: from the top bucket
+    /// down, until the bucket holding the rank, or until the quantile is
+    /// known to be at most a bound for which `enough` says so.
+    fn find(&mut self, q: f64, from: usize, to: usize, enough: impl Fn(f64) -> bool) -> Found {
         let to = to.min(self.rows.len().saturating_sub(1));
         let total = self.total(from, to);
         if total == 0 {
-            return None;
+            return Found::Value(None);
+        }
+        // Every quantile of a non-empty histogram is at most the highest finite bound.
+        let mut bound = BUCKETS_MS[NB - 2];
+        if enough(bound) {
+            return Found::AtMost(bound);
         }
         let rank = q * total as f64;
         let (seed, group) = (self.seed, self.group);
@@ -392,6 +423,10 @@ impl LazyHistogram {
             rows.iter().map(|r| if r.tail as usize == top { r.tail_count } else { r.hist[top..].iter().sum() }).sum();
         let start = if top > 0 && ((cum - above) as f64) >= rank {
             cum -= above;
+            bound = BUCKETS_MS[top - 1];
+            if enough(bound) {
+                return Found::AtMost(bound);
+            }
             top
         } else {
             NB
@@ -404,9 +439,16 @@ impl LazyHistogram {
             }
             let below = cum - c;
             if (below as f64) < rank {
-                return Some(interpolate(b, rank, below, c));
+                return Found::Value(Some(interpolate(b, rank, below, c)));
             }
             cum = below;
+            // The rank lies in a bucket below b: at most b's lower bound.
+            if b > 0 {
+                bound = BUCKETS_MS[b - 1];
+                if enough(bound) {
+                    return Found::AtMost(bound);
+                }
+            }
         }
         // rank ≤ 0 (q ≤ 0): the lowest non-empty bucket, as Prometheus has it.
         let mut sum = [0u64; NB];
@@ -415,7 +457,26 @@ impl LazyHistogram {
                 *s += h;
             }
         }
-        histogram_quantile(q, &sum)
+        Found::Value(histogram_quantile(q, &sum))
+    }
+}
+
+/// Where [`LazyHistogram::find`] stopped.
+enum Found {
+    /// The quantile (`None`: no requests).
+    Value(Option<f64>),
+    /// The quantile is at most this.
+    AtMost(f64),
+}
+
+/// `cmp.holds(v, limit)` for every `v ≤ bound`, when it is the same for all of them.
+fn decided_at_most(bound: f64, cmp: Cmp, limit: f64) -> Option<bool> {
+    match cmp {
+        Cmp::Gt if bound <= limit => Some(false),
+        Cmp::Ge if bound < limit => Some(false),
+        Cmp::Lt if bound < limit => Some(true),
+        Cmp::Le if bound <= limit => Some(true),
+        _ => None,
     }
 }
 
@@ -536,6 +597,55 @@ mod tests {
                 assert_eq!(lazy.row(r), *row, "case {case} row {r}");
             }
         }
+    }
+
+    #[test]
+    fn quantile_comparisons_equal_the_compared_quantile_and_draw_no_deeper() {
+        let plans = [plan(80.0, 0.39, 0.0).0, plan(200.0, 0.6, 0.02).0, plan(30.0, 1.5, 0.2).0];
+        let cmps = [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
+        // Limits on bucket bounds, between them, beyond them and not a number.
+        let mut limits: Vec<f64> = BUCKETS_MS[..NB - 1].to_vec();
+        limits.extend([0.0, -1.0, 3.0, 180.0, 499.9, 500.1, 1999.0, 2000.5, 1e9, f64::INFINITY, f64::NAN]);
+        let mut deeper = 0;
+        for case in 0..36u64 {
+            let rows: Vec<(u64, usize)> = (0..20)
+                .map(|i| {
+                    let total = [0, 1, 3, 900, 15_000, 250_000][(case as usize + i * 5) % 6];
+                    (total, usize::from(i >= 6 + (case as usize % 7)) * (1 + case as usize % 2))
+                })
+                .collect();
+            let mut exact = histogram(&rows, &plans, case);
+            for (from, to) in [(0, 20), (3, 5), (7, 12), (10, 11), (19, 20), (20, 20)] {
+                for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+                    let value = exact.quantile(q, from, to);
+                    for cmp in cmps {
+                        for &limit in &limits {
+                            let mut lazy = histogram(&rows, &plans, case);
+                            let got = lazy.quantile_holds(q, from, to, cmp, limit);
+                            let want = value.map(|v| cmp.holds(v, limit));
+                            assert_eq!(
+                                got,
+                                want,
+                                "case {case} ({from}, {to}] q {q}: {value:?} {} {limit}",
+                                cmp.symbol()
+                            );
+                            // Never deeper than the quantile itself draws; often shallower.
+                            let mut quantile = histogram(&rows, &plans, case);
+                            quantile.quantile(q, from, to);
+                            for r in from + 1..=to.min(20) {
+                                assert!(lazy.rows[r].next >= quantile.rows[r].next, "case {case} row {r}");
+                                deeper += usize::from(lazy.rows[r].next > quantile.rows[r].next);
+                            }
+                            // And what it drew is what a full draw has.
+                            for r in 0..=20 {
+                                assert_eq!(lazy.row(r), exact.row(r), "case {case} row {r}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(deeper > 3_000, "comparisons should often stop above the quantile's bucket: {deeper}");
     }
 
     /// Pooled counts of `rows` draws of `n` requests against `p`; also the

@@ -246,6 +246,11 @@ impl EventSink for Recorder<'_> {
             t.push(e);
         }
     }
+
+    /// The record reads no measured value; a trace shows them.
+    fn needs_values(&self) -> bool {
+        self.trace.is_some()
+    }
 }
 
 /// Runs trial `k` of `model` under master seed `master`.

@@ -20,7 +20,7 @@ use super::queue::{Event, Queue};
 use super::rng::{stream, trial_seed, SimRng, Stream};
 use super::store::Store;
 use super::{finish, Model, Outcome, Recorder, TrialRecord};
-use crate::engine::{Answer, Engine, MetricSource, Query, QueryError, Sample, Status};
+use crate::engine::{Answer, Cmp, Compared, Engine, MetricSource, Query, QueryError, Sample, Status};
 use crate::time::{SimDur, SimTime};
 use std::sync::Arc;
 
@@ -116,6 +116,16 @@ impl<S: MetricSource + ?Sized> MetricSource for Memoized<'_, S> {
         let r = self.source.query_answer(query, now);
         self.memo.answers.push((*query, now, r.clone()));
         r
+    }
+
+    /// From a value another engine asked for, else from the source (a
+    /// comparison is cheap to tell again and is not kept).
+    fn compare(&mut self, query: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
+        if let Some((_, _, r)) = self.memo.samples.iter().find(|(q, t, _)| q == query && *t == now) {
+            let s = r.clone()?;
+            return Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests });
+        }
+        self.source.compare(query, now, cmp, limit)
     }
 }
 

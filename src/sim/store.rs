@@ -8,7 +8,7 @@
 
 pub use super::lazy::{histogram_quantile, BUCKETS_MS, NB};
 use super::lazy::{ClassSplit, LazyHistogram};
-use crate::engine::{Agg, Group, Metric, MetricSource, Query, QueryError, Sample};
+use crate::engine::{Agg, Cmp, Compared, Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::time::{SimDur, SimTime};
 
 /// Gauge columns.
@@ -389,6 +389,22 @@ impl MetricSource for Store {
             return Err(QueryError("PromQL is answered through the fleet's Prometheus view (sim::prom)".into()));
         }
         Ok(self.sample(q, now))
+    }
+
+    /// A latency quantile is decided from the buckets down to the limit (see
+    /// [`LazyHistogram::quantile_holds`]); other values are exact and cheap.
+    fn compare(&mut self, q: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
+        if let Some(quantile) = q.metric.latency_quantile() {
+            let to = self.row_of(now);
+            let from = to.saturating_sub((q.window.0 / self.tick.0).max(1) as usize);
+            let hist = &mut self.hist[gi(q.group)];
+            return Ok(Compared {
+                holds: hist.quantile_holds(quantile, from, to, cmp, limit),
+                requests: Some(hist.total(from, to)),
+            });
+        }
+        let s = self.query(q, now)?;
+        Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests })
     }
 }
 
