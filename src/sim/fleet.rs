@@ -160,6 +160,9 @@ pub struct Fleet {
     error_bp: [Vec<BinomialP>; 2],
     cache_bp: BinomialP,
     report_bp: BinomialP,
+    /// `rate_at` the middle of each tick from the start, as far as trials
+    /// have gone (the same for every trial: computed once per worker).
+    rates: Vec<f64>,
     // Per-trial state.
     /// The latency state of each group's histogram rows.
     latency_state: [GroupState; 2],
@@ -206,6 +209,7 @@ impl Fleet {
             slo_bucket,
             p_slow_base,
             observed: Observed::of_scenario(sc),
+            rates: Vec::new(),
             error_bp: [vec![BinomialP::new(0.0); tr.classes.len()], vec![BinomialP::new(0.0); tr.classes.len()]],
             cache_bp: BinomialP::new(h.cache_hit_ratio),
             report_bp: BinomialP::new(h.user_report_probability),
@@ -261,6 +265,16 @@ impl Fleet {
         let hour = (self.start_hour + t.0 as f64 / 3600.0) % 24.0;
         let phase = 2.0 * std::f64::consts::PI * (hour - self.peak_hour) / 24.0;
         self.rps * (1.0 + self.amp * phase.cos())
+    }
+
+    /// `rate_at` the middle of the tick starting at `t0`.
+    fn rate_of_tick(&mut self, t0: SimTime) -> f64 {
+        let i = (t0.0 / self.tick.0) as usize;
+        while self.rates.len() <= i {
+            let start = SimTime(self.rates.len() as u64 * self.tick.0);
+            self.rates.push(self.rate_at(start + SimDur(self.tick.0 / 2)));
+        }
+        self.rates[i]
     }
 
     /// P(latency > `b` ms) in state `s` (the survival function, computed as
@@ -355,8 +369,7 @@ impl Fleet {
         // Traffic.
         let z = normal(rng);
         let noise = (self.noise * z - 0.5 * self.noise * self.noise).exp();
-        let mid = t0 + SimDur(self.tick.0 / 2);
-        let lambda = self.rate_at(mid) * noise * dt;
+        let lambda = self.rate_of_tick(t0) * noise * dt;
         let mean_per_instance = self.rps * dt / self.n as f64;
 
         let mut sample = TickSample {
