@@ -84,19 +84,27 @@ struct Branch {
 struct Memo {
     samples: Vec<(Query, SimTime, Result<Sample, QueryError>)>,
     answers: Vec<(Query, SimTime, Result<Answer, QueryError>)>,
+    /// Comparisons, by (query, time, comparison, the limit's bits).
+    compared: Vec<Comparison>,
 }
+
+type Comparison = (Query, SimTime, Cmp, u64, Result<Compared, QueryError>);
 
 impl Memo {
     fn clear(&mut self) {
         self.samples.clear();
         self.answers.clear();
+        self.compared.clear();
     }
 }
 
-/// A line's metric source with its [`Memo`].
+/// A line's metric source with its [`Memo`], for one engine's step.
 struct Memoized<'a, S: MetricSource + ?Sized> {
     source: &'a mut S,
     memo: &'a mut Memo,
+    /// Where in `memo.compared` this engine's next comparison likely is:
+    /// engines of a line evaluate their rules in the same order.
+    next: usize,
 }
 
 impl<S: MetricSource + ?Sized> MetricSource for Memoized<'_, S> {
@@ -118,14 +126,28 @@ impl<S: MetricSource + ?Sized> MetricSource for Memoized<'_, S> {
         r
     }
 
-    /// From a value another engine asked for, else from the source (a
-    /// comparison is cheap to tell again and is not kept).
+    /// As another engine's same comparison, else from a value another engine
+    /// asked for, else from the source.
     fn compare(&mut self, query: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
-        if let Some((_, _, r)) = self.memo.samples.iter().find(|(q, t, _)| q == query && *t == now) {
+        // The cheapest test first: rules mostly differ in their limits.
+        let bits = limit.to_bits();
+        let same = |(q, t, c, l, _): &Comparison| *l == bits && *c == cmp && *t == now && q == query;
+        let found = match self.memo.compared.get(self.next) {
+            Some(e) if same(e) => Some(self.next),
+            _ => self.memo.compared.iter().position(same),
+        };
+        if let Some(i) = found {
+            self.next = i + 1;
+            return self.memo.compared[i].4.clone();
+        }
+        if let Some((_, _, r)) = self.memo.samples.iter().find(|(q, t, _)| *t == now && q == query) {
             let s = r.clone()?;
             return Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests });
         }
-        self.source.compare(query, now, cmp, limit)
+        let r = self.source.compare(query, now, cmp, limit);
+        self.memo.compared.push((*query, now, cmp, bits, r.clone()));
+        self.next = self.memo.compared.len();
+        r
     }
 }
 
@@ -253,11 +275,13 @@ pub fn run_trial_shared(models: &[Model], worker: &mut SharedWorker, master: u64
                             &mut Memoized {
                                 source: &mut PromSource { store: &mut b.store, view, rules: &sc.queries },
                                 memo: &mut b.memo,
+                                next: 0,
                             },
                             &mut var.rec,
                         ),
                         None => {
-                            var.engine.step(et, &mut Memoized { source: &mut b.store, memo: &mut b.memo }, &mut var.rec)
+                            let source = &mut Memoized { source: &mut b.store, memo: &mut b.memo, next: 0 };
+                            var.engine.step(et, source, &mut var.rec)
                         }
                     }
                     match var.engine.status() {
