@@ -240,6 +240,11 @@ impl Sample {
     pub fn enough(&self, metric: Metric, min: u64) -> bool {
         enough(metric, self.requests, min)
     }
+
+    /// This sample's value compared as `cmp limit`.
+    pub fn compared(&self, cmp: Cmp, limit: f64) -> Compared {
+        Compared { holds: self.value.map(|v| cmp.holds(v, limit)), requests: self.requests }
+    }
 }
 
 fn enough(metric: Metric, requests: Option<u64>, min: u64) -> bool {
@@ -294,8 +299,7 @@ pub trait MetricSource {
     /// instead of [`MetricSource::query`] when its sink needs no values
     /// ([`super::EventSink::needs_values`]).
     fn compare(&mut self, query: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
-        let s = self.query(query, now)?;
-        Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests })
+        Ok(self.query(query, now)?.compared(cmp, limit))
     }
 }
 

@@ -634,8 +634,7 @@ impl<F: Fn(&Query, SimTime) -> Option<f64>> MetricSource for Counting<F> {
     fn compare(&mut self, q: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
         self.compares += 1;
         self.queries -= 1; // the default asks `query`: counted as a comparison only
-        let s = self.query(q, now)?;
-        Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests })
+        Ok(self.query(q, now)?.compared(cmp, limit))
     }
 }
 

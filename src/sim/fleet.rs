@@ -163,6 +163,8 @@ pub struct Fleet {
     /// `rate_at` the middle of each tick from the start, as far as trials
     /// have gone (the same for every trial: computed once per worker).
     rates: Vec<f64>,
+    /// How healthy rows' histograms are drawn (every trial starts healthy).
+    healthy_plan: HistPlan,
     // Per-trial state.
     /// The latency state of each group's histogram rows.
     latency_state: [GroupState; 2],
@@ -186,7 +188,7 @@ impl Fleet {
         let p_slow_base = 1.0 - normal_cdf((BUCKETS_MS[slo_bucket - 1].ln() - mu) / sigma);
         let width = Store::new(tr.classes.len(), tick, 0).layout.width();
         let delay_ticks = (h.user_report_delay.0 / tick.0.max(1)) as usize;
-        let f = Fleet {
+        let mut f = Fleet {
             n: sc.fleet.instances,
             classes: tr.classes.iter().map(|c| c.share).collect(),
             tick,
@@ -210,6 +212,7 @@ impl Fleet {
             p_slow_base,
             observed: Observed::of_scenario(sc),
             rates: Vec::new(),
+            healthy_plan: HistPlan::new(|_| 0.0),
             error_bp: [vec![BinomialP::new(0.0); tr.classes.len()], vec![BinomialP::new(0.0); tr.classes.len()]],
             cache_bp: BinomialP::new(h.cache_hit_ratio),
             report_bp: BinomialP::new(h.user_report_probability),
@@ -221,6 +224,7 @@ impl Fleet {
             report_rng: stream(0, Stream::Reports),
             gauge_rng: std::array::from_fn(|g| std::array::from_fn(|col| gauge_stream(0, g, col))),
         };
+        f.healthy_plan = f.hist_plan(&GroupState::HEALTHY);
         f
     }
 
@@ -234,10 +238,9 @@ impl Fleet {
     /// Starts a new trial whose lazily drawn rows derive from `seed`.
     pub fn reset_for(&mut self, store: &mut Store, seed: u64) {
         self.reset();
-        let healthy = self.hist_plan(&GroupState::HEALTHY);
         self.latency_state = [GroupState::HEALTHY; 2];
         for (g, hist) in store.hist.iter_mut().enumerate() {
-            hist.reset(seed, g, healthy);
+            hist.reset(seed, g, self.healthy_plan);
         }
         for (g, split) in store.classes.iter_mut().enumerate() {
             split.reset(seed, g, &self.classes);

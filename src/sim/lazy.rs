@@ -196,6 +196,8 @@ pub struct LazyHistogram {
     /// The draw plan of each latency state seen this trial.
     states: Vec<HistPlan>,
     rows: Vec<HistRow>,
+    /// Running sums of the rows (`cum[r]`: rows 1..=r), for Prometheus views.
+    cum: Vec<[u64; NB]>,
 }
 
 /// The most probability the tail drawn as one count may hold.
@@ -309,6 +311,7 @@ impl LazyHistogram {
         self.states.clear();
         self.states.push(healthy);
         self.rows.clear();
+        self.cum.clear();
     }
 
     /// The trial seed its rows' streams derive from.
@@ -358,6 +361,23 @@ impl LazyHistogram {
             self.rows.resize(row + 1, HistRow::EMPTY);
         }
         self.rows[row] = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], hist, ..HistRow::EMPTY };
+    }
+
+    /// Requests of rows 1..=`row` in bucket `b` (drawing the rows in full).
+    pub fn through(&mut self, row: usize, b: usize) -> u64 {
+        let row = row.min(self.rows.len().saturating_sub(1));
+        if self.cum.is_empty() {
+            self.cum.push([0; NB]);
+        }
+        while self.cum.len() <= row {
+            let r = self.cum.len();
+            let mut next = self.cum[r - 1];
+            for (n, x) in next.iter_mut().zip(self.row(r)) {
+                *n += x;
+            }
+            self.cum.push(next);
+        }
+        self.cum[row][b]
     }
 
     /// Requests in rows `(from, to]`.

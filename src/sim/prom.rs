@@ -18,7 +18,7 @@
 //! Not exposed: latency sums (`_sum`), cache hits and user reports.
 
 use super::rng::{binomial, scrape_stream};
-use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB};
+use super::store::{gi, Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB};
 use crate::engine::{Group, Metric, MetricSource, Query, QueryError, Sample};
 use crate::promql::profile::{self, Profile};
 use crate::promql::{labels, CounterSpan, Labels, Selector, Storage, NAME};
@@ -63,8 +63,6 @@ pub struct PromView {
     seed: u64,
     /// Unix milliseconds of the trial's time 0 (the recordings' origin).
     pub origin_ms: i64,
-    /// Running sums of each group's latency rows: `hist_cum[g][r]` is rows 1..=r.
-    hist_cum: [Vec<[u64; NB]>; 2],
     /// The last increase computed per raw count: (from, to, rows held, value).
     /// A histogram's buckets share their lower buckets' counts.
     memo: Vec<(i64, i64, usize, u64)>,
@@ -141,7 +139,6 @@ impl PromView {
             per_tick: per_tick.max(1),
             seed: 0,
             origin_ms,
-            hist_cum: [Vec::new(), Vec::new()],
             memo: Vec::new(),
             nameless,
             by_name,
@@ -170,7 +167,6 @@ impl PromView {
     /// Forgets what was drawn: the next trial (seeded `seed`) starts.
     pub fn reset(&mut self, seed: u64) {
         self.seed = seed;
-        self.hist_cum.iter_mut().for_each(Vec::clear);
         self.memo.clear();
         self.memo.resize(self.raws.len(), (0, -1, 0, 0));
     }
@@ -188,10 +184,6 @@ impl PromView {
     pub fn is_gauge(&self, id: usize) -> bool {
         matches!(self.series[id].1, Src::Gauge(..))
     }
-}
-
-fn gi(g: Group) -> usize {
-    usize::from(g == Group::Stable)
 }
 
 /// A [`Storage`] over one trial's store through a [`PromView`].
@@ -246,22 +238,7 @@ impl FleetStorage<'_> {
                 req - err
             }
             Raw::Err(g, c) => st.classes[gi(g)].through(c, row).1,
-            Raw::Bucket(g, b) => {
-                let cum = &mut self.view.hist_cum[gi(g)];
-                if cum.is_empty() {
-                    cum.push([0; NB]);
-                }
-                while cum.len() <= row {
-                    let r = cum.len();
-                    let h = st.hist[gi(g)].row(r);
-                    let mut next = cum[r - 1];
-                    for (n, x) in next.iter_mut().zip(h) {
-                        *n += x;
-                    }
-                    cum.push(next);
-                }
-                cum[row][b]
-            }
+            Raw::Bucket(g, b) => st.hist[gi(g)].through(row, b),
             Raw::Restarts(g) => st.counter(g, row, l.restarts()),
         }
     }

@@ -141,8 +141,7 @@ impl<S: MetricSource + ?Sized> MetricSource for Memoized<'_, S> {
             return self.memo.compared[i].4.clone();
         }
         if let Some((_, _, r)) = self.memo.samples.iter().find(|(q, t, _)| *t == now && q == query) {
-            let s = r.clone()?;
-            return Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests });
+            return Ok(r.clone()?.compared(cmp, limit));
         }
         let r = self.source.compare(query, now, cmp, limit);
         self.memo.compared.push((*query, now, cmp, bits, r.clone()));

@@ -95,7 +95,8 @@ impl LazyCache {
     }
 }
 
-fn gi(g: Group) -> usize {
+/// A group's index in per-group arrays: 0 candidate, 1 stable.
+pub(super) fn gi(g: Group) -> usize {
     match g {
         Group::Candidate => 0,
         Group::Stable => 1,
@@ -195,6 +196,12 @@ impl Store {
     /// Row index of time `t` (rows are tick ends).
     fn row_of(&self, t: SimTime) -> usize {
         ((t.0 / self.tick.0) as usize).min(self.len - 1)
+    }
+
+    /// The rows `(from, to]` of `q`'s window ending at `now` (at least one tick).
+    fn window_rows(&self, q: &Query, now: SimTime) -> (usize, usize) {
+        let to = self.row_of(now);
+        (to.saturating_sub((q.window.0 / self.tick.0).max(1) as usize), to)
     }
 
     fn delta(&self, g: Group, from: usize, to: usize, col: usize) -> u64 {
@@ -395,25 +402,21 @@ impl MetricSource for Store {
     /// [`LazyHistogram::quantile_holds`]); other values are exact and cheap.
     fn compare(&mut self, q: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
         if let Some(quantile) = q.metric.latency_quantile() {
-            let to = self.row_of(now);
-            let from = to.saturating_sub((q.window.0 / self.tick.0).max(1) as usize);
+            let (from, to) = self.window_rows(q, now);
             let hist = &mut self.hist[gi(q.group)];
             return Ok(Compared {
                 holds: hist.quantile_holds(quantile, from, to, cmp, limit),
                 requests: Some(hist.total(from, to)),
             });
         }
-        let s = self.query(q, now)?;
-        Ok(Compared { holds: s.value.map(|v| cmp.holds(v, limit)), requests: s.requests })
+        Ok(self.query(q, now)?.compared(cmp, limit))
     }
 }
 
 impl Store {
     /// The store never fails a query: every tick it holds was simulated.
     fn sample(&mut self, q: &Query, now: SimTime) -> Sample {
-        let to = self.row_of(now);
-        let k = (q.window.0 / self.tick.0).max(1) as usize;
-        let from = to.saturating_sub(k);
+        let (from, to) = self.window_rows(q, now);
         let g = q.group;
         let l = self.layout;
         match q.metric {
