@@ -15,51 +15,45 @@
 //!   down, drawn only as far as queries read it (`lazy::LazyHistogram`);
 //! * a group's CPU/memory/DB-pool maximum over its instances and the tick's
 //!   scrapes is one draw, Φ⁻¹(U^(1/n)); its mean is one normal draw. Each is
-//!   exact in distribution; their dependence within a tick is not modelled;
+//!   exact in distribution; their dependence within a tick is not modelled.
+//!   The tick keeps their levels; values are drawn when read (`store::LazyGauges`);
 //! * leaking or crashing candidate instances are tracked one by one, since
 //!   restarts and OOM kills are per pod.
 
 use super::fault::{DrawnFault, Effect, GroupState};
 use super::lazy::HistPlan;
 use super::rng::{
-    binomial_with, gauge_stream, max_of_normals, normal, normal_cdf, poisson, stream, uniform, BinomialP, SimRng,
-    Stream,
+    binomial_with, gauge_stream, normal, normal_cdf, poisson, stream, uniform, BinomialP, SimRng, Stream,
 };
-use super::store::{Store, BUCKETS_MS, CPU_MAX, CPU_MEAN, DB_MAX, DB_MEAN, MEM_MAX, MEM_MEAN, NB, NG};
-use crate::engine::{Agg, Group, Metric, Policy};
+use super::store::{GaugeRow, Store, BUCKETS_MS, CPU_MAX, MEM_MAX, NB};
+use crate::engine::{Group, Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 
 const Z99: f64 = 2.326_347_874_040_841;
+/// The spread of the DB pool's usage across instances and scrapes.
+const DB_SPREAD: f64 = 0.02;
 
-/// Which optional signals some rule reads: cache hits, user reports, and
-/// which gauge series (`[group][column]`, 0 = candidate). What nothing reads
-/// is not drawn; each has a stream of its own, so that never shifts another.
+/// Which optional signals some rule reads: cache hits, user reports, the
+/// candidate's memory. What nothing reads is not drawn; each has a stream of
+/// its own, so that never shifts another. (Every other gauge is drawn when a
+/// query reads it, see `store::LazyGauges`; a leaking candidate's memory
+/// depends on each instance's, so it is drawn at its tick when read at all.)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Observed {
     pub cache: bool,
     pub reports: bool,
-    pub gauges: [[bool; NG]; 2],
+    pub memory: bool,
 }
 
 impl Observed {
     pub fn of(policy: &Policy) -> Observed {
         let mut o = Observed::default();
         for q in policy.queries(true) {
-            let g = match q.group {
-                Group::Candidate => 0,
-                Group::Stable => 1,
-            };
-            let col = |mean: usize, max: usize| match q.agg {
-                Agg::Max | Agg::Window | Agg::Last | Agg::Instant => max,
-                Agg::Min | Agg::Avg | Agg::Increase => mean,
-            };
             match q.metric {
                 Metric::CacheHitRatio => o.cache = true,
                 Metric::UserReports => o.reports = true,
-                Metric::Cpu => o.gauges[g][col(CPU_MEAN, CPU_MAX)] = true,
-                Metric::Memory => o.gauges[g][col(MEM_MEAN, MEM_MAX)] = true,
-                Metric::DbPool => o.gauges[g][col(DB_MEAN, DB_MAX)] = true,
+                Metric::Memory if q.group == Group::Candidate => o.memory = true,
                 _ => {}
             }
         }
@@ -78,18 +72,16 @@ impl Observed {
 
     /// Every gauge series (traces and recordings show them all).
     pub fn every_gauge() -> Observed {
-        Observed { gauges: [[true; NG]; 2], ..Observed::default() }
+        Observed { memory: true, ..Observed::default() }
     }
 
     /// What either `self` or `other` reads.
     pub fn union(self, other: Observed) -> Observed {
-        let mut gauges = self.gauges;
-        for (row, other_row) in gauges.iter_mut().zip(other.gauges) {
-            for (a, b) in row.iter_mut().zip(other_row) {
-                *a |= b;
-            }
+        Observed {
+            cache: self.cache || other.cache,
+            reports: self.reports || other.reports,
+            memory: self.memory || other.memory,
         }
-        Observed { cache: self.cache || other.cache, reports: self.reports || other.reports, gauges }
     }
 }
 
@@ -174,7 +166,6 @@ pub struct Fleet {
     delta: [Vec<u64>; 2],
     /// Streams of the optional signals (see `rng::Stream`).
     report_rng: SimRng,
-    gauge_rng: [[SimRng; NG]; 2],
 }
 
 impl Fleet {
@@ -222,7 +213,6 @@ impl Fleet {
             reports_due: [vec![0; delay_ticks + 1], vec![0; delay_ticks + 1]],
             delta: [vec![0; width], vec![0; width]],
             report_rng: stream(0, Stream::Reports),
-            gauge_rng: std::array::from_fn(|g| std::array::from_fn(|col| gauge_stream(0, g, col))),
         };
         f.healthy_plan = f.hist_plan(&GroupState::HEALTHY);
         f
@@ -246,12 +236,8 @@ impl Fleet {
             split.reset(seed, g, &self.classes);
         }
         store.cache.reset(seed, self.observed.cache.then_some(self.cache_bp));
+        store.gauges.reset(seed, [self.cpu_spread, self.mem_spread, DB_SPREAD]);
         self.report_rng = stream(seed, Stream::Reports);
-        for (g, row) in self.gauge_rng.iter_mut().enumerate() {
-            for (col, r) in row.iter_mut().enumerate() {
-                *r = gauge_stream(seed, g, col);
-            }
-        }
     }
 
     /// Starts a new trial.
@@ -388,7 +374,7 @@ impl Fleet {
             candidate_mem_max: f64::NAN,
             candidate_restarts: restarts,
         };
-        let mut gauges = [[f64::NAN; NG]; 2];
+        let mut gauges = [GaugeRow::NONE; 2];
         let layout = store.layout;
         for (g, gauge) in gauges.iter_mut().enumerate() {
             let candidate = g == 0;
@@ -447,56 +433,37 @@ impl Fleet {
             if candidate {
                 d[layout.restarts()] = restarts;
             }
-            // Gauges.
+            // Gauges: their levels now, values drawn when read (see `store::LazyGauges`).
             if instances > 0 && avail > 0.0 {
                 let load = (lambda * share / avail) / mean_per_instance;
                 let draws = self.scrapes_per_tick * instances as u64;
-                let sd_mean = 1.0 / (draws as f64).sqrt();
                 let cpu = (self.cpu * load * state.cpu_factor + state.cpu_added).min(1.0);
                 let db = (self.db * load).min(1.0);
-                let read = self.observed.gauges[g];
-                let grng = &mut self.gauge_rng[g];
-                let (cpu_spread, mem_spread) = (self.cpu_spread, self.mem_spread);
-                let mut max_gauge = |col: usize, level: f64, spread: f64| {
-                    if read[col] {
-                        gauge[col] = max_of_normals(&mut grng[col], draws, level, spread).clamp(0.0, 1.0);
-                    }
-                };
-                max_gauge(CPU_MAX, cpu, cpu_spread);
-                max_gauge(DB_MAX, db, 0.02);
                 let leaking = candidate && matches!(fault.effect, Effect::Leak { .. }) && t1 > fault.onset;
-                let mut mem_level = self.mem;
-                match (leaking, fault.effect) {
-                    (true, Effect::Leak { per_hour }) if read[MEM_MAX] || read[MEM_MEAN] => {
+                let mem = if leaking { f64::NAN } else { self.mem };
+                *gauge = store.gauges.plan(g, [cpu, mem, db], draws);
+                if let (true, Effect::Leak { per_hour }) = (leaking, fault.effect) {
+                    // Each instance's memory grows from its own start: the
+                    // maximum is over instances at different levels, drawn
+                    // now (from the row's stream) if a rule reads memory.
+                    if self.observed.memory {
+                        let mut rng = gauge_stream(store.gauges.seed(), g, MEM_MAX, row as u64);
                         let mut mem_levels_sum = 0.0;
                         let mut mem_max = f64::NEG_INFINITY;
                         for inst in &self.instances[..n_c] {
                             let since = t1.since(inst.born.max(fault.onset)).as_secs_f64() / 3600.0;
                             let level = (inst.mem0 + per_hour * since).min(1.0);
                             mem_levels_sum += level;
-                            if read[MEM_MAX] {
-                                let mut zmax = f64::NEG_INFINITY;
-                                for _ in 0..self.scrapes_per_tick {
-                                    zmax = zmax.max(normal(&mut grng[MEM_MAX]));
-                                }
-                                mem_max = mem_max.max(level + mem_spread * zmax);
+                            let mut zmax = f64::NEG_INFINITY;
+                            for _ in 0..self.scrapes_per_tick {
+                                zmax = zmax.max(normal(&mut rng));
                             }
+                            mem_max = mem_max.max(level + self.mem_spread * zmax);
                         }
-                        if read[MEM_MAX] {
-                            gauge[MEM_MAX] = mem_max.clamp(0.0, 1.0);
-                        }
-                        mem_level = mem_levels_sum / n_c as f64;
+                        gauge.level[1] = mem_levels_sum / n_c as f64;
+                        gauge.set(MEM_MAX, mem_max.clamp(0.0, 1.0));
                     }
-                    _ => max_gauge(MEM_MAX, self.mem, mem_spread),
                 }
-                let mut mean_gauge = |col: usize, level: f64, spread: f64| {
-                    if read[col] {
-                        gauge[col] = (level + spread * sd_mean * normal(&mut grng[col])).clamp(0.0, 1.0);
-                    }
-                };
-                mean_gauge(CPU_MEAN, cpu, cpu_spread);
-                mean_gauge(DB_MEAN, db, 0.02);
-                mean_gauge(MEM_MEAN, mem_level, mem_spread);
             }
             if candidate {
                 let slow = store.hist[0].above(row, self.slo_bucket);
@@ -514,15 +481,15 @@ impl Fleet {
                 if trace.is_some() {
                     sample.candidate_p99_ms = store.hist[0].quantile(0.99, row - 1, row);
                 }
-                sample.candidate_cpu_max = gauge[CPU_MAX];
-                sample.candidate_mem_max = gauge[MEM_MAX];
             } else {
                 sample.stable_requests = total;
                 sample.stable_errors = errors;
             }
         }
-        store.push([&self.delta[0], &self.delta[1]], [&gauges[0], &gauges[1]]);
+        store.push([&self.delta[0], &self.delta[1]], gauges);
         if let Some(tr) = trace {
+            sample.candidate_cpu_max = store.gauge(Group::Candidate, row, CPU_MAX);
+            sample.candidate_mem_max = store.gauge(Group::Candidate, row, MEM_MAX);
             tr.push(sample);
         }
     }

@@ -30,11 +30,11 @@ pub fn trial_seed(master: u64, k: u64) -> u64 {
 pub enum Stream {
     /// Which fault, its magnitudes and onset.
     Fault = 1,
-    /// Traffic noise, request outcomes, gauges, crashes.
+    /// Traffic noise, request outcomes, crashes, memory of leaking instances.
     Fleet = 2,
     /// User reports of failed requests: drawn only when a rule reads them, so
     /// from a stream of their own (drawing them or not never shifts another
-    /// series). Cache hits and gauges have streams per series
+    /// series). Cache hits and gauges have streams per series and row
     /// ([`cache_stream`], [`gauge_stream`]).
     Reports = 4,
 }
@@ -43,11 +43,12 @@ pub fn stream(trial_seed: u64, s: Stream) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ (s as u64).wrapping_mul(0xA076_1D64_78BD_642F)))
 }
 
-/// The stream of gauge column `col` of group `g` (0 candidate, 1 stable): one
-/// per series, so that a gauge no rule reads is not drawn and shifts nothing.
-pub fn gauge_stream(trial_seed: u64, g: usize, col: usize) -> SimRng {
-    let id = 16 + 8 * g as u64 + col as u64;
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ id.wrapping_mul(0xA076_1D64_78BD_642F)))
+/// The generator of gauge column `col` of group `g`'s row `row` (see
+/// `store::LazyGauges`): one per series and row, so that a value no rule
+/// reads is never drawn and which one is read first does not matter.
+pub fn gauge_stream(trial_seed: u64, g: usize, col: usize, row: u64) -> SimRng {
+    let id = ((16 + 8 * g as u64 + col as u64) << 40) ^ 0x6A_0C3E_0000;
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ id)))
 }
 
 /// The generator of the cache hits of group `g`'s row `row` (see `store::LazyCache`).
@@ -346,10 +347,25 @@ pub fn max_of_normals(rng: &mut SimRng, n: u64, mean: f64, sd: f64) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    let u = uniform(rng).max(f64::MIN_POSITIVE);
-    let l = u.ln() / n as f64;
-    let z = if l < -std::f64::consts::LN_2 { normal_quantile(l.exp()) } else { -normal_quantile(-l.exp_m1()) };
-    mean + sd * z
+    mean + sd * max_z(uniform(rng), n)
+}
+
+/// The z of `max_of_normals` for the uniform draw `u`.
+#[inline]
+fn max_z(u: f64, n: u64) -> f64 {
+    let l = u.max(f64::MIN_POSITIVE).ln() / n as f64;
+    if l < -std::f64::consts::LN_2 {
+        normal_quantile(l.exp())
+    } else {
+        -normal_quantile(-l.exp_m1())
+    }
+}
+
+/// At least the largest z (value − mean, over sd) `max_of_normals` returns
+/// for `n` draws: its z at the largest uniform draw, 1 − 2⁻⁵³, with a margin
+/// for the rounding of the quantile function.
+pub fn max_of_normals_top(n: u64) -> f64 {
+    max_z(1.0 - f64::EPSILON / 2.0, n.max(1)) + 1e-9
 }
 
 #[cfg(test)]
@@ -523,6 +539,23 @@ mod tests {
         let draws: Vec<f64> = (0..100_000).map(|_| max_of_normals(&mut rng, 20, 0.0, 1.0)).collect();
         let wrong = std::panic::catch_unwind(|| ks_passes(draws, |x| normal_cdf(x).powi(19), "max of 19"));
         assert!(wrong.is_err(), "KS does not tell a maximum of 20 from one of 19");
+    }
+
+    #[test]
+    fn no_uniform_draw_gives_a_maximum_above_its_top() {
+        // `uniform` is a 53-bit fraction: its largest value is 1 − 2⁻⁵³.
+        for n in [1u64, 2, 3, 20, 380, 4_000, 100_000, 1 << 40] {
+            let top = max_of_normals_top(n);
+            assert!(top > 8.0 && top < 12.0, "{n}: {top}");
+            for k in 1..2_000u64 {
+                let u = 1.0 - k as f64 * f64::EPSILON / 2.0;
+                assert!(max_z(u, n) <= top, "n = {n}, u = 1 - {k} * 2^-53");
+            }
+            for k in 1..2_000u64 {
+                let u = k as f64 / 2_000.0;
+                assert!(max_z(u, n) < top);
+            }
+        }
     }
 
     #[test]

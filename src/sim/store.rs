@@ -57,7 +57,8 @@ pub struct Store {
     /// Ticks written so far (row 0 is the zero row at time 0).
     pub len: usize,
     counters: [Vec<u64>; 2],
-    gauges: [Vec<f64>; 2],
+    /// Gauges, drawn for the rows queries read.
+    pub gauges: LazyGauges,
     /// Most rows this store may hold (the time limit in ticks); buffers start
     /// small and grow with the rows actually written, up to this.
     max_rows: usize,
@@ -95,6 +96,156 @@ impl LazyCache {
     }
 }
 
+/// The gauges of one group at one row: the levels they are drawn around,
+/// and the values drawn so far.
+#[derive(Debug, Clone, Copy)]
+pub struct GaugeRow {
+    /// The level of CPU, memory and DB pool (columns `2k` and `2k + 1`).
+    pub level: [f64; 3],
+    /// Instance scrapes in the tick: a maximum is over this many draws, a
+    /// mean has 1/√draws of the spread (0: no instance up, no value).
+    pub draws: u64,
+    /// Columns drawn (bit `col`).
+    drawn: u8,
+    /// A drawn column's value; until then, a maximum column holds the
+    /// largest value its draw can take (NaN: no value).
+    values: [f64; NG],
+}
+
+impl GaugeRow {
+    /// No gauge at this row (no instance up).
+    pub const NONE: GaugeRow = GaugeRow { level: [f64::NAN; 3], draws: 0, drawn: 0, values: [f64::NAN; NG] };
+
+    /// Values already known (a recorded trial); NaN is no value.
+    pub fn drawn(values: [f64; NG]) -> GaugeRow {
+        GaugeRow { drawn: (1 << NG) - 1, values, ..GaugeRow::NONE }
+    }
+
+    /// Sets column `col` as drawn.
+    pub fn set(&mut self, col: usize, v: f64) {
+        self.drawn |= 1 << col;
+        self.values[col] = v;
+    }
+}
+
+/// Gauges drawn on demand.
+///
+/// A tick keeps each group's gauge levels and instance-scrape count. A value
+/// is drawn the first time a query reads it, from a generator seeded by
+/// (trial seed, group, column, row) — a mean as one normal draw with the
+/// spread over √draws, a maximum as `rng::max_of_normals` — so which query
+/// comes first does not matter and rows no query reads are never drawn.
+/// A maximum compared with a limit is drawn only when the largest value the
+/// sampler can return for that row would pass the limit
+/// ([`LazyGauges::max_holds`]).
+#[derive(Debug, Clone, Default)]
+pub struct LazyGauges {
+    seed: u64,
+    /// The spread of CPU, memory and DB pool around their levels.
+    spread: [f64; 3],
+    rows: [Vec<GaugeRow>; 2],
+    /// Per group, the largest z `max_of_normals` returns for `draws` (the last asked).
+    top: [(u64, f64); 2],
+}
+
+impl LazyGauges {
+    /// Starts a trial: values are drawn with `spread` (CPU, memory, DB pool) from streams of `seed`.
+    pub fn reset(&mut self, seed: u64, spread: [f64; 3]) {
+        self.seed = seed;
+        self.spread = spread;
+        for r in &mut self.rows {
+            r.clear();
+        }
+    }
+
+    /// The trial seed the rows' streams derive from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Group `g`'s gauges around `level` (CPU, memory, DB pool) over `draws`
+    /// instance scrapes, to be drawn when read.
+    pub fn plan(&mut self, g: usize, level: [f64; 3], draws: u64) -> GaugeRow {
+        if self.top[g].0 != draws {
+            self.top[g] = (draws, super::rng::max_of_normals_top(draws));
+        }
+        let z = self.top[g].1;
+        let bound = |k: usize| (level[k] + self.spread[k] * z).clamp(0.0, 1.0);
+        let mut values = [f64::NAN; NG];
+        for k in 0..3 {
+            values[2 * k + 1] = bound(k);
+        }
+        GaugeRow { level, draws, drawn: 0, values }
+    }
+
+    fn set_row(&mut self, g: usize, row: usize, r: GaugeRow) {
+        let rows = &mut self.rows[g];
+        if rows.len() <= row {
+            rows.resize(row + 1, GaugeRow::NONE);
+        }
+        rows[row] = r;
+    }
+
+    /// Column `col` of group `g` at row `row`, drawn now if not yet (NaN: no value).
+    pub fn value(&mut self, g: usize, row: usize, col: usize) -> f64 {
+        let Some(r) = self.rows[g].get_mut(row) else { return f64::NAN };
+        if r.drawn & (1 << col) == 0 {
+            let (level, spread) = (r.level[col / 2], self.spread[col / 2]);
+            let v = if r.draws == 0 || level.is_nan() {
+                f64::NAN
+            } else {
+                let mut rng = super::rng::gauge_stream(self.seed, g, col, row as u64);
+                if col % 2 == 1 {
+                    super::rng::max_of_normals(&mut rng, r.draws, level, spread).clamp(0.0, 1.0)
+                } else {
+                    let sd = spread / (r.draws as f64).sqrt();
+                    (level + sd * super::rng::normal(&mut rng)).clamp(0.0, 1.0)
+                }
+            };
+            r.set(col, v);
+        }
+        r.values[col]
+    }
+
+    /// The values of column `col` of group `g` at `rows` that exist, each drawn when reached.
+    fn values<'a>(
+        &'a mut self,
+        g: usize,
+        col: usize,
+        rows: impl Iterator<Item = usize> + 'a,
+    ) -> impl Iterator<Item = f64> + 'a {
+        rows.map(move |r| self.value(g, r, col)).filter(|v| !v.is_nan())
+    }
+
+    /// Whether the maximum of maximum column `col` of group `g` over rows
+    /// `first..=last` holds `cmp limit` (`None`: no value in them), drawing
+    /// only the rows whose largest possible value would pass the limit: the
+    /// maximum is `> limit` when one row is, and `<= limit` when all are.
+    pub fn max_holds(&mut self, g: usize, first: usize, last: usize, col: usize, cmp: Cmp, limit: f64) -> Option<bool> {
+        debug_assert!(col % 2 == 1, "column {col} is not a maximum");
+        let any_row = matches!(cmp, Cmp::Gt | Cmp::Ge);
+        let last = last.min(self.rows[g].len().saturating_sub(1));
+        let mut any = false;
+        for row in first..=last {
+            // The row's value, or the largest it can take when not drawn yet.
+            let bound = self.rows[g][row].values[col];
+            if bound.is_nan() {
+                continue;
+            }
+            any = true;
+            // A row at most `bound` passes `cmp limit` like its bound, except
+            // when the bound itself passes a `>` or fails a `<=`: then draw.
+            if cmp.holds(bound, limit) == any_row {
+                let v = self.value(g, row, col);
+                if !v.is_nan() && cmp.holds(v, limit) == any_row {
+                    return Some(any_row);
+                }
+            }
+        }
+        any.then_some(!any_row)
+    }
+}
+
 /// A group's index in per-group arrays: 0 candidate, 1 stable.
 pub(super) fn gi(g: Group) -> usize {
     match g {
@@ -112,7 +263,7 @@ impl Store {
             tick,
             len: 0,
             counters: [vec![0; w], vec![0; w]],
-            gauges: [vec![f64::NAN; NG], vec![f64::NAN; NG]],
+            gauges: LazyGauges::default(),
             max_rows: max_ticks.saturating_add(1),
             hist: [LazyHistogram::default(), LazyHistogram::default()],
             classes: [ClassSplit::new(classes), ClassSplit::new(classes)],
@@ -125,7 +276,8 @@ impl Store {
         let w = self.layout.width();
         for g in 0..2 {
             self.counters[g][..w].fill(0);
-            self.gauges[g][..NG].fill(f64::NAN);
+            self.gauges.rows[g].clear();
+            self.gauges.set_row(g, 0, GaugeRow::NONE);
         }
         self.len = 1;
     }
@@ -142,7 +294,7 @@ impl Store {
     }
 
     /// Appends a row per group: counters are `previous + delta`, gauges as given.
-    pub fn push(&mut self, delta: [&[u64]; 2], gauges: [&[f64; NG]; 2]) {
+    pub fn push(&mut self, delta: [&[u64]; 2], gauges: [GaugeRow; 2]) {
         let w = self.layout.width();
         let row = self.len;
         if self.counters[0].len() < (row + 1) * w {
@@ -150,7 +302,6 @@ impl Store {
             let rows = (row + 1).max(2 * self.counters[0].len() / w).min(self.max_rows.max(row + 1));
             for g in 0..2 {
                 self.counters[g].resize(rows * w, 0);
-                self.gauges[g].resize(rows * NG, f64::NAN);
             }
         }
         for g in 0..2 {
@@ -160,7 +311,7 @@ impl Store {
             for i in 0..w {
                 cur[i] = prev[i] + delta[g][i];
             }
-            self.gauges[g][row * NG..(row + 1) * NG].copy_from_slice(gauges[g]);
+            self.gauges.set_row(g, row, gauges[g]);
         }
         self.len += 1;
     }
@@ -170,8 +321,9 @@ impl Store {
         self.counters[gi(g)][row * self.layout.width() + col]
     }
 
-    pub fn gauge(&self, g: Group, row: usize, col: usize) -> f64 {
-        self.gauges[gi(g)][row * NG + col]
+    /// Gauge column `col` of group `g` at row `row` (drawn now if not yet; NaN: no value).
+    pub fn gauge(&mut self, g: Group, row: usize, col: usize) -> f64 {
+        self.gauges.value(gi(g), row, col)
     }
 
     /// Cache hits of group `g` in rows `(from, to]`.
@@ -219,25 +371,31 @@ impl Store {
         }
     }
 
-    fn gauge_agg(&self, g: Group, from: usize, to: usize, metric: Metric, agg: Agg) -> Option<f64> {
-        let (mean_col, max_col) = match metric {
-            Metric::Cpu => (CPU_MEAN, CPU_MAX),
-            Metric::Memory => (MEM_MEAN, MEM_MAX),
-            _ => (DB_MEAN, DB_MAX),
-        };
+    fn gauge_agg(&mut self, g: Group, from: usize, to: usize, metric: Metric, agg: Agg) -> Option<f64> {
+        let (mean_col, max_col) = gauge_columns(metric);
         // Rows are tick ends; an instant selector's lookback is closed on the left.
         let first = if agg == Agg::Instant { from } else { from + 1 };
         let rows = first.max(1)..=to;
-        let vals = |col: usize| rows.clone().map(move |r| self.gauge(g, r, col)).filter(|v| !v.is_nan());
+        let gauges = &mut self.gauges;
+        let g = gi(g);
         match agg {
-            Agg::Max | Agg::Window => vals(max_col).reduce(f64::max),
-            Agg::Min => vals(mean_col).reduce(f64::min),
-            Agg::Last | Agg::Instant => vals(max_col).next_back(),
+            Agg::Max | Agg::Window => gauges.values(g, max_col, rows).reduce(f64::max),
+            Agg::Min => gauges.values(g, mean_col, rows).reduce(f64::min),
+            Agg::Last | Agg::Instant => gauges.values(g, max_col, rows.rev()).next(),
             Agg::Avg | Agg::Increase => {
-                let (s, n) = vals(mean_col).fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
+                let (s, n) = gauges.values(g, mean_col, rows).fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
                 (n > 0).then(|| s / n as f64)
             }
         }
+    }
+}
+
+/// The (mean, maximum) gauge columns of a gauge metric.
+fn gauge_columns(metric: Metric) -> (usize, usize) {
+    match metric {
+        Metric::Cpu => (CPU_MEAN, CPU_MAX),
+        Metric::Memory => (MEM_MEAN, MEM_MAX),
+        _ => (DB_MEAN, DB_MAX),
     }
 }
 
@@ -378,7 +536,7 @@ impl Store {
             }
         }
         for row in 1..=last {
-            store.push([&deltas[row][0], &deltas[row][1]], [&gauges[row][0], &gauges[row][1]]);
+            store.push([&deltas[row][0], &deltas[row][1]], gauges[row].map(GaugeRow::drawn));
             for (g, hist) in store.hist.iter_mut().zip(hists[row]) {
                 g.set_row(row, hist);
             }
@@ -399,8 +557,17 @@ impl MetricSource for Store {
     }
 
     /// A latency quantile is decided from the buckets down to the limit (see
-    /// [`LazyHistogram::quantile_holds`]); other values are exact and cheap.
+    /// [`LazyHistogram::quantile_holds`]), a gauge's maximum from the rows
+    /// whose largest possible value would pass ([`LazyGauges::max_holds`]);
+    /// other values are exact and cheap.
     fn compare(&mut self, q: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
+        if matches!(q.metric, Metric::Cpu | Metric::Memory | Metric::DbPool) && matches!(q.agg, Agg::Max | Agg::Window)
+        {
+            let (from, to) = self.window_rows(q, now);
+            let holds =
+                self.gauges.max_holds(gi(q.group), (from + 1).max(1), to, gauge_columns(q.metric).1, cmp, limit);
+            return Ok(Compared { holds, requests: None });
+        }
         if let Some(quantile) = q.metric.latency_quantile() {
             let (from, to) = self.window_rows(q, now);
             let hist = &mut self.hist[gi(q.group)];
@@ -445,6 +612,92 @@ impl Store {
                 Sample { value: self.gauge_agg(g, from, to, q.metric, q.agg), requests: None }
             }
             Metric::CriticalAlerts | Metric::Query(_) => Sample::NO_DATA,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::{stream, trial_seed, uniform, Stream};
+
+    /// Gauges of one group over `rows` ticks with random levels, instance
+    /// counts and missing rows, as the fleet plans them.
+    fn gauges(seed: u64, rows: usize) -> LazyGauges {
+        let mut rng = stream(trial_seed(seed, 0), Stream::Fleet);
+        let mut g = LazyGauges::default();
+        g.reset(seed, [0.03, 0.02, 0.02]);
+        g.set_row(0, 0, GaugeRow::NONE);
+        for row in 1..=rows {
+            let r = if uniform(&mut rng) < 0.1 {
+                GaugeRow::NONE
+            } else {
+                let level = [0.3 + 0.5 * uniform(&mut rng), 0.5 + 0.4 * uniform(&mut rng), 0.9 * uniform(&mut rng)];
+                let draws = [1, 4, 20, 380][(uniform(&mut rng) * 4.0) as usize];
+                g.plan(0, level, draws)
+            };
+            g.set_row(0, row, r);
+        }
+        g
+    }
+
+    fn drawn(g: &LazyGauges, row: usize, col: usize) -> bool {
+        g.rows[0][row].drawn & (1 << col) != 0
+    }
+
+    #[test]
+    fn a_maximum_compared_equals_the_compared_maximum_and_draws_only_rows_that_could_pass() {
+        let mut cases = 0;
+        for seed in 0..40u64 {
+            let mut rng = stream(trial_seed(seed, 1), Stream::Fleet);
+            for _ in 0..20 {
+                let first = 1 + (uniform(&mut rng) * 30.0) as usize;
+                let last = first + (uniform(&mut rng) * 8.0) as usize;
+                let col = [CPU_MAX, MEM_MAX, DB_MAX][(uniform(&mut rng) * 3.0) as usize];
+                let cmp = [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge][(uniform(&mut rng) * 4.0) as usize];
+                let limit = [0.0, 1.0, f64::NAN, uniform(&mut rng), 0.5 + 0.3 * uniform(&mut rng)]
+                    [(uniform(&mut rng) * 5.0) as usize];
+                let mut lazy = gauges(seed, 40);
+                let mut full = gauges(seed, 40);
+                let holds = lazy.max_holds(0, first, last, col, cmp, limit);
+                let max = full.values(0, col, first..=last).reduce(f64::max);
+                assert_eq!(holds, max.map(|m| cmp.holds(m, limit)), "rows {first}..={last}, {cmp:?} {limit}");
+                // Only rows whose largest possible value passes were drawn,
+                // and they hold the same values as when all are drawn.
+                for row in first..=last.min(40) {
+                    if drawn(&lazy, row, col) {
+                        let bound = gauges(seed, 40).rows[0][row].values[col];
+                        let any_row = matches!(cmp, Cmp::Gt | Cmp::Ge);
+                        assert_eq!(cmp.holds(bound, limit), any_row, "row {row} drawn needlessly");
+                        assert_eq!(lazy.value(0, row, col).to_bits(), full.value(0, row, col).to_bits());
+                    }
+                }
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 800);
+    }
+
+    #[test]
+    fn a_maximum_never_exceeds_its_bound_and_values_do_not_depend_on_the_order_read() {
+        let rows = 400;
+        let mut forward = gauges(7, rows);
+        let mut backward = gauges(7, rows);
+        let bounds: Vec<[f64; NG]> = forward.rows[0].iter().map(|r| r.values).collect();
+        #[allow(clippy::needless_range_loop)]
+        for col in 0..NG {
+            let a: Vec<u64> = (1..=rows).map(|r| forward.value(0, r, col).to_bits()).collect();
+            let mut b: Vec<u64> = (1..=rows).rev().map(|r| backward.value(0, r, col).to_bits()).collect();
+            b.reverse();
+            assert_eq!(a, b, "column {col}");
+            if col % 2 == 1 {
+                for (row, bits) in (1..=rows).zip(&a) {
+                    let v = f64::from_bits(*bits);
+                    let bound = bounds[row][col];
+                    assert_eq!(v.is_nan(), bound.is_nan(), "row {row}");
+                    assert!(v.is_nan() || v <= bound, "row {row}: {v} above {bound}");
+                }
+            }
         }
     }
 }
