@@ -108,7 +108,7 @@ fn trace_reads_as_true_statements_and_filters() {
     // A payment-only fault: a gate failing from 18:05, decided at the phase end.
     assert!(all.contains("candidate: payment-only (bad), +12.886% error rate"), "{all}");
     assert!(
-        all.contains("check payment_workflow     13.04% vs limit < 2%, 2546 requests → FAIL (1st failure; acted on at the phase end, T+24:00:00)"),
+        all.contains("check payment_workflow     13.992% vs limit < 2%, 2630 requests → FAIL (1st failure; acted on at the phase end, T+24:00:00)"),
         "{all}"
     );
     assert!(all.contains("(25th failure; acted on at the phase end, T+24:00:00)"), "{all}");
@@ -126,7 +126,7 @@ fn trace_reads_as_true_statements_and_filters() {
     // A trigger names its window, threshold and the stable group's value.
     let out = rollsim().args(["trace", "--trial", "4", "--seed", "1", "--only", "failures"]).output().unwrap();
     let t = String::from_utf8(out.stdout).unwrap();
-    assert!(t.contains("trigger error_rate FIRED: error_rate over 2m 5.181% vs threshold > 5%; stable 0.09%"), "{t}");
+    assert!(t.contains("trigger error_rate FIRED: error_rate over 2m 6.221% vs threshold > 5%; stable 0.107%"), "{t}");
     let out = rollsim().args(["trace", "--trial", "4", "--around", "noon"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--around: expected a time"));

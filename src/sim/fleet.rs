@@ -10,7 +10,8 @@
 //!   (`lazy::ClassSplit`);
 //! * errors are Binomial given requests (per group when every class fails
 //!   at the same rate, split as a uniform subset when a class is read; per
-//!   class otherwise); the histogram is a multinomial draw
+//!   class otherwise; the stable group's drawn only when read, from each
+//!   row's own stream); the histogram is a multinomial draw
 //!   of the group's requests by conditional binomials from the top bucket
 //!   down, drawn only as far as queries read it (`lazy::LazyHistogram`);
 //! * a group's CPU/memory/DB-pool maximum over its instances and the tick's
@@ -42,7 +43,8 @@ const DB_SPREAD: f64 = 0.02;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Observed {
     pub cache: bool,
-    pub reports: bool,
+    /// User reports of each group (0 candidate).
+    pub reports: [bool; 2],
     pub memory: bool,
 }
 
@@ -52,7 +54,7 @@ impl Observed {
         for q in policy.queries(true) {
             match q.metric {
                 Metric::CacheHitRatio => o.cache = true,
-                Metric::UserReports => o.reports = true,
+                Metric::UserReports => o.reports[super::store::gi(q.group)] = true,
                 Metric::Memory if q.group == Group::Candidate => o.memory = true,
                 _ => {}
             }
@@ -79,7 +81,7 @@ impl Observed {
     pub fn union(self, other: Observed) -> Observed {
         Observed {
             cache: self.cache || other.cache,
-            reports: self.reports || other.reports,
+            reports: [self.reports[0] || other.reports[0], self.reports[1] || other.reports[1]],
             memory: self.memory || other.memory,
         }
     }
@@ -237,6 +239,7 @@ impl Fleet {
         }
         store.cache.reset(seed, self.observed.cache.then_some(self.cache_bp));
         store.gauges.reset(seed, [self.cpu_spread, self.mem_spread, DB_SPREAD]);
+        store.lazy_errors = [false, true];
         self.report_rng = stream(seed, Stream::Reports);
     }
 
@@ -404,7 +407,16 @@ impl Fleet {
                 }
                 total = poisson(rng, lambda * share);
                 let bps = &self.error_bp[g];
-                errors = if uniform {
+                errors = if uniform && !candidate {
+                    // The stable group's errors are drawn when read, from the
+                    // row's own stream (the same values whenever drawn).
+                    store.classes[g].record_lazy(row, total, &bps[0]);
+                    if self.observed.reports[g] || trace.is_some() {
+                        store.classes[g].errors(row)
+                    } else {
+                        0
+                    }
+                } else if uniform {
                     let e = binomial_with(rng, total, &bps[0]);
                     store.classes[g].record(row, total, e);
                     e
@@ -415,11 +427,12 @@ impl Fleet {
                 store.classes[g].record(row, 0, 0);
             }
             d[layout.requests()] = total;
-            d[layout.errors()] = errors;
+            // The stable group's errors are counted from its rows instead (`Store::lazy_errors`).
+            d[layout.errors()] = if candidate { errors } else { 0 };
             // Latency histogram: recording draws nothing; queries draw as far as they read.
             store.hist[g].record(row, total);
             // User reports: failures now, reported after the delay.
-            if self.observed.reports {
+            if self.observed.reports[g] {
                 let ring = &mut self.reports_due[g];
                 let len = ring.len();
                 let now_slot = row % len;

@@ -4,7 +4,7 @@
 //! needs, so the values never depend on which read came first and rows no
 //! rule reads are never drawn.
 
-use super::rng::{binomial_with, class_stream, hist_stream, hypergeometric, BinomialP, SimRng};
+use super::rng::{binomial_with, class_stream, error_stream, hist_stream, hypergeometric, BinomialP, SimRng};
 use crate::engine::Cmp;
 
 /// Upper bounds (ms) of the latency histogram buckets; the last is +Inf.
@@ -47,6 +47,12 @@ pub const NB: usize = BUCKETS_MS.len();
 /// classes' error probabilities differ (a class-specific fault), the split
 /// of requests is drawn at once from the same row stream and each class's
 /// errors from its own probability.
+///
+/// A group's errors may themselves be drawn on demand ([`ClassSplit::record_lazy`]):
+/// the tick keeps the row's requests and error probability, and the first
+/// read draws the errors, Binomial(requests, p), from the row's own error
+/// stream, so the stable group's errors cost nothing in the phases no rule
+/// reads them.
 #[derive(Debug, Clone, Default)]
 pub struct ClassSplit {
     seed: u64,
@@ -54,8 +60,12 @@ pub struct ClassSplit {
     classes: usize,
     /// P(class c | not an earlier class).
     cond: Vec<BinomialP>,
-    /// Per row: total requests, total errors, whether split.
+    /// Per row: total requests, total errors ([`PENDING`]: not drawn yet), whether split.
     rows: Vec<(u64, u64, bool)>,
+    /// The error probability of each row whose errors are pending (by index into `probs`).
+    prob_of: Vec<u32>,
+    /// The error probabilities of pending rows this trial.
+    probs: Vec<BinomialP>,
     /// Per row and class: (requests, errors); valid once the row is split.
     split: Vec<(u64, u64)>,
     /// Running sums of the split rows (`prefix[r]`: rows 1..=r), for Prometheus views.
@@ -82,6 +92,7 @@ impl ClassSplit {
         }
         self.rows.clear();
         self.prefix.clear();
+        self.probs.clear();
     }
 
     fn ensure(&mut self, row: usize) {
@@ -89,6 +100,36 @@ impl ClassSplit {
             self.rows.resize(row + 1, (0, 0, true));
             self.split.resize((row + 1) * self.classes, (0, 0));
         }
+    }
+
+    /// Records row `row` with `requests` whose errors, Binomial(requests, `p`),
+    /// are drawn when first read.
+    pub fn record_lazy(&mut self, row: usize, requests: u64, p: &BinomialP) {
+        self.ensure(row);
+        if self.probs.last() != Some(p) {
+            self.probs.push(*p);
+        }
+        if self.prob_of.len() <= row {
+            self.prob_of.resize(row + 1, 0);
+        }
+        self.prob_of[row] = (self.probs.len() - 1) as u32;
+        self.rows[row] = (requests, PENDING, false);
+    }
+
+    /// Row `row`'s errors, drawn now if pending.
+    pub fn errors(&mut self, row: usize) -> u64 {
+        let Some(r) = self.rows.get_mut(row) else { return 0 };
+        if r.1 == PENDING {
+            let mut rng = error_stream(self.seed, self.group, row as u64);
+            r.1 = binomial_with(&mut rng, r.0, &self.probs[self.prob_of[row] as usize]);
+        }
+        r.1
+    }
+
+    /// Errors in rows `(from, to]`.
+    pub fn errors_between(&mut self, from: usize, to: usize) -> u64 {
+        let to = to.min(self.rows.len().saturating_sub(1));
+        (from + 1..=to).map(|r| self.errors(r)).sum()
     }
 
     /// Records row `row` with `requests` and `errors`, to be split when read.
@@ -135,8 +176,9 @@ impl ClassSplit {
 
     /// Row `row`'s (requests, errors) of class `c`, split now if not yet.
     pub fn class(&mut self, row: usize, c: usize) -> (u64, u64) {
-        let Some(&(_, errors, split)) = self.rows.get(row) else { return (0, 0) };
+        let Some(&(_, _, split)) = self.rows.get(row) else { return (0, 0) };
         if !split {
+            let errors = self.errors(row);
             let mut rng = self.split_requests(row);
             // The failed requests: a uniform subset of `errors` of them.
             let (mut pool, mut left) = (self.rows[row].0, errors);
@@ -176,6 +218,9 @@ impl ClassSplit {
         self.prefix[row * k + c]
     }
 }
+
+/// Errors of a row not drawn yet (see [`ClassSplit::record_lazy`]).
+const PENDING: u64 = u64::MAX;
 
 /// Latency histograms of one group, drawn on demand from the top bucket down.
 ///
@@ -707,6 +752,44 @@ mod tests {
         let cov = skj / m - sk / m * sj / m;
         let want_cov = -(n as f64) * p[k] * p[j];
         assert!((cov / want_cov - 1.0).abs() < 0.12, "covariance of buckets {k}, {j}: {cov:.2} vs {want_cov:.2}");
+    }
+
+    #[test]
+    fn errors_drawn_on_demand_are_binomial_whatever_is_read_first() {
+        use crate::sim::rng::tests::{binomial_ln_pmf, chi_square_passes};
+        // The seed's stable group: 17,000 requests a tick failing at 0.1%,
+        // then a state with 2%: each row draws with its own probability.
+        let shares = [0.03, 0.07, 0.9];
+        let (n, rows) = (17_000u64, 40_000usize);
+        let (p1, p2) = (BinomialP::new(0.001), BinomialP::new(0.02));
+        let mut a = ClassSplit::new(3);
+        let mut b = ClassSplit::new(3);
+        a.reset(11, 1, &shares);
+        b.reset(11, 1, &shares);
+        for row in 1..=2 * rows {
+            let p = if row <= rows { &p1 } else { &p2 };
+            a.record_lazy(row, n, p);
+            b.record_lazy(row, n, p);
+        }
+        // b is read class by class first (which draws the errors), a by its errors.
+        for row in (1..=2 * rows).rev() {
+            let split: Vec<(u64, u64)> = (0..3).map(|c| b.class(row, c)).collect();
+            let e = a.errors(row);
+            assert_eq!(split.iter().map(|c| c.1).sum::<u64>(), e, "row {row}");
+            assert_eq!(split.iter().map(|c| c.0).sum::<u64>(), n);
+            assert_eq!((0..3).map(|c| a.class(row, c)).collect::<Vec<_>>(), split);
+        }
+        assert_eq!(a.errors_between(10, 20), (11..=20).map(|r| b.errors(r)).sum::<u64>());
+        for (p, range) in [(0.001, 1..=rows), (0.02, rows + 1..=2 * rows)] {
+            let draws: Vec<u64> = range.map(|r| a.errors(r)).collect();
+            chi_square_passes(&draws, n, |k| binomial_ln_pmf(n, p, k).exp(), &format!("errors at p = {p}"));
+        }
+        // The same test tells a wrong probability: the second state's rows judged at 1.9%.
+        let draws: Vec<u64> = (rows + 1..=2 * rows).map(|r| a.errors(r)).collect();
+        let wrong = std::panic::catch_unwind(|| {
+            chi_square_passes(&draws, n, |k| binomial_ln_pmf(n, 0.019, k).exp(), "wrong p");
+        });
+        assert!(wrong.is_err(), "a 5% error in p passes the chi-square test");
     }
 
     #[test]

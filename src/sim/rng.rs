@@ -66,6 +66,11 @@ pub fn class_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
     SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xC1A5_5000_0000 ^ (g << 40))))
 }
 
+/// The generator of group `g`'s errors of row `row`, when drawn on demand (see `lazy::ClassSplit`).
+pub fn error_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
+    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xE440_2000_0000 ^ (g << 40))))
+}
+
 /// The generator that spreads one row's count of series `key` over its
 /// scrapes (see `sim::prom`): its own stream per (series, row), so reading one
 /// series never shifts another, nor anything the simulation draws.
@@ -369,7 +374,7 @@ pub fn max_of_normals_top(n: u64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -404,7 +409,7 @@ mod tests {
     }
 
     /// ln C(n, k) p^k (1 − p)^(n − k), by `statrs`' ln Γ (independent of [`ln_factorial`]).
-    fn binomial_ln_pmf(n: u64, p: f64, k: u64) -> f64 {
+    pub(crate) fn binomial_ln_pmf(n: u64, p: f64, k: u64) -> f64 {
         use statrs::function::gamma::ln_gamma;
         ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
             + k as f64 * p.ln()
@@ -414,7 +419,7 @@ mod tests {
     /// Pearson's chi-square of `draws` against `pmf` on 0..=n, neighbouring values
     /// pooled from the left until each cell expects at least 5 (the rest joins
     /// the last cell); fails when it reaches the 0.1% critical value (Wilson–Hilferty).
-    fn chi_square_passes(draws: &[u64], n: u64, pmf: impl Fn(u64) -> f64, what: &str) {
+    pub(crate) fn chi_square_passes(draws: &[u64], n: u64, pmf: impl Fn(u64) -> f64, what: &str) {
         let total = draws.len() as f64;
         let mut observed = std::collections::BTreeMap::new();
         for &d in draws {

@@ -68,6 +68,10 @@ pub struct Store {
     pub classes: [ClassSplit; 2],
     /// Cache hits, drawn only for rows a query reads.
     pub cache: LazyCache,
+    /// Per group, whether its errors are counted from its rows in `classes`
+    /// (drawn on demand, see `ClassSplit::record_lazy`) rather than kept in
+    /// the errors counter.
+    pub lazy_errors: [bool; 2],
 }
 
 /// Cache hits drawn on demand.
@@ -268,6 +272,7 @@ impl Store {
             hist: [LazyHistogram::default(), LazyHistogram::default()],
             classes: [ClassSplit::new(classes), ClassSplit::new(classes)],
             cache: LazyCache::default(),
+            lazy_errors: [false; 2],
         }
     }
 
@@ -365,8 +370,13 @@ impl Store {
         match q.class {
             Some(c) => self.classes[gi(q.group)].between(c as usize, from, to),
             None => {
-                let l = self.layout;
-                (self.delta(q.group, from, to, l.requests()), self.delta(q.group, from, to, l.errors()))
+                let (l, g) = (self.layout, gi(q.group));
+                let errors = if self.lazy_errors[g] {
+                    self.classes[g].errors_between(from, to)
+                } else {
+                    self.delta(q.group, from, to, l.errors())
+                };
+                (self.delta(q.group, from, to, l.requests()), errors)
             }
         }
     }
