@@ -26,7 +26,7 @@ use super::lazy::HistPlan;
 use super::rng::{
     binomial_with, gauge_stream, normal, normal_cdf, poisson, stream, uniform, BinomialP, SimRng, Stream,
 };
-use super::store::{GaugeRow, Store, BUCKETS_MS, CPU_MAX, MEM_MAX, NB};
+use super::store::{Store, BUCKETS_MS, CPU_MAX, MEM_MAX, NB};
 use crate::engine::{Group, Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
@@ -377,9 +377,8 @@ impl Fleet {
             candidate_mem_max: f64::NAN,
             candidate_restarts: restarts,
         };
-        let mut gauges = [GaugeRow::NONE; 2];
         let layout = store.layout;
-        for (g, gauge) in gauges.iter_mut().enumerate() {
+        for g in 0..2 {
             let candidate = g == 0;
             let share = if candidate { weight } else { 1.0 - weight };
             let instances = if candidate { n_c } else { n_s };
@@ -447,20 +446,23 @@ impl Fleet {
                 d[layout.restarts()] = restarts;
             }
             // Gauges: their levels now, values drawn when read (see `store::LazyGauges`).
-            if instances > 0 && avail > 0.0 {
+            if instances == 0 || avail <= 0.0 {
+                store.gauges.plan(g, row, [f64::NAN; 3], 0);
+            } else {
                 let load = (lambda * share / avail) / mean_per_instance;
                 let draws = self.scrapes_per_tick * instances as u64;
                 let cpu = (self.cpu * load * state.cpu_factor + state.cpu_added).min(1.0);
                 let db = (self.db * load).min(1.0);
                 let leaking = candidate && matches!(fault.effect, Effect::Leak { .. }) && t1 > fault.onset;
                 let mem = if leaking { f64::NAN } else { self.mem };
-                *gauge = store.gauges.plan(g, [cpu, mem, db], draws);
+                let seed = store.gauges.seed();
+                let gauge = store.gauges.plan(g, row, [cpu, mem, db], draws);
                 if let (true, Effect::Leak { per_hour }) = (leaking, fault.effect) {
                     // Each instance's memory grows from its own start: the
                     // maximum is over instances at different levels, drawn
                     // now (from the row's stream) if a rule reads memory.
                     if self.observed.memory {
-                        let mut rng = gauge_stream(store.gauges.seed(), g, MEM_MAX, row as u64);
+                        let mut rng = gauge_stream(seed, g, MEM_MAX, row as u64);
                         let mut mem_levels_sum = 0.0;
                         let mut mem_max = f64::NEG_INFINITY;
                         for inst in &self.instances[..n_c] {
@@ -499,7 +501,7 @@ impl Fleet {
                 sample.stable_errors = errors;
             }
         }
-        store.push([&self.delta[0], &self.delta[1]], gauges);
+        store.push([&self.delta[0], &self.delta[1]]);
         if let Some(tr) = trace {
             sample.candidate_cpu_max = store.gauge(Group::Candidate, row, CPU_MAX);
             sample.candidate_mem_max = store.gauge(Group::Candidate, row, MEM_MAX);

@@ -167,27 +167,31 @@ impl LazyGauges {
         self.seed
     }
 
-    /// Group `g`'s gauges around `level` (CPU, memory, DB pool) over `draws`
-    /// instance scrapes, to be drawn when read.
-    pub fn plan(&mut self, g: usize, level: [f64; 3], draws: u64) -> GaugeRow {
-        if self.top[g].0 != draws {
+    /// Sets group `g`'s gauges at row `row` to be drawn when read, around
+    /// `level` (CPU, memory, DB pool) over `draws` instance scrapes (0: no
+    /// instance up, no value); returns the row.
+    pub fn plan(&mut self, g: usize, row: usize, level: [f64; 3], draws: u64) -> &mut GaugeRow {
+        if self.top[g].0 != draws && draws > 0 {
             self.top[g] = (draws, super::rng::max_of_normals_top(draws));
         }
         let z = self.top[g].1;
-        let bound = |k: usize| (level[k] + self.spread[k] * z).clamp(0.0, 1.0);
-        let mut values = [f64::NAN; NG];
-        for k in 0..3 {
-            values[2 * k + 1] = bound(k);
-        }
-        GaugeRow { level, draws, drawn: 0, values }
+        let bound = |k: usize| if draws == 0 { f64::NAN } else { (level[k] + self.spread[k] * z).clamp(0.0, 1.0) };
+        let r =
+            GaugeRow { level, draws, drawn: 0, values: [f64::NAN, bound(0), f64::NAN, bound(1), f64::NAN, bound(2)] };
+        self.set_row(g, row, r);
+        &mut self.rows[g][row]
     }
 
     fn set_row(&mut self, g: usize, row: usize, r: GaugeRow) {
         let rows = &mut self.rows[g];
-        if rows.len() <= row {
-            rows.resize(row + 1, GaugeRow::NONE);
+        if rows.len() < row {
+            rows.resize(row, GaugeRow::NONE);
         }
-        rows[row] = r;
+        if rows.len() == row {
+            rows.push(r);
+        } else {
+            rows[row] = r;
+        }
     }
 
     /// Column `col` of group `g` at row `row`, drawn now if not yet (NaN: no value).
@@ -298,8 +302,9 @@ impl Store {
         self.max_rows - 1
     }
 
-    /// Appends a row per group: counters are `previous + delta`, gauges as given.
-    pub fn push(&mut self, delta: [&[u64]; 2], gauges: [GaugeRow; 2]) {
+    /// Appends a row per group: counters are `previous + delta` (the row's
+    /// gauges are set apart, [`LazyGauges::plan`]).
+    pub fn push(&mut self, delta: [&[u64]; 2]) {
         let w = self.layout.width();
         let row = self.len;
         if self.counters[0].len() < (row + 1) * w {
@@ -309,14 +314,12 @@ impl Store {
                 self.counters[g].resize(rows * w, 0);
             }
         }
-        for g in 0..2 {
-            let c = &mut self.counters[g];
+        for (c, delta) in self.counters.iter_mut().zip(delta) {
             let (prev, cur) = c.split_at_mut(row * w);
             let prev = &prev[(row - 1) * w..];
             for i in 0..w {
-                cur[i] = prev[i] + delta[g][i];
+                cur[i] = prev[i] + delta[i];
             }
-            self.gauges.set_row(g, row, gauges[g]);
         }
         self.len += 1;
     }
@@ -546,7 +549,10 @@ impl Store {
             }
         }
         for row in 1..=last {
-            store.push([&deltas[row][0], &deltas[row][1]], gauges[row].map(GaugeRow::drawn));
+            for (g, values) in gauges[row].into_iter().enumerate() {
+                store.gauges.set_row(g, row, GaugeRow::drawn(values));
+            }
+            store.push([&deltas[row][0], &deltas[row][1]]);
             for (g, hist) in store.hist.iter_mut().zip(hists[row]) {
                 g.set_row(row, hist);
             }
@@ -639,14 +645,13 @@ mod tests {
         g.reset(seed, [0.03, 0.02, 0.02]);
         g.set_row(0, 0, GaugeRow::NONE);
         for row in 1..=rows {
-            let r = if uniform(&mut rng) < 0.1 {
-                GaugeRow::NONE
+            if uniform(&mut rng) < 0.1 {
+                g.plan(0, row, [f64::NAN; 3], 0);
             } else {
                 let level = [0.3 + 0.5 * uniform(&mut rng), 0.5 + 0.4 * uniform(&mut rng), 0.9 * uniform(&mut rng)];
                 let draws = [1, 4, 20, 380][(uniform(&mut rng) * 4.0) as usize];
-                g.plan(0, level, draws)
-            };
-            g.set_row(0, row, r);
+                g.plan(0, row, level, draws);
+            }
         }
         g
     }
