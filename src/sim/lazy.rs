@@ -240,7 +240,10 @@ pub struct LazyHistogram {
     group: u64,
     /// The draw plan of each latency state seen this trial.
     states: Vec<HistPlan>,
+    /// Rows `0..len` are this trial's; those above are a past trial's,
+    /// kept so that recording a row writes its header only.
     rows: Vec<HistRow>,
+    len: usize,
     /// Running sums of the rows (`cum[r]`: rows 1..=r), for Prometheus views.
     cum: Vec<[u64; NB]>,
 }
@@ -355,7 +358,7 @@ impl LazyHistogram {
         self.group = group as u64;
         self.states.clear();
         self.states.push(healthy);
-        self.rows.clear();
+        self.len = 0;
         self.cum.clear();
     }
 
@@ -371,16 +374,28 @@ impl LazyHistogram {
 
     /// Records row `row`: `total` requests in the current latency state.
     pub fn record(&mut self, row: usize, total: u64) {
+        let state = self.states.len().saturating_sub(1) as u32;
+        let r = self.row_mut(row);
+        // Buckets below `next` are never read: the bucket counts need no reset.
+        (r.total, r.state, r.next, r.left, r.tail, r.tail_count, r.rng) =
+            (total, state, NB as u8, total, NB as u8 - 1, 0, None);
+    }
+
+    /// Row `row` of this trial, the rows up to it made empty rows of it first.
+    fn row_mut(&mut self, row: usize) -> &mut HistRow {
+        for r in self.len..row.min(self.rows.len()) {
+            self.rows[r] = HistRow::EMPTY;
+        }
         if self.rows.len() <= row {
             self.rows.resize(row + 1, HistRow::EMPTY);
         }
-        let state = self.states.len().saturating_sub(1) as u32;
-        self.rows[row] = HistRow { total, state, next: NB as u8, left: total, ..HistRow::EMPTY };
+        self.len = self.len.max(row + 1);
+        &mut self.rows[row]
     }
 
     /// Draws row `row` down to bucket `b` (rows never recorded are empty).
     fn draw_to(&mut self, row: usize, b: usize) -> Option<&HistRow> {
-        let r = self.rows.get_mut(row)?;
+        let r = self.rows[..self.len].get_mut(row)?;
         r.draw_to(b, &self.states, self.seed, self.group, row);
         Some(r)
     }
@@ -402,15 +417,12 @@ impl LazyHistogram {
 
     /// Sets row `row`'s histogram as already drawn (loading a recorded trial).
     pub fn set_row(&mut self, row: usize, hist: [u64; NB]) {
-        if self.rows.len() <= row {
-            self.rows.resize(row + 1, HistRow::EMPTY);
-        }
-        self.rows[row] = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], hist, ..HistRow::EMPTY };
+        *self.row_mut(row) = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], hist, ..HistRow::EMPTY };
     }
 
     /// Requests of rows 1..=`row` in bucket `b` (drawing the rows in full).
     pub fn through(&mut self, row: usize, b: usize) -> u64 {
-        let row = row.min(self.rows.len().saturating_sub(1));
+        let row = row.min(self.len.saturating_sub(1));
         if self.cum.is_empty() {
             self.cum.push([0; NB]);
         }
@@ -427,8 +439,8 @@ impl LazyHistogram {
 
     /// Requests in rows `(from, to]`.
     pub fn total(&self, from: usize, to: usize) -> u64 {
-        let to = to.min(self.rows.len().saturating_sub(1));
-        self.rows.get(from + 1..=to).map_or(0, |rows| rows.iter().map(|r| r.total).sum())
+        let to = to.min(self.len.saturating_sub(1));
+        self.rows[..self.len].get(from + 1..=to).map_or(0, |rows| rows.iter().map(|r| r.total).sum())
     }
 
     /// Prometheus `histogram_quantile(q)` of the summed rows `(from, to]`
@@ -460,7 +472,7 @@ impl LazyHistogram {
     /// down, until the bucket holding the rank, or until the quantile is
     /// known to be at most a bound for which `enough` says so.
     fn find(&mut self, q: f64, from: usize, to: usize, enough: impl Fn(f64) -> bool) -> Found {
-        let to = to.min(self.rows.len().saturating_sub(1));
+        let to = to.min(self.len.saturating_sub(1));
         let total = self.total(from, to);
         if total == 0 {
             return Found::Value(None);
