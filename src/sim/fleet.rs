@@ -239,6 +239,7 @@ impl Fleet {
         }
         store.cache.reset(seed, self.observed.cache.then_some(self.cache_bp));
         store.gauges.reset(seed, [self.cpu_spread, self.mem_spread, DB_SPREAD]);
+        // The candidate's errors feed the outcome every tick; the stable group's are drawn when read.
         store.lazy_errors = [false, true];
         self.report_rng = stream(seed, Stream::Reports);
     }
@@ -406,9 +407,9 @@ impl Fleet {
                 }
                 total = poisson(rng, lambda * share);
                 let bps = &self.error_bp[g];
-                errors = if uniform && !candidate {
-                    // The stable group's errors are drawn when read, from the
-                    // row's own stream (the same values whenever drawn).
+                errors = if uniform && store.lazy_errors[g] {
+                    // Drawn when read, from the row's own stream (the same
+                    // values whenever drawn): the stable group's (`reset_for`).
                     store.classes[g].record_lazy(row, total, &bps[0]);
                     if self.observed.reports[g] || trace.is_some() {
                         store.classes[g].errors(row)
@@ -426,8 +427,8 @@ impl Fleet {
                 store.classes[g].record(row, 0, 0);
             }
             d[layout.requests()] = total;
-            // The stable group's errors are counted from its rows instead (`Store::lazy_errors`).
-            d[layout.errors()] = if candidate { errors } else { 0 };
+            // Errors drawn on demand are counted from their rows instead (`Store::lazy_errors`).
+            d[layout.errors()] = if store.lazy_errors[g] { 0 } else { errors };
             // Latency histogram: recording draws nothing; queries draw as far as they read.
             store.hist[g].record(row, total);
             // User reports: failures now, reported after the delay.

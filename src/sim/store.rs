@@ -108,7 +108,7 @@ pub struct GaugeRow {
     pub level: [f64; 3],
     /// Instance scrapes in the tick: a maximum is over this many draws, a
     /// mean has 1/√draws of the spread (0: no instance up, no value).
-    pub draws: u64,
+    draws: u64,
     /// Columns drawn (bit `col`).
     drawn: u8,
     /// A drawn column's value; until then, a maximum column holds the
@@ -286,7 +286,6 @@ impl Store {
         for g in 0..2 {
             self.counters[g][..w].fill(0);
             self.gauges.rows[g].clear();
-            self.gauges.set_row(g, 0, GaugeRow::NONE);
         }
         self.len = 1;
     }
