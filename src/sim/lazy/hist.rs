@@ -254,7 +254,24 @@ impl LazyHistogram {
     /// known to be at most a bound for which `enough` says so.
     fn find(&mut self, q: f64, from: usize, to: usize, enough: impl Fn(f64) -> bool) -> Found {
         let to = to.min(self.len.saturating_sub(1));
-        let total = self.total(from, to);
+        if to <= from {
+            return Found::Value(None);
+        }
+        let (seed, group) = (self.seed, self.group);
+        let rows = &mut self.rows[from + 1..=to];
+        // One pass: the total, and every row's tail drawn (a row's counts
+        // are the same whenever drawn). When the rank lies below the highest
+        // tail, the buckets above it are passed over as one sum (every row is
+        // drawn at least that far): the rows' tail counts when they all share
+        // that tail, as they do while the rows' latency state does not change.
+        let (mut total, mut top, mut low, mut tails) = (0u64, 0, NB, 0u64);
+        for (i, r) in rows.iter_mut().enumerate() {
+            total += r.total;
+            r.draw_to(NB - 1, &self.states, seed, group, from + 1 + i);
+            top = top.max(r.tail as usize);
+            low = low.min(r.tail as usize);
+            tails += r.tail_count;
+        }
         if total == 0 {
             return Found::Value(None);
         }
@@ -264,21 +281,14 @@ impl LazyHistogram {
             return Found::AtMost(bound);
         }
         let rank = q * total as f64;
-        let (seed, group) = (self.seed, self.group);
-        let rows = &mut self.rows[from + 1..=to];
         // cum = requests in buckets ≤ b; the answer is the lowest bucket with
         // cum ≥ rank, found from the top as the first whose lower buckets hold less.
         let mut cum = total;
-        // Every row's tail is drawn first: when the rank lies below the
-        // highest tail, the buckets above it are passed over as one sum
-        // (every row is drawn at least that far).
-        let mut top = 0;
-        for (i, r) in rows.iter_mut().enumerate() {
-            r.draw_to(NB - 1, &self.states, seed, group, from + 1 + i);
-            top = top.max(r.tail as usize);
-        }
-        let above: u64 =
-            rows.iter().map(|r| if r.tail as usize == top { r.tail_count } else { r.hist[top..].iter().sum() }).sum();
+        let above: u64 = if low == top {
+            tails
+        } else {
+            rows.iter().map(|r| if r.tail as usize == top { r.tail_count } else { r.hist[top..].iter().sum() }).sum()
+        };
         let start = if top > 0 && ((cum - above) as f64) >= rank {
             cum -= above;
             bound = BUCKETS_MS[top - 1];
