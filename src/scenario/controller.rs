@@ -4,8 +4,8 @@
 //! are derived here: one per Argo step, one per Flagger weight or iteration,
 //! each listing every metric as a gate so that events name them.
 
-use super::build::{build_query, one_of};
 use super::check::*;
+use super::policy::{build_query, one_of};
 use super::raw::*;
 use super::Scenario;
 use crate::engine::argo::{ArgoMetric, ArgoPolicy, ArgoStep, Background, ManualDecision, MeasureBy};

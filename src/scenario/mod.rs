@@ -10,6 +10,8 @@ pub use build::substitute;
 mod check;
 pub mod controller;
 mod faults;
+mod fields;
+mod policy;
 pub mod print;
 pub mod raw;
 
@@ -19,7 +21,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use build::{DEFAULTS, FIELD_DOCS};
+pub use build::DEFAULTS;
+pub use fields::FIELD_DOCS;
 
 /// The reference runbook's policy (../shared/seed), built into the binary.
 pub const SEED_TOML: &str = include_str!("../../scenarios/seed-canary.toml");
