@@ -75,11 +75,11 @@ fn histogram_quantile_follows_bucket_quantile() {
     assert_eq!(one(eval(&mut st, "histogram_quantile(2, h_bucket)", 0)), f64::INFINITY);
     assert_eq!(one(eval(&mut st, "histogram_quantile(-1, h_bucket)", 0)), f64::NEG_INFINITY);
     // A rank in the +Inf bucket is the highest finite bound; no +Inf bucket is NaN.
-    assert_eq!(eval::bucket_quantile(0.99, vec![(1.0, 1.0), (f64::INFINITY, 10.0)]), 1.0);
-    assert!(eval::bucket_quantile(0.5, vec![(1.0, 1.0), (2.0, 2.0)]).is_nan());
-    assert!(eval::bucket_quantile(0.5, vec![(1.0, 0.0), (f64::INFINITY, 0.0)]).is_nan());
+    assert_eq!(eval::functions::bucket_quantile(0.99, vec![(1.0, 1.0), (f64::INFINITY, 10.0)]), 1.0);
+    assert!(eval::functions::bucket_quantile(0.5, vec![(1.0, 1.0), (2.0, 2.0)]).is_nan());
+    assert!(eval::functions::bucket_quantile(0.5, vec![(1.0, 0.0), (f64::INFINITY, 0.0)]).is_nan());
     // Non-monotonic buckets are made monotonic first.
-    assert_eq!(eval::bucket_quantile(0.5, vec![(1.0, 4.0), (2.0, 3.0), (f64::INFINITY, 4.0)]), 0.5);
+    assert_eq!(eval::functions::bucket_quantile(0.5, vec![(1.0, 4.0), (2.0, 3.0), (f64::INFINITY, 4.0)]), 0.5);
 }
 
 #[test]
