@@ -234,12 +234,18 @@ fn btrs(rng: &mut SimRng, n: f64, bp: &BinomialP) -> u64 {
     }
 }
 
+/// At most this many drawn or marked items, [`hypergeometric`] takes them one by one.
+pub const SEQUENTIAL_MAX: u64 = 32;
+
 /// Hypergeometric: how many of `draws` items taken without replacement from
-/// `pool` items fall among its `marked` ones. Exact, by inversion searching
-/// outwards from the mode (P(mode) from [`ln_factorial`], neighbours by the
-/// ratio of successive probabilities), so a draw takes about one standard
-/// deviation of steps. (rand_distr 0.5's sampler was tried and returns 0 for,
-/// e.g., 160 of 9,000 with 270 marked: its starting probability underflows.)
+/// `pool` items fall among its `marked` ones. Exact: when at most
+/// [`SEQUENTIAL_MAX`] items are drawn or marked, by taking them one at a time
+/// (the distribution is symmetric in the two); otherwise by inversion
+/// searching outwards from the mode (P(mode) from [`ln_factorial`], neighbours
+/// by the ratio of successive probabilities), so a draw takes about one
+/// standard deviation of steps. (rand_distr 0.5's sampler was tried and
+/// returns 0 for, e.g., 160 of 9,000 with 270 marked: its starting probability
+/// underflows.)
 pub fn hypergeometric(rng: &mut SimRng, pool: u64, marked: u64, draws: u64) -> u64 {
     let (big, k, n) = (pool, marked.min(pool), draws.min(pool));
     if n == 0 || k == 0 {
@@ -250,6 +256,22 @@ pub fn hypergeometric(rng: &mut SimRng, pool: u64, marked: u64, draws: u64) -> u
     }
     if n == big {
         return k;
+    }
+    if n.min(k) <= SEQUENTIAL_MAX {
+        // Each of the fewer items is among the others with the chance the
+        // others left have in the pool left (a request class's few failed
+        // requests: about 15 instructions an item, against some 800 for the
+        // mode's six logarithms).
+        let (few, mut others) = (n.min(k), n.max(k));
+        let (mut left, mut hits) = (big, 0);
+        for _ in 0..few {
+            if uniform(rng) * (left as f64) < others as f64 {
+                hits += 1;
+                others -= 1;
+            }
+            left -= 1;
+        }
+        return hits;
     }
     let lo = (n + k).saturating_sub(big);
     let hi = n.min(k);
@@ -488,9 +510,19 @@ pub(crate) mod tests {
         };
         let mut rng = stream(trial_seed(3, 6), Stream::Fleet);
         // Small and large samples, either tail, the bounds, and the case rand_distr 0.5 gets wrong.
-        for (big, k, n) in
-            [(900, 27, 40), (9_000, 270, 160), (18_000, 540, 300), (20_000, 6_000, 3_000), (50, 45, 48), (10, 3, 6)]
-        {
+        // One by one (either of the two few), at the switch, and by the mode.
+        for (big, k, n) in [
+            (9_000, 270, 9),
+            (9_000, 3, 5_000),
+            (100, 32, 60),
+            (100, 60, 33),
+            (900, 27, 40),
+            (9_000, 270, 160),
+            (18_000, 540, 300),
+            (20_000, 6_000, 3_000),
+            (50, 45, 48),
+            (10, 3, 6),
+        ] {
             let draws: Vec<u64> = (0..100_000).map(|_| hypergeometric(&mut rng, big, k, n)).collect();
             chi_square_passes(&draws, n.min(k), |x| pmf(big, k, n, x), &format!("hypergeometric({big}, {k}, {n})"));
         }
@@ -502,6 +534,10 @@ pub(crate) mod tests {
         let wrong =
             std::panic::catch_unwind(|| chi_square_passes(&draws, 300, |x| pmf(18_000, 540, 300, x), "shifted"));
         assert!(wrong.is_err(), "the chi-square test does not see 1% more marked items");
+        // And one by one: 28 marked items drawn against a pmf of 27.
+        let draws: Vec<u64> = (0..100_000).map(|_| hypergeometric(&mut rng, 900, 28, 30)).collect();
+        let wrong = std::panic::catch_unwind(|| chi_square_passes(&draws, 30, |x| pmf(900, 27, 30, x), "one more"));
+        assert!(wrong.is_err(), "the chi-square test does not see one more marked item");
     }
 
     #[test]
