@@ -13,13 +13,14 @@ pub mod rng;
 pub mod shared;
 pub mod store;
 
-use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Status};
+use crate::engine::{Cause, DecisionKind, Engine, EngineEvent, EventSink, Policy, Status};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
 use fault::DrawnFault;
 use fleet::{Accum, Fleet, TickSample};
 use queue::{Event, Queue};
 use rng::{stream, trial_seed, Stream};
+use std::sync::Arc;
 use store::Store;
 
 /// How a trial ended.
@@ -186,6 +187,8 @@ pub struct Worker {
     queue: Queue,
     /// The Prometheus view PromQL rules read (only when the policy has some).
     prom: Option<prom::PromView>,
+    /// This worker's own copy of the policy (see [`worker_policy`]).
+    policy: Arc<Policy>,
 }
 
 impl Worker {
@@ -195,8 +198,18 @@ impl Worker {
             fleet: Fleet::new(model.scenario, model.tick),
             queue: Queue::default(),
             prom: (!model.scenario.queries.is_empty()).then(|| prom::PromView::for_scenario(model.scenario)),
+            policy: worker_policy(model.scenario),
         }
     }
+}
+
+/// A copy of `sc`'s policy for one worker thread. The engine holds its policy
+/// in an `Arc` and clones it at every step (to read the policy while it
+/// updates itself); one `Arc` shared by every thread made each clone and drop
+/// an atomic write to a cache line the other threads write too, which cost
+/// the 2-thread run about a tenth of its speed and a 13-variant sweep far more.
+pub(crate) fn worker_policy(sc: &Scenario) -> Arc<Policy> {
+    Arc::new(Policy::clone(&sc.policy))
 }
 
 impl Worker {
@@ -261,7 +274,7 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
     let mut rng = stream(seed, Stream::Fleet);
     let fault = DrawnFault::draw(sc, model.deploy, model.tick, &mut fault_rng);
 
-    let Worker { store, fleet, queue, prom } = worker;
+    let Worker { store, fleet, queue, prom, policy } = worker;
     store.reset();
     fleet.reset_for(store, seed);
     if let Some(view) = prom.as_mut() {
@@ -284,7 +297,7 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
         trace: engine_trace,
     };
     // The first phase's start (and its traffic, if it moves at once) is recorded like any other.
-    let mut engine = Engine::start(sc.policy.clone(), &mut rec);
+    let mut engine = Engine::start(Arc::clone(policy), &mut rec);
     let mut acc = Accum::default();
     let limit = SimTime::ZERO + sc.simulation.time_limit;
     let max_events = sc.simulation.max_events;

@@ -20,7 +20,7 @@ use super::queue::{Event, Queue};
 use super::rng::{stream, trial_seed, SimRng, Stream};
 use super::store::Store;
 use super::{finish, Model, Outcome, Recorder, TrialRecord};
-use crate::engine::{Answer, Cmp, Compared, Engine, MetricSource, Query, QueryError, Sample, Status};
+use crate::engine::{Answer, Cmp, Compared, Engine, MetricSource, Policy, Query, QueryError, Sample, Status};
 use crate::time::{SimDur, SimTime};
 use std::sync::Arc;
 
@@ -166,6 +166,8 @@ pub struct SharedWorker {
     proto: Branch,
     /// Lines no longer in use, kept for their buffers (a trial's first line reuses one).
     spare: Vec<Branch>,
+    /// Each model's policy, copied for this worker (see `super::worker_policy`).
+    policies: Vec<Arc<Policy>>,
 }
 
 impl SharedWorker {
@@ -186,7 +188,8 @@ impl SharedWorker {
             memo: Memo::default(),
             members: Vec::new(),
         };
-        SharedWorker { proto, spare: Vec::new() }
+        let policies = models.iter().map(|m| super::worker_policy(m.scenario)).collect();
+        SharedWorker { proto, spare: Vec::new(), policies }
     }
 
     fn take(&mut self) -> Branch {
@@ -219,7 +222,8 @@ pub fn run_trial_shared(models: &[Model], worker: &mut SharedWorker, master: u64
 
     let mut vars: Vec<Var> = models
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(i, m)| {
             let mut rec = Recorder {
                 rollback: None,
                 rollback_complete: None,
@@ -228,7 +232,7 @@ pub fn run_trial_shared(models: &[Model], worker: &mut SharedWorker, master: u64
                 phase: 0,
                 trace: None,
             };
-            let engine = Engine::start(m.scenario.policy.clone(), &mut rec);
+            let engine = Engine::start(Arc::clone(&worker.policies[i]), &mut rec);
             let mut queue = Queue::default();
             let scheduled_wake = engine.next_wakeup();
             if let Some(w) = scheduled_wake {
