@@ -430,17 +430,25 @@ mod tests {
         h
     }
 
+    /// 20 rows of (requests, state) for test case `case`: request counts
+    /// from none to 250,000 in a pattern set by `stride`; the state changes
+    /// (to 1 or 2) from row `first + case % spread` on.
+    fn test_rows(case: u64, stride: usize, first: usize, spread: usize) -> Vec<(u64, usize)> {
+        let case = case as usize;
+        (0..20)
+            .map(|i| {
+                let total = [0, 1, 3, 900, 15_000, 250_000][(case + i * stride) % 6];
+                (total, usize::from(i >= first + case % spread) * (1 + case % 2))
+            })
+            .collect()
+    }
+
     #[test]
     fn lazy_quantiles_equal_prometheus_on_the_full_rows_whatever_was_drawn_first() {
         let plans = [plan(80.0, 0.39, 0.0).0, plan(200.0, 0.6, 0.02).0, plan(30.0, 1.5, 0.2).0];
         let mut rng = crate::sim::rng::stream(7, crate::sim::rng::Stream::Fleet);
         for case in 0..300u64 {
-            let rows: Vec<(u64, usize)> = (0..20)
-                .map(|i| {
-                    let total = [0, 1, 3, 900, 15_000, 250_000][(case as usize + i * 7) % 6];
-                    (total, usize::from(i >= 8 + (case as usize % 5)) * (1 + case as usize % 2))
-                })
-                .collect();
+            let rows = test_rows(case, 7, 8, 5);
             let mut lazy = histogram(&rows, &plans, case);
             let mut full = histogram(&rows, &plans, case);
             // Some rows partly drawn beforehand, in an order that must not matter.
@@ -476,12 +484,7 @@ mod tests {
         limits.extend([0.0, -1.0, 3.0, 180.0, 499.9, 500.1, 1999.0, 2000.5, 1e9, f64::INFINITY, f64::NAN]);
         let mut deeper = 0;
         for case in 0..36u64 {
-            let rows: Vec<(u64, usize)> = (0..20)
-                .map(|i| {
-                    let total = [0, 1, 3, 900, 15_000, 250_000][(case as usize + i * 5) % 6];
-                    (total, usize::from(i >= 6 + (case as usize % 7)) * (1 + case as usize % 2))
-                })
-                .collect();
+            let rows = test_rows(case, 5, 6, 7);
             let mut exact = histogram(&rows, &plans, case);
             for (from, to) in [(0, 20), (3, 5), (7, 12), (10, 11), (19, 20), (20, 20)] {
                 for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
