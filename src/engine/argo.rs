@@ -424,12 +424,11 @@ impl Engine {
         t
     }
 
-    pub(super) fn argo_step<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K)
+    pub(super) fn argo_step<S, K>(&mut self, policy: &super::Policy, now: SimTime, source: &mut S, sink: &mut K)
     where
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
     {
-        let policy = std::sync::Arc::clone(&self.policy);
         let super::Controller::Argo(a) = &policy.controller else { return };
         let step = self.argo_state().step;
         // A manual decision that has arrived.

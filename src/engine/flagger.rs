@@ -160,12 +160,11 @@ impl Engine {
         }
     }
 
-    pub(super) fn flagger_step<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K)
+    pub(super) fn flagger_step<S, K>(&mut self, policy: &super::Policy, now: SimTime, source: &mut S, sink: &mut K)
     where
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
     {
-        let policy = std::sync::Arc::clone(&self.policy);
         let super::Controller::Flagger(f) = &policy.controller else { return };
         let super::Ctl::Flagger(st) = &mut self.ctl else { return };
         if now < st.next_tick {

@@ -238,16 +238,20 @@ impl Engine {
         if self.status.is_terminal() {
             return;
         }
-        if self.run_triggers(now, source, sink) || self.run_alerts(now, source, sink) {
+        // One reference for the whole step: the rules are read while the
+        // state they drive changes (cloning the `Arc` is an atomic write, so
+        // once per step rather than once per kind of rule).
+        let policy = Arc::clone(&self.policy);
+        if self.run_triggers(&policy, now, source, sink) || self.run_alerts(&policy, now, source, sink) {
             return;
         }
         match self.ctl {
             Ctl::Runbook => {}
-            Ctl::Argo(_) => return self.argo_step(now, source, sink),
-            Ctl::Flagger(_) => return self.flagger_step(now, source, sink),
+            Ctl::Argo(_) => return self.argo_step(&policy, now, source, sink),
+            Ctl::Flagger(_) => return self.flagger_step(&policy, now, source, sink),
         }
         match self.status {
-            Status::InPhase { phase } => self.run_phase(phase, now, source, sink),
+            Status::InPhase { phase } => self.run_phase(&policy, phase, now, source, sink),
             Status::AwaitingApproval { phase, until } if now >= until => {
                 self.promote(phase, now, Cause::Approved { phase }, sink)
             }
@@ -260,12 +264,11 @@ impl Engine {
         matches!(self.status, Status::InPhase { .. } | Status::AwaitingApproval { .. } | Status::Held { .. })
     }
 
-    fn run_triggers<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K) -> bool
+    fn run_triggers<S, K>(&mut self, policy: &Policy, now: SimTime, source: &mut S, sink: &mut K) -> bool
     where
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
     {
-        let policy = Arc::clone(&self.policy);
         for (i, trig) in policy.triggers.iter().enumerate() {
             if self.next_trigger[i] > now {
                 continue;
@@ -289,7 +292,7 @@ impl Engine {
         false
     }
 
-    fn run_alerts<S, K>(&mut self, now: SimTime, source: &mut S, sink: &mut K) -> bool
+    fn run_alerts<S, K>(&mut self, policy: &Policy, now: SimTime, source: &mut S, sink: &mut K) -> bool
     where
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
@@ -298,9 +301,8 @@ impl Engine {
             return false;
         }
         while self.next_alert_eval <= now {
-            self.next_alert_eval += self.policy.alert_every;
+            self.next_alert_eval += policy.alert_every;
         }
-        let policy = Arc::clone(&self.policy);
         let mut rollback = None;
         for (i, rule) in policy.alerts.iter().enumerate() {
             let Ok((value, active)) = rule.condition.judge(now, source, sink.needs_values()) else {
@@ -345,12 +347,11 @@ impl Engine {
             .count() as u64
     }
 
-    fn run_phase<S, K>(&mut self, phase: usize, now: SimTime, source: &mut S, sink: &mut K)
+    fn run_phase<S, K>(&mut self, policy: &Policy, phase: usize, now: SimTime, source: &mut S, sink: &mut K)
     where
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
     {
-        let policy = Arc::clone(&self.policy);
         let p = &policy.phases[phase];
         // Steps due now, in order.
         while let Some(step) = p.steps.get(self.next_step) {
@@ -363,7 +364,7 @@ impl Engine {
             match step.action {
                 StepAction::Deploy | StepAction::Shift => self.set_weight(p.weight, now, sink),
                 StepAction::Check => {
-                    if self.check_round(phase, now, source, sink) {
+                    if self.check_round(policy, phase, now, source, sink) {
                         return;
                     }
                 }
@@ -378,7 +379,7 @@ impl Engine {
             if self.next_check > self.phase_end {
                 self.next_check = SimTime::NEVER;
             }
-            if self.check_round(phase, now, source, sink) {
+            if self.check_round(policy, phase, now, source, sink) {
                 return;
             }
         }
@@ -390,7 +391,7 @@ impl Engine {
 
     /// One check of every gate; in continuous mode acts on limits at once.
     /// Returns true when it ended the phase.
-    fn check_round<S, K>(&mut self, phase: usize, now: SimTime, source: &mut S, sink: &mut K) -> bool
+    fn check_round<S, K>(&mut self, policy: &Policy, phase: usize, now: SimTime, source: &mut S, sink: &mut K) -> bool
     where
         S: MetricSource + ?Sized,
         K: EventSink + ?Sized,
@@ -399,7 +400,6 @@ impl Engine {
             return false;
         }
         self.last_round = Some(now);
-        let policy = Arc::clone(&self.policy);
         let p = &policy.phases[phase];
         for (gi, gate) in p.gates.iter().enumerate() {
             let (value, limit, requests, verdict) = self.check_gate(gate, &p.checks, now, source, sink.needs_values());
