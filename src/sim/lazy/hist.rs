@@ -23,10 +23,20 @@ pub struct LazyHistogram {
     states: Vec<HistPlan>,
     /// Rows `0..len` are this trial's; those above are a past trial's,
     /// kept so that recording a row writes its header only.
-    rows: Vec<HistRow>,
+    rows: Rows,
     len: usize,
     /// Running sums of the rows (`cum[r]`: rows 1..=r), for Prometheus views.
     cum: Vec<[u64; NB]>,
+}
+
+/// The rows, column by column: recording a row and scanning a window touch
+/// only the small headers, not each row's generator and bucket counts.
+#[derive(Debug, Clone, Default)]
+struct Rows {
+    head: Vec<HistRow>,
+    /// A row's generator, valid once its header says `seeded`.
+    rng: Vec<SimRng>,
+    hist: Vec<[u64; NB]>,
 }
 
 /// The most probability the tail drawn as one count may hold.
@@ -66,66 +76,84 @@ impl HistPlan {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct HistRow {
     total: u64,
+    /// Requests in the buckets below `next`.
+    left: u64,
+    /// The requests in the row's tail and above (set when the tail is drawn).
+    tail_count: u64,
     state: u32,
     /// Buckets `next..NB` are drawn (`NB`: none yet).
     next: u8,
-    /// Requests in the buckets below `next`.
-    left: u64,
-    /// The lowest bucket of the row's tail, and the requests in it and above
-    /// (set when the tail is drawn).
+    /// The lowest bucket of the row's tail.
     tail: u8,
-    tail_count: u64,
-    /// The row's generator, seeded at its first draw.
-    rng: Option<SimRng>,
-    hist: [u64; NB],
+    /// Whether the row's generator is seeded (at its first draw).
+    seeded: bool,
 }
 
 impl HistRow {
     const EMPTY: HistRow =
-        HistRow { total: 0, state: 0, next: 0, left: 0, tail: NB as u8 - 1, tail_count: 0, rng: None, hist: [0; NB] };
+        HistRow { total: 0, left: 0, tail_count: 0, state: 0, next: 0, tail: NB as u8 - 1, seeded: false };
+}
 
-    /// Draws this row (number `row` of group `group`) down to bucket `b`.
-    #[inline(always)]
-    fn draw_to(&mut self, b: usize, plans: &[HistPlan], seed: u64, group: u64, row: usize) {
-        if self.next as usize > b {
-            self.draw_more(b, plans, seed, group, row);
-        }
+impl Rows {
+    fn resize(&mut self, len: usize) {
+        self.head.resize(len, HistRow::EMPTY);
+        self.rng.resize(len, hist_stream(0, 0, 0));
+        self.hist.resize(len, [0; NB]);
     }
 
+    /// Draws row `row` (of group `group`) down to bucket `b`.
+    #[inline(always)]
+    fn draw_to(&mut self, row: usize, b: usize, plans: &[HistPlan], seed: u64, group: u64) {
+        let r = &mut self.head[row];
+        if r.next as usize > b {
+            r.draw_more(&mut self.rng[row], &mut self.hist[row], b, plans, seed, group, row);
+        }
+    }
+}
+
+impl HistRow {
+    /// Draws the row (number `row` of group `group`, its generator `gen`,
+    /// its counts `hist`) down to bucket `b`.
     #[inline(never)]
-    fn draw_more(&mut self, b: usize, plans: &[HistPlan], seed: u64, group: u64, row: usize) {
+    #[allow(clippy::too_many_arguments)]
+    fn draw_more(
+        &mut self,
+        gen: &mut SimRng,
+        hist: &mut [u64; NB],
+        b: usize,
+        plans: &[HistPlan],
+        seed: u64,
+        group: u64,
+        row: usize,
+    ) {
         let plan = &plans[self.state as usize];
-        let mut rng = || hist_stream(seed, group, row as u64);
+        // The row's generator, seeded at its first draw.
+        let mut draw = |seeded: &mut bool, n: u64, p: &BinomialP| {
+            if !*seeded {
+                *gen = hist_stream(seed, group, row as u64);
+                *seeded = true;
+            }
+            binomial_with(gen, n, p)
+        };
         if self.next as usize == NB {
             let tail = plan.tail;
-            let mut t = if self.left == 0 {
-                0
-            } else {
-                binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.tail_p)
-            };
+            let mut t = if self.left == 0 { 0 } else { draw(&mut self.seeded, self.left, &plan.tail_p) };
             self.left -= t;
             (self.tail, self.tail_count) = (tail as u8, t);
             for k in (tail..NB).rev() {
-                self.hist[k] = if k == tail || t == 0 {
-                    t
-                } else {
-                    binomial_with(self.rng.get_or_insert_with(&mut rng), t, &plan.cond[k])
-                };
-                t -= self.hist[k];
+                hist[k] = if k == tail || t == 0 { t } else { draw(&mut self.seeded, t, &plan.cond[k]) };
+                t -= hist[k];
             }
             self.next = tail as u8;
         }
         while self.next as usize > b {
             let k = self.next as usize - 1;
-            self.hist[k] = if k == 0 || self.left == 0 {
-                self.left
-            } else {
-                binomial_with(self.rng.get_or_insert_with(&mut rng), self.left, &plan.cond[k])
-            };
-            self.left -= self.hist[k];
+            hist[k] =
+                if k == 0 || self.left == 0 { self.left } else { draw(&mut self.seeded, self.left, &plan.cond[k]) };
+            self.left -= hist[k];
             self.next = k as u8;
         }
     }
@@ -156,49 +184,53 @@ impl LazyHistogram {
     /// Records row `row`: `total` requests in the current latency state.
     pub fn record(&mut self, row: usize, total: u64) {
         let state = self.states.len().saturating_sub(1) as u32;
-        let r = self.row_mut(row);
+        self.make_row(row);
         // Buckets below `next` are never read: the bucket counts need no reset.
-        (r.total, r.state, r.next, r.left, r.tail, r.tail_count, r.rng) =
-            (total, state, NB as u8, total, NB as u8 - 1, 0, None);
+        self.rows.head[row] =
+            HistRow { total, left: total, tail_count: 0, state, next: NB as u8, tail: NB as u8 - 1, seeded: false };
     }
 
-    /// Row `row` of this trial, the rows up to it made empty rows of it first.
-    fn row_mut(&mut self, row: usize) -> &mut HistRow {
-        for r in self.len..row.min(self.rows.len()) {
-            self.rows[r] = HistRow::EMPTY;
+    /// Makes row `row` one of this trial's, the rows up to it empty rows of it first.
+    fn make_row(&mut self, row: usize) {
+        for r in self.len..row.min(self.rows.head.len()) {
+            self.rows.head[r] = HistRow::EMPTY;
+            self.rows.hist[r] = [0; NB];
         }
-        if self.rows.len() <= row {
-            self.rows.resize(row + 1, HistRow::EMPTY);
+        if self.rows.head.len() <= row {
+            self.rows.resize(row + 1);
         }
         self.len = self.len.max(row + 1);
-        &mut self.rows[row]
     }
 
-    /// Draws row `row` down to bucket `b` (rows never recorded are empty).
-    fn draw_to(&mut self, row: usize, b: usize) -> Option<&HistRow> {
-        let r = self.rows[..self.len].get_mut(row)?;
-        r.draw_to(b, &self.states, self.seed, self.group, row);
-        Some(r)
+    /// Draws row `row` down to bucket `b`; its counts (`None`: never recorded, an empty row).
+    fn draw_to(&mut self, row: usize, b: usize) -> Option<&[u64; NB]> {
+        if row >= self.len {
+            return None;
+        }
+        self.rows.draw_to(row, b, &self.states, self.seed, self.group);
+        Some(&self.rows.hist[row])
     }
 
     /// Requests of row `row` in bucket `b`.
     pub fn bucket(&mut self, row: usize, b: usize) -> u64 {
-        self.draw_to(row, b).map_or(0, |r| r.hist[b])
+        self.draw_to(row, b).map_or(0, |h| h[b])
     }
 
     /// Requests of row `row` in buckets `b..NB` (at or above bucket `b`'s lower bound).
     pub fn above(&mut self, row: usize, b: usize) -> u64 {
-        self.draw_to(row, b).map_or(0, |r| r.hist[b..].iter().sum())
+        self.draw_to(row, b).map_or(0, |h| h[b..].iter().sum())
     }
 
     /// Row `row`'s histogram, drawn in full.
     pub fn row(&mut self, row: usize) -> [u64; NB] {
-        self.draw_to(row, 0).map_or([0; NB], |r| r.hist)
+        self.draw_to(row, 0).copied().unwrap_or([0; NB])
     }
 
     /// Sets row `row`'s histogram as already drawn (loading a recorded trial).
     pub fn set_row(&mut self, row: usize, hist: [u64; NB]) {
-        *self.row_mut(row) = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], hist, ..HistRow::EMPTY };
+        self.make_row(row);
+        self.rows.head[row] = HistRow { total: hist.iter().sum(), tail_count: hist[NB - 1], ..HistRow::EMPTY };
+        self.rows.hist[row] = hist;
     }
 
     /// Requests of rows 1..=`row` in bucket `b` (drawing the rows in full).
@@ -221,7 +253,7 @@ impl LazyHistogram {
     /// Requests in rows `(from, to]`.
     pub fn total(&self, from: usize, to: usize) -> u64 {
         let to = to.min(self.len.saturating_sub(1));
-        self.rows[..self.len].get(from + 1..=to).map_or(0, |rows| rows.iter().map(|r| r.total).sum())
+        self.rows.head[..self.len].get(from + 1..=to).map_or(0, |rows| rows.iter().map(|r| r.total).sum())
     }
 
     /// Prometheus `histogram_quantile(q)` of the summed rows `(from, to]`
@@ -257,17 +289,21 @@ impl LazyHistogram {
         if to <= from {
             return Found::Value(None);
         }
-        let (seed, group) = (self.seed, self.group);
-        let rows = &mut self.rows[from + 1..=to];
+        let (seed, group, states, rows) = (self.seed, self.group, &self.states, &mut self.rows);
+        let window = from + 1..to + 1;
         // One pass: the total, and every row's tail drawn (a row's counts
         // are the same whenever drawn). When the rank lies below the highest
         // tail, the buckets above it are passed over as one sum (every row is
         // drawn at least that far): the rows' tail counts when they all share
         // that tail, as they do while the rows' latency state does not change.
         let (mut total, mut top, mut low, mut tails) = (0u64, 0, NB, 0u64);
-        for (i, r) in rows.iter_mut().enumerate() {
+        let (head, gens, hists) =
+            (&mut rows.head[window.clone()], &mut rows.rng[window.clone()], &mut rows.hist[window]);
+        for (i, ((r, gen), hist)) in head.iter_mut().zip(gens.iter_mut()).zip(hists.iter_mut()).enumerate() {
+            if r.next as usize > NB - 1 {
+                r.draw_more(gen, hist, NB - 1, states, seed, group, from + 1 + i);
+            }
             total += r.total;
-            r.draw_to(NB - 1, &self.states, seed, group, from + 1 + i);
             top = top.max(r.tail as usize);
             low = low.min(r.tail as usize);
             tails += r.tail_count;
@@ -287,7 +323,14 @@ impl LazyHistogram {
         let above: u64 = if low == top {
             tails
         } else {
-            rows.iter().map(|r| if r.tail as usize == top { r.tail_count } else { r.hist[top..].iter().sum() }).sum()
+            let tail = |(r, h): (&HistRow, &[u64; NB])| {
+                if r.tail as usize == top {
+                    r.tail_count
+                } else {
+                    h[top..].iter().sum()
+                }
+            };
+            head.iter().zip(hists.iter()).map(tail).sum()
         };
         let start = if top > 0 && ((cum - above) as f64) >= rank {
             cum -= above;
@@ -301,9 +344,11 @@ impl LazyHistogram {
         };
         for b in (0..start).rev() {
             let mut c = 0;
-            for (i, r) in rows.iter_mut().enumerate() {
-                r.draw_to(b, &self.states, seed, group, from + 1 + i);
-                c += r.hist[b];
+            for (i, ((r, gen), hist)) in head.iter_mut().zip(gens.iter_mut()).zip(hists.iter_mut()).enumerate() {
+                if r.next as usize > b {
+                    r.draw_more(gen, hist, b, states, seed, group, from + 1 + i);
+                }
+                c += hist[b];
             }
             let below = cum - c;
             if (below as f64) < rank {
@@ -504,8 +549,8 @@ mod tests {
                             let mut quantile = histogram(&rows, &plans, case);
                             quantile.quantile(q, from, to);
                             for r in from + 1..=to.min(20) {
-                                assert!(lazy.rows[r].next >= quantile.rows[r].next, "case {case} row {r}");
-                                deeper += usize::from(lazy.rows[r].next > quantile.rows[r].next);
+                                assert!(lazy.rows.head[r].next >= quantile.rows.head[r].next, "case {case} row {r}");
+                                deeper += usize::from(lazy.rows.head[r].next > quantile.rows.head[r].next);
                             }
                             // And what it drew is what a full draw has.
                             for r in 0..=20 {
