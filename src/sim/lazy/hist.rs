@@ -107,14 +107,29 @@ impl Rows {
     /// Draws row `row` (of group `group`) down to bucket `b`.
     #[inline(always)]
     fn draw_to(&mut self, row: usize, b: usize, plans: &[HistPlan], seed: u64, group: u64) {
-        let r = &mut self.head[row];
-        if r.next as usize > b {
-            r.draw_more(&mut self.rng[row], &mut self.hist[row], b, plans, seed, group, row);
-        }
+        self.head[row].draw_to(&mut self.rng[row], &mut self.hist[row], b, plans, seed, group, row);
     }
 }
 
 impl HistRow {
+    /// Draws the row down to bucket `b`, if it is not drawn that far yet (see [`HistRow::draw_more`]).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn draw_to(
+        &mut self,
+        gen: &mut SimRng,
+        hist: &mut [u64; NB],
+        b: usize,
+        plans: &[HistPlan],
+        seed: u64,
+        group: u64,
+        row: usize,
+    ) {
+        if self.next as usize > b {
+            self.draw_more(gen, hist, b, plans, seed, group, row);
+        }
+    }
+
     /// Draws the row (number `row` of group `group`, its generator `gen`,
     /// its counts `hist`) down to bucket `b`.
     #[inline(never)]
@@ -300,9 +315,7 @@ impl LazyHistogram {
         let (head, gens, hists) =
             (&mut rows.head[window.clone()], &mut rows.rng[window.clone()], &mut rows.hist[window]);
         for (i, ((r, gen), hist)) in head.iter_mut().zip(gens.iter_mut()).zip(hists.iter_mut()).enumerate() {
-            if r.next as usize > NB - 1 {
-                r.draw_more(gen, hist, NB - 1, states, seed, group, from + 1 + i);
-            }
+            r.draw_to(gen, hist, NB - 1, states, seed, group, from + 1 + i);
             total += r.total;
             top = top.max(r.tail as usize);
             low = low.min(r.tail as usize);
@@ -345,9 +358,7 @@ impl LazyHistogram {
         for b in (0..start).rev() {
             let mut c = 0;
             for (i, ((r, gen), hist)) in head.iter_mut().zip(gens.iter_mut()).zip(hists.iter_mut()).enumerate() {
-                if r.next as usize > b {
-                    r.draw_more(gen, hist, b, states, seed, group, from + 1 + i);
-                }
+                r.draw_to(gen, hist, b, states, seed, group, from + 1 + i);
                 c += hist[b];
             }
             let below = cum - c;
