@@ -233,8 +233,25 @@ impl LazyGauges {
         debug_assert!(col % 2 == 1, "column {col} is not a maximum");
         let any_row = matches!(cmp, Cmp::Gt | Cmp::Ge);
         let last = last.min(self.rows[g].len().saturating_sub(1));
-        let mut any = false;
-        for row in first..=last {
+        if first > last {
+            return None;
+        }
+        // Most often no row's bound passes: one pass over the bounds decides,
+        // else the rows from the first whose bound passes are drawn in turn.
+        let (mut any, mut start) = (false, None);
+        for (i, r) in self.rows[g][first..=last].iter().enumerate() {
+            let bound = r.values[col];
+            if bound.is_nan() {
+                continue;
+            }
+            any = true;
+            if cmp.holds(bound, limit) == any_row {
+                start = Some(first + i);
+                break;
+            }
+        }
+        let Some(start) = start else { return any.then_some(!any_row) };
+        for row in start..=last {
             // The row's value, or the largest it can take when not drawn yet.
             let bound = self.rows[g][row].values[col];
             if bound.is_nan() {
@@ -568,7 +585,8 @@ impl MetricSource for Store {
         if let Metric::Query(_) = q.metric {
             return Err(QueryError("PromQL is answered through the fleet's Prometheus view (sim::prom)".into()));
         }
-        Ok(self.sample(q, now))
+        let (from, to) = self.window_rows(q, now);
+        Ok(self.sample(q, from, to))
     }
 
     /// A latency quantile is decided from the buckets down to the limit (see
@@ -576,29 +594,30 @@ impl MetricSource for Store {
     /// whose largest possible value would pass ([`LazyGauges::max_holds`]);
     /// other values are exact and cheap.
     fn compare(&mut self, q: &Query, now: SimTime, cmp: Cmp, limit: f64) -> Result<Compared, QueryError> {
-        if matches!(q.metric, Metric::Cpu | Metric::Memory | Metric::DbPool) && matches!(q.agg, Agg::Max | Agg::Window)
-        {
-            let (from, to) = self.window_rows(q, now);
-            let holds =
-                self.gauges.max_holds(gi(q.group), (from + 1).max(1), to, gauge_columns(q.metric).1, cmp, limit);
-            return Ok(Compared { holds, requests: None });
+        if let Metric::Query(_) = q.metric {
+            return self.query(q, now).map(|s| s.compared(cmp, limit));
         }
-        if let Some(quantile) = q.metric.latency_quantile() {
-            let (from, to) = self.window_rows(q, now);
-            let hist = &mut self.hist[gi(q.group)];
-            return Ok(Compared {
-                holds: hist.quantile_holds(quantile, from, to, cmp, limit),
-                requests: Some(hist.total(from, to)),
-            });
+        let (from, to) = self.window_rows(q, now);
+        let g = gi(q.group);
+        match q.metric {
+            Metric::Cpu | Metric::Memory | Metric::DbPool if matches!(q.agg, Agg::Max | Agg::Window) => {
+                let holds = self.gauges.max_holds(g, (from + 1).max(1), to, gauge_columns(q.metric).1, cmp, limit);
+                Ok(Compared { holds, requests: None })
+            }
+            Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
+                let quantile = q.metric.latency_quantile().unwrap_or(0.99);
+                let (holds, requests) = self.hist[g].quantile_holds(quantile, from, to, cmp, limit);
+                Ok(Compared { holds, requests: Some(requests) })
+            }
+            _ => Ok(self.sample(q, from, to).compared(cmp, limit)),
         }
-        Ok(self.query(q, now)?.compared(cmp, limit))
     }
 }
 
 impl Store {
-    /// The store never fails a query: every tick it holds was simulated.
-    fn sample(&mut self, q: &Query, now: SimTime) -> Sample {
-        let (from, to) = self.window_rows(q, now);
+    /// `q`'s value over rows `(from, to]`. The store never fails a query:
+    /// every tick it holds was simulated.
+    fn sample(&mut self, q: &Query, from: usize, to: usize) -> Sample {
         let g = q.group;
         let l = self.layout;
         match q.metric {
@@ -609,7 +628,8 @@ impl Store {
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
                 let hist = &mut self.hist[gi(g)];
                 let quantile = q.metric.latency_quantile().unwrap_or(0.99);
-                Sample { value: hist.quantile(quantile, from, to), requests: Some(hist.total(from, to)) }
+                let (value, requests) = hist.quantile_and_total(quantile, from, to);
+                Sample { value, requests: Some(requests) }
             }
             Metric::RequestRate => {
                 let (req, _) = self.counts(q, from, to);

@@ -275,9 +275,14 @@ impl LazyHistogram {
     /// (exactly [`histogram_quantile`] of their sum), drawing each row only
     /// down to the bucket that holds the rank.
     pub fn quantile(&mut self, q: f64, from: usize, to: usize) -> Option<f64> {
+        self.quantile_and_total(q, from, to).0
+    }
+
+    /// [`LazyHistogram::quantile`] and [`LazyHistogram::total`] in one pass over the rows.
+    pub fn quantile_and_total(&mut self, q: f64, from: usize, to: usize) -> (Option<f64>, u64) {
         match self.find(q, from, to, |_| false) {
-            Found::Value(v) => v,
-            Found::AtMost(_) => unreachable!("the search stops only at the value"),
+            (Found::Value(v), total) => (v, total),
+            (Found::AtMost(_), _) => unreachable!("the search stops only at the value"),
         }
     }
 
@@ -286,23 +291,26 @@ impl LazyHistogram {
     /// lies below a bucket, the quantile is at most that bucket's lower bound,
     /// which often decides the comparison (a p99 > 2 s is false once the
     /// buckets above 2 s hold less than 1% of the requests).
-    pub fn quantile_holds(&mut self, q: f64, from: usize, to: usize, cmp: Cmp, limit: f64) -> Option<bool> {
+    /// Also returns the requests in the rows (as [`LazyHistogram::total`]).
+    pub fn quantile_holds(&mut self, q: f64, from: usize, to: usize, cmp: Cmp, limit: f64) -> (Option<bool>, u64) {
         if !(q > 0.0 && q <= 1.0) {
-            return self.quantile(q, from, to).map(|v| cmp.holds(v, limit));
+            let (v, total) = self.quantile_and_total(q, from, to);
+            return (v.map(|v| cmp.holds(v, limit)), total);
         }
         match self.find(q, from, to, |bound| decided_at_most(bound, cmp, limit).is_some()) {
-            Found::Value(v) => v.map(|v| cmp.holds(v, limit)),
-            Found::AtMost(bound) => decided_at_most(bound, cmp, limit),
+            (Found::Value(v), total) => (v.map(|v| cmp.holds(v, limit)), total),
+            (Found::AtMost(bound), total) => (decided_at_most(bound, cmp, limit), total),
         }
     }
 
     /// The search behind [`LazyHistogram::quantile`]: from the top bucket
     /// down, until the bucket holding the rank, or until the quantile is
-    /// known to be at most a bound for which `enough` says so.
-    fn find(&mut self, q: f64, from: usize, to: usize, enough: impl Fn(f64) -> bool) -> Found {
+    /// known to be at most a bound for which `enough` says so; with the
+    /// requests in the rows.
+    fn find(&mut self, q: f64, from: usize, to: usize, enough: impl Fn(f64) -> bool) -> (Found, u64) {
         let to = to.min(self.len.saturating_sub(1));
         if to <= from {
-            return Found::Value(None);
+            return (Found::Value(None), 0);
         }
         let (seed, group, states, rows) = (self.seed, self.group, &self.states, &mut self.rows);
         let window = from + 1..to + 1;
@@ -314,20 +322,23 @@ impl LazyHistogram {
         let (mut total, mut top, mut low, mut tails) = (0u64, 0, NB, 0u64);
         let (head, gens, hists) =
             (&mut rows.head[window.clone()], &mut rows.rng[window.clone()], &mut rows.hist[window]);
-        for (i, ((r, gen), hist)) in head.iter_mut().zip(gens.iter_mut()).zip(hists.iter_mut()).enumerate() {
-            r.draw_to(gen, hist, NB - 1, states, seed, group, from + 1 + i);
+        for (i, r) in head.iter_mut().enumerate() {
+            // Headers only: a row's generator and counts are touched when it is drawn.
+            if r.next as usize == NB {
+                r.draw_more(&mut gens[i], &mut hists[i], NB - 1, states, seed, group, from + 1 + i);
+            }
             total += r.total;
             top = top.max(r.tail as usize);
             low = low.min(r.tail as usize);
             tails += r.tail_count;
         }
         if total == 0 {
-            return Found::Value(None);
+            return (Found::Value(None), 0);
         }
         // Every quantile of a non-empty histogram is at most the highest finite bound.
         let mut bound = BUCKETS_MS[NB - 2];
         if enough(bound) {
-            return Found::AtMost(bound);
+            return (Found::AtMost(bound), total);
         }
         let rank = q * total as f64;
         // cum = requests in buckets ≤ b; the answer is the lowest bucket with
@@ -349,7 +360,7 @@ impl LazyHistogram {
             cum -= above;
             bound = BUCKETS_MS[top - 1];
             if enough(bound) {
-                return Found::AtMost(bound);
+                return (Found::AtMost(bound), total);
             }
             top
         } else {
@@ -363,14 +374,14 @@ impl LazyHistogram {
             }
             let below = cum - c;
             if (below as f64) < rank {
-                return Found::Value(Some(interpolate(b, rank, below, c)));
+                return (Found::Value(Some(interpolate(b, rank, below, c))), total);
             }
             cum = below;
             // The rank lies in a bucket below b: at most b's lower bound.
             if b > 0 {
                 bound = BUCKETS_MS[b - 1];
                 if enough(bound) {
-                    return Found::AtMost(bound);
+                    return (Found::AtMost(bound), total);
                 }
             }
         }
@@ -381,7 +392,7 @@ impl LazyHistogram {
                 *s += h;
             }
         }
-        Found::Value(histogram_quantile(q, &sum))
+        (Found::Value(histogram_quantile(q, &sum)), total)
     }
 }
 
@@ -520,8 +531,10 @@ mod tests {
                         sum.iter_mut().zip(row).for_each(|(s, c)| *s += c);
                     }
                     let want = histogram_quantile(q, &sum);
-                    assert_eq!(lazy.quantile(q, from, to), want, "case {case} rows ({from}, {to}] q {q}");
-                    assert_eq!(lazy.total(from, to), sum.iter().sum::<u64>());
+                    let (value, total) = lazy.quantile_and_total(q, from, to);
+                    assert_eq!(value, want, "case {case} rows ({from}, {to}] q {q}");
+                    assert_eq!(total, sum.iter().sum::<u64>());
+                    assert_eq!(lazy.total(from, to), total);
                 }
             }
             // Whatever each query drew, the rows are the rows of a full draw.
@@ -548,7 +561,8 @@ mod tests {
                     for cmp in cmps {
                         for &limit in &limits {
                             let mut lazy = histogram(&rows, &plans, case);
-                            let got = lazy.quantile_holds(q, from, to, cmp, limit);
+                            let (got, total) = lazy.quantile_holds(q, from, to, cmp, limit);
+                            assert_eq!(total, exact.total(from, to));
                             let want = value.map(|v| cmp.holds(v, limit));
                             assert_eq!(
                                 got,
