@@ -332,7 +332,9 @@ pub fn run_trial(model: &Model, worker: &mut Worker, master: u64, k: u64, trace:
             }
             Event::FaultOnset => {}
             Event::EngineWake => {
-                if engine.next_wakeup() != Some(t) {
+                // A stale wake-up: the engine has moved its next one since
+                // (`scheduled_wake` is its `next_wakeup`, which only a step changes).
+                if scheduled_wake != Some(t) {
                     continue;
                 }
                 match prom.as_mut() {

@@ -269,7 +269,8 @@ pub fn run_trial_shared(models: &[Model], worker: &mut SharedWorker, master: u64
                         var.done = Some((Outcome::EventCap, et, b.acc));
                         break;
                     }
-                    if ev != Event::EngineWake || var.engine.next_wakeup() != Some(et) {
+                    // Stale wake-ups skipped as in `run_trial`: `scheduled_wake` is the engine's `next_wakeup`.
+                    if ev != Event::EngineWake || var.scheduled_wake != Some(et) {
                         continue;
                     }
                     match b.prom.as_mut() {
