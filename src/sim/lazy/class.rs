@@ -64,9 +64,16 @@ impl ClassSplit {
     }
 
     fn ensure(&mut self, row: usize) {
-        if self.rows.len() <= row {
+        let old = self.rows.len();
+        if old <= row {
             self.rows.resize(row + 1, (0, 0, true));
-            self.split.resize((row + 1) * self.classes, (0, 0));
+            // The split buffer outlives trials (a row's cells are valid once
+            // it is split); rows skipped over are empty and split into zeros.
+            let need = (row + 1) * self.classes;
+            if self.split.len() < need {
+                self.split.resize(need, (0, 0));
+            }
+            self.split[old * self.classes..row * self.classes].fill((0, 0));
         }
     }
 
