@@ -68,11 +68,17 @@ fn run_rejects_absurd_input_and_trace_reproduces_a_row() {
 #[test]
 fn run_output_fits_100_columns_and_scripts_get_json_or_quiet() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        rollsim().args(["run", "--trials", "300", "--seed", "1", "--out"]).arg(dir.path().join("t")).output().unwrap();
+    let out = rollsim()
+        .args(["run", "--trials", "300", "--seed", "1", "--threads", "1", "--out"])
+        .arg(dir.path().join("t"))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("detection") && text.contains("p90 (min)") && text.contains("all bad"), "{text}");
+    // Throughput per thread, and the thread count in words a reader expects.
+    let tp = text.lines().find(|l| l.starts_with("throughput: ")).expect("a throughput line");
+    assert!(tp.contains(" per thread)") && tp.ends_with(", 1 thread)"), "{tp}");
     for line in text.lines() {
         assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
     }

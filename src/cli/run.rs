@@ -105,11 +105,13 @@ pub fn run(
         println!("scenario {} — {trials} trials, seed {seed}", sc.name);
         print!("{}", render_text(&summary));
         let sim_hours: f64 = records.iter().map(|r| r.end.hours()).sum();
+        let n = rayon_threads(threads);
         println!(
-            "throughput: {:.0} trials/s, {:.0} simulated hours per wall second ({wall:.2} s wall, {} threads)",
+            "throughput: {:.0} trials/s ({:.0} per thread), {:.0} simulated hours/s ({wall:.2} s wall, {})",
             trials as f64 / wall,
+            trials as f64 / wall / n as f64,
             sim_hours / wall,
-            rayon_threads(threads)
+            thread_count(n)
         );
         print_rules(&records, &sc);
     }
@@ -257,6 +259,15 @@ fn print_rules(records: &[TrialRecord], sc: &Scenario) {
         if !parts.is_empty() {
             println!("{}", rollsim::summary::wrap_list(label, &parts));
         }
+    }
+}
+
+/// "1 thread", "2 threads": for the throughput lines.
+pub(super) fn thread_count(n: usize) -> String {
+    if n == 1 {
+        "1 thread".to_string()
+    } else {
+        format!("{n} threads")
     }
 }
 

@@ -138,11 +138,11 @@ pub fn sweep(mut a: Args) -> i32 {
     // Variants that share a world count their hours each: this is the work judged, not drawn.
     let variant_hours: f64 = result.rows.iter().flatten().map(|r| r.end_h).sum();
     println!(
-        "throughput: {} variants × {trials} trials in {wall:.1} s ({:.0} variant-trials/s, {:.0} variant-hours per wall second, {} threads)",
+        "throughput: {} variants × {trials} trials in {wall:.1} s: {:.0} variant-trials/s, {:.0} variant-hours/s ({})",
         result.variants.len(),
         total as f64 / wall,
         variant_hours / wall,
-        super::run::rayon_threads(a.threads)
+        super::run::thread_count(super::run::rayon_threads(a.threads))
     );
     match result.write(&out, seed, trials) {
         Ok(()) => {
