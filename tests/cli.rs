@@ -31,6 +31,28 @@ fn validate_exit_codes() {
 }
 
 #[test]
+fn help_gives_every_command_its_own_summary() {
+    let out = rollsim().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let commands: Vec<(&str, &str)> = text
+        .split("Commands:\n")
+        .nth(1)
+        .expect("a Commands section")
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim().split_once(char::is_whitespace).map_or((l.trim(), ""), |(n, d)| (n, d.trim())))
+        .collect();
+    assert!(commands.len() >= 12, "{text}");
+    for (name, summary) in &commands {
+        assert!(!summary.is_empty(), "`{name}` has no summary in --help:\n{text}");
+    }
+    let summary = |name: &str| commands.iter().find(|(n, _)| *n == name).map(|(_, d)| *d).unwrap();
+    assert!(summary("scenario").starts_with("Print a scenario as canonical TOML"), "{text}");
+    assert!(summary("import").starts_with("Import an Argo Rollouts or Flagger policy"), "{text}");
+}
+
+#[test]
 fn scenario_prints_the_builtin_seed_and_explains_fields() {
     let out = rollsim().arg("scenario").output().unwrap();
     assert!(out.status.success());

@@ -234,7 +234,6 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print a scenario as canonical TOML, or document every scenario field.
     /// Import an Argo Rollouts or Flagger policy (and Prometheus rule files) into a scenario.
     ///
     /// Reads multi-document YAML: Rollout, AnalysisTemplate, ClusterAnalysisTemplate, Canary,
@@ -269,6 +268,7 @@ enum Command {
         #[arg(long, value_name = "ALERT")]
         rollback_on: Vec<String>,
     },
+    /// Print a scenario as canonical TOML, or document every scenario field.
     Scenario {
         /// Scenario file; the built-in seed scenario when omitted.
         file: Option<PathBuf>,
