@@ -164,6 +164,85 @@ fn errors_name_file_document_line_and_field() {
 }
 
 #[test]
+fn input_without_a_policy_says_what_it_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let deploy = write(
+        tmp.path(),
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n",
+    );
+    let e = import(std::slice::from_ref(&deploy), &Options::default()).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}: no Rollout", deploy.display())), "{e}");
+    assert!(e.contains("read: document 1 `Deployment/web`, document 2 `Service/web`"), "{e}");
+
+    // A Kayenta canary config is JSON without a `kind`: named as such, not as an unknown file.
+    let kayenta = write(
+        tmp.path(),
+        "canary-config.json",
+        r#"{"name": "c", "judge": {"name": "NetflixACAJudge-v1.0"}, "metrics": [{"name": "cpu", "groups": ["system"]}],
+            "classifier": {"groupWeights": {"system": 100}, "scoreThresholds": {"pass": 95, "marginal": 75}}}"#,
+    );
+    let e = import(std::slice::from_ref(&kayenta), &Options::default()).unwrap_err().to_string();
+    assert!(e.contains("canary-config.json") && e.contains("Kayenta canary config"), "{e}");
+    // Beside a policy it is an ignored document, reported as one.
+    let rules = write(
+        tmp.path(),
+        "rules.yaml",
+        "groups:\n- name: g\n  rules:\n  - alert: HighErrors\n    expr: sum(rate(http_requests_total{code=~\"5..\"}[5m])) > 1\n",
+    );
+    let imported = import(&[rules, kayenta], &Options::default()).unwrap();
+    assert!(
+        imported.report.contains("canary-config.json document 1 (no `kind`): not a policy resource, ignored"),
+        "{}",
+        imported.report
+    );
+
+    let e = rollsim().args(["import", deploy.to_str().unwrap()]).assert().failure().get_output().stderr.clone();
+    assert!(String::from_utf8_lossy(&e).contains("`Deployment/web`"));
+}
+
+#[test]
+fn kubectl_output_imports_as_json_and_as_a_list() {
+    // What `kubectl get rollout,analysistemplate -o yaml` (or `-o json`) prints:
+    // one v1 `List` whose items are the resources, with their status.
+    let rollout = r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "web", "namespace": "shop"},
+      "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "sr"}]}}, {"setWeight": 60}]}}},
+      "status": {"phase": "Healthy", "currentStepIndex": 3}}"#;
+    let template = r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "sr", "namespace": "shop"},
+      "spec": {"metrics": [{"name": "success", "interval": "1m", "count": 5, "failureLimit": 1,
+        "successCondition": "result[0] >= 0.99",
+        "provider": {"prometheus": {"query": "sum(rate(http_requests_total{job=\"web\",code!~\"5..\"}[1m])) / sum(rate(http_requests_total{job=\"web\"}[1m]))"}}}]}}"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    for d in [&a, &b, &c] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let json = write(
+        &a,
+        "web.json",
+        &format!("{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{rollout}, {template}]}}"),
+    );
+    let list_yaml = write(
+        &b,
+        "web.yaml",
+        &format!(
+            "apiVersion: v1\nkind: List\nitems:\n- {}\n- {}\n",
+            rollout.replace('\n', " "),
+            template.replace('\n', " ")
+        ),
+    );
+    let docs =
+        write(&c, "web.yaml", &format!("{}\n---\n{}\n", rollout.replace('\n', " "), template.replace('\n', " ")));
+    let policy = |p: &PathBuf| import(std::slice::from_ref(p), &Options::default()).unwrap().scenario.policy;
+    let want = policy(&docs);
+    assert_eq!(want.phases.len(), 3, "{want:?}");
+    assert_eq!(policy(&json), want);
+    assert_eq!(policy(&list_yaml), want);
+    // A JSON manifest is accepted wherever a scenario is.
+    rollsim().args(["validate", json.to_str().unwrap()]).assert().success();
+}
+
+#[test]
 fn a_bare_result_comparison_is_warned_and_errs_like_argo() {
     let tmp = tempfile::tempdir().unwrap();
     let f = write(

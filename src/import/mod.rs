@@ -167,9 +167,9 @@ pub(crate) fn unknown_fields(doc: &Doc, node: &yaml::Node, field: &str, known: &
     }
 }
 
-/// True for files `run`, `sweep`, `compare` and `validate` import first.
+/// True for files `run`, `sweep`, `compare` and `validate` import first (YAML or JSON manifests).
 pub fn is_manifest(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
 }
 
 pub(crate) fn dur_text(d: SimDur) -> Value {
@@ -209,6 +209,50 @@ fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
+/// The error for input that holds no policy: what was read instead, and
+/// which format it seems to be when rollsim knows it (a Kayenta canary config).
+fn nothing_to_import(docs: &[Doc], paths: &[PathBuf]) -> ImportError {
+    let wanted = "no Rollout, AnalysisTemplate, Canary, MetricTemplate or Prometheus rules found";
+    let first = paths.first().map(|p| p.display().to_string()).unwrap_or_default();
+    // Kayenta (Spinnaker's canary analysis) configs: a judge, metrics and a classifier, no `kind`.
+    let kayenta = docs
+        .iter()
+        .find(|d| d.kind().is_empty() && ["judge", "metrics", "classifier"].iter().all(|k| d.root.get(k).is_some()));
+    if let Some(d) = kayenta {
+        return ImportError {
+            file: d.file.clone(),
+            document: None,
+            line: 0,
+            field: String::new(),
+            message: format!(
+                "{wanted}: this is a Kayenta canary config, which rollsim does not import (its judge, group \
+                 weights and score thresholds are not simulated); import the Argo Rollouts or Flagger resources \
+                 that run the rollout, or write its metrics as gates in a scenario (README: Limitations)"
+            ),
+        };
+    }
+    let read: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            let at = if paths.len() > 1 {
+                format!("{} document {}", d.file, d.index)
+            } else {
+                format!("document {}", d.index)
+            };
+            match d.kind().as_str() {
+                "" => format!("{at} (no `kind`)"),
+                _ => format!("{at} `{}`", d.label()),
+            }
+        })
+        .collect();
+    let message = if read.is_empty() {
+        format!("{wanted}: the input holds no YAML or JSON documents")
+    } else {
+        format!("{wanted}; read: {}", read.join(", "))
+    };
+    ImportError { file: first, document: None, line: 0, field: String::new(), message }
+}
+
 /// Reads the manifests and writes the scenario.
 pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError> {
     let docs = read_docs(paths)?;
@@ -244,6 +288,9 @@ fn import_docs(docs: Vec<Doc>, paths: &[PathBuf], opts: &Options) -> Result<Impo
             "Rollout" | "AnalysisTemplate" | "ClusterAnalysisTemplate" | "Canary" | "MetricTemplate" => {}
             "PrometheusRule" => rule_docs.push(d),
             "" if d.root.get("groups").is_some() => rule_docs.push(d),
+            "" => report
+                .resources
+                .push(format!("{} document {} (no `kind`): not a policy resource, ignored", d.file, d.index)),
             _ => report.resources.push(format!(
                 "{} document {} `{}` ({}): not a policy resource, ignored",
                 d.file,
@@ -266,13 +313,7 @@ fn import_docs(docs: Vec<Doc>, paths: &[PathBuf], opts: &Options) -> Result<Impo
     };
     let alerts = rules::import(&rule_docs, opts, &mut report, &mut queries, &mut durations)?;
     if controller.is_none() && alerts.is_none() {
-        return Err(ImportError {
-            file: paths.first().map(|p| p.display().to_string()).unwrap_or_default(),
-            document: None,
-            line: 0,
-            field: String::new(),
-            message: "no Rollout, AnalysisTemplate, Canary, MetricTemplate or Prometheus rules found".into(),
-        });
+        return Err(nothing_to_import(&docs, paths));
     }
 
     // One profile names the fleet's series: the first mesh or ingress the queries name.

@@ -159,6 +159,17 @@ pub fn load(text: &str, file: &str) -> Result<Vec<Doc>, ImportError> {
         if root.is_null() {
             continue;
         }
+        // `kubectl get ... -o yaml|json` wraps several resources in a v1 `List`: its items are the documents.
+        if root.get("kind").and_then(Node::text).as_deref() == Some("List") {
+            if let Some(items) = root.get("items") {
+                for item in items.seq() {
+                    if !item.is_null() {
+                        out.push(Doc { file: file.to_string(), index: i + 1, root: item.clone() });
+                    }
+                }
+                continue;
+            }
+        }
         out.push(Doc { file: file.to_string(), index: i + 1, root });
     }
     Ok(out)
