@@ -16,6 +16,8 @@ quantiles with exact order-statistic intervals, an unreachable end printed as �
   detection time      onset → the decision that starts the rollback (bad versions
                       rolled back after onset; otherwise not detected, ∞)
   escape              a bad version that reached 100% and completed
+  peak share          the highest traffic share the candidate reached; 100% for a
+                      completed rollout, which serves all traffic
   false_rollback      good versions under noise alone (kind none) rolled back
   false_rollback[incident]
                       good versions rolled back during an outside incident

@@ -243,6 +243,27 @@ fn kubectl_output_imports_as_json_and_as_a_list() {
 }
 
 #[test]
+fn a_rollout_completing_on_its_last_set_weight_reached_all_traffic() {
+    // No analysis: every version completes at T+1h, the instant it is set to
+    // 60%, before any tick runs at 60%. A completed rollout serves everyone, so
+    // each bad version's peak share is 100% (an escape), not the 20% it served.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(
+        tmp.path(),
+        "rollout.yaml",
+        "kind: Rollout\nmetadata: {name: web}\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - pause: {duration: 1h}\n      - setWeight: 60\n",
+    );
+    let sc = import(&[f], &Options::default()).unwrap().scenario;
+    let records = rollsim::runner::run(&sc, 7, 0..40, 1, &|| {}).unwrap();
+    assert!(records.iter().any(|r| r.bad));
+    for r in &records {
+        assert_eq!(r.outcome, rollsim::sim::Outcome::Completed, "{r:?}");
+        assert_eq!(r.end, SimTime(3600));
+        assert_eq!(r.peak_weight, 1.0, "{r:?}");
+    }
+}
+
+#[test]
 fn a_bare_result_comparison_is_warned_and_errs_like_argo() {
     let tmp = tempfile::tempdir().unwrap();
     let f = write(

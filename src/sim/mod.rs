@@ -407,7 +407,10 @@ fn finish(
         detection,
         first_alert: rec.first_alert,
         mitigation,
-        peak_weight: acc.peak_weight,
+        // A completed rollout serves all traffic (`Engine::weight_at`), even
+        // when it completes at the instant of its last weight change, before
+        // any tick ran at that weight (an Argo rollout ending on `setWeight`).
+        peak_weight: if outcome == Outcome::Completed { 1.0 } else { acc.peak_weight },
         candidate_requests: acc.requests,
         excess_failed,
         excess_slow: acc.slow as f64 - acc.expected_slow,
