@@ -12,6 +12,23 @@ pub struct Rate {
 
 pub const Z95: f64 = 1.959_963_984_540_054;
 
+/// The level to read a percentile bootstrap interval at so that it covers
+/// about as often as a two-sided interval at level `alpha` should, for a
+/// statistic of `n` values: Hesterberg's expanded percentile interval,
+/// α' = 2Φ(−√(n/(n−1)) · t₍ₙ₋₁₎(1 − α/2)). The plain percentile interval is
+/// too narrow for small samples (a z quantile where a t belongs, and a
+/// variance divided by n); α' tends to α as n grows.
+pub fn expanded_alpha(alpha: f64, n: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if n < 2 {
+        return alpha;
+    }
+    let nf = n as f64;
+    let t = StudentsT::new(0.0, 1.0, nf - 1.0).map_or(Z95, |d| d.inverse_cdf(1.0 - alpha / 2.0));
+    // 2Φ(−x) = erfc(x/√2).
+    statrs::function::erf::erfc((nf / (nf - 1.0)).sqrt() * t / std::f64::consts::SQRT_2)
+}
+
 pub fn wilson(hits: u64, n: u64) -> Rate {
     if n == 0 {
         return Rate { hits, n, value: f64::NAN, lo: f64::NAN, hi: f64::NAN };
@@ -118,6 +135,21 @@ pub fn mean(v: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expanded_alpha_widens_small_samples_and_tends_to_alpha() {
+        // n = 10: t(9) at 0.975 is 2.2622, times √(10/9) is 2.3846; 2Φ(−2.3846) = 0.0171.
+        assert!((expanded_alpha(0.05, 10) - 0.0171).abs() < 2e-4, "{}", expanded_alpha(0.05, 10));
+        // n = 2: t(1) at 0.975 is 12.706, times √2 is 17.97: far in the tail.
+        assert!(expanded_alpha(0.05, 2) < 1e-60);
+        // Monotone towards α, and α itself where no t correction applies.
+        let levels: Vec<f64> = [3, 5, 10, 30, 100, 1000, 100_000].iter().map(|&n| expanded_alpha(0.05, n)).collect();
+        assert!(levels.windows(2).all(|w| w[0] < w[1]), "{levels:?}");
+        assert!((expanded_alpha(0.05, 100_000) - 0.05).abs() < 1e-4);
+        assert_eq!(expanded_alpha(0.05, 1), 0.05);
+        // A Bonferroni level is expanded the same way: smaller than the 5% one.
+        assert!(expanded_alpha(0.05 / 8.0, 50) < expanded_alpha(0.05, 50) / 8.0);
+    }
 
     #[test]
     fn wilson_matches_known_values() {

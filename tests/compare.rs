@@ -1,7 +1,11 @@
 //! `rollsim compare`: identical inputs, a looser policy, broken inputs.
 
 use assert_cmd::Command;
-use rollsim::compare::{beyond, parse_tolerances, verdict, MetricId, MetricRef, Tolerance, Verdict};
+use rollsim::compare::{
+    beyond, compare as compare_rows, parse_tolerances, verdict, MetricId, MetricRef, Row, Tolerance, Verdict,
+    MIN_TRIALS,
+};
+use rollsim::sim::Population;
 use sha2::Digest;
 use std::path::Path;
 
@@ -23,7 +27,10 @@ fn identical_scenarios_show_no_change() {
     assert_eq!(code, 0, "{md}");
     assert!(md.contains("Paired (same trials)") && md.contains("No regression beyond tolerance."));
     assert!(!md.contains("❌") && !md.contains("⚠️") && !md.contains("✅"), "{md}");
-    assert!(md.lines().filter(|l| l.starts_with("| ")).skip(1).all(|l| l.contains("no significant change")), "{md}");
+    // Rows of rare faults (fewer than 10 trials at 150) get no verdict at all.
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).skip(1).collect();
+    assert!(rows.iter().all(|l| l.contains("no significant change") || l.contains("too few trials")), "{md}");
+    assert!(rows.iter().any(|l| l.contains("too few trials")) && rows.iter().any(|l| l.contains("no significant")));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("c/compare.json")).unwrap()).unwrap();
     assert_eq!(json["regression"], false);
@@ -147,6 +154,51 @@ fn verdicts_follow_the_metric_direction_in_both_directions_and_at_the_boundaries
     assert!(beyond(MetricId::P90Detection, 120.0, 1000.0, Tolerance::Relative(0.1)));
     assert!(!beyond(MetricId::P90Detection, -120.0, 1000.0, Tolerance::Relative(0.1)));
     assert!(!beyond(MetricId::P90Detection, 100.0, 1000.0, Tolerance::Relative(0.1)));
+}
+
+fn bad_row(excess_failed: f64, detection_min: Option<f64>) -> Row {
+    Row {
+        fault: "f".into(),
+        bad: true,
+        population: Population::Bad,
+        completed: detection_min.is_none(),
+        detection_min,
+        peak_share: 0.05,
+        excess_failed,
+        false_rollback: false,
+        end_h: 1.0,
+        rollback_h: detection_min.map(|m| m / 60.0),
+        phase_h: vec![Some(0.0)],
+    }
+}
+
+#[test]
+fn rows_with_fewer_than_10_trials_a_side_get_no_verdict() {
+    // Every paired trial better (or worse) on both a lower-is-better metric
+    // (excess failed) and the higher-is-better detection rate. At 9 trials
+    // the bootstrap interval excludes zero, but that is no evidence: no verdict,
+    // and no regression even with a tolerance. At 10 the verdicts are given.
+    for n in [2, 9, 10] {
+        let base: Vec<Row> = (0..n).map(|k| bad_row(100.0 + k as f64, None)).collect();
+        let good: Vec<Row> = (0..n).map(|k| bad_row(50.0 + k as f64, Some(5.0 + k as f64))).collect();
+        let tol = parse_tolerances("excess_failed:+1%,detection_rate:+1pp").unwrap();
+        for (from, to, want) in [(&base, &good, Verdict::Better), (&good, &base, Verdict::Worse)] {
+            let c = compare_rows(from, to, &tol, 400);
+            assert!(c.paired);
+            let all_bad = &c.groups[0];
+            assert_eq!((all_bad.name.as_str(), all_bad.base_n), ("all bad", n));
+            for m in [MetricId::ExcessFailed, MetricId::DetectionRate] {
+                let d = all_bad.deltas.iter().find(|d| d.metric == m).unwrap();
+                let expect = if n < MIN_TRIALS { Verdict::TooFewTrials } else { want };
+                assert_eq!(d.verdict, expect, "n={n} {m:?} {d:?}");
+                assert_eq!(d.regression, n >= MIN_TRIALS && want == Verdict::Worse, "n={n} {m:?}");
+                // The interval itself is still reported, wholly on one side of zero.
+                assert!(d.lo * d.hi > 0.0, "n={n} {m:?} {d:?}");
+            }
+            let junit = rollsim::compare::output::junit(&c);
+            assert_eq!(junit.contains("<skipped"), n < MIN_TRIALS, "{junit}");
+        }
+    }
 }
 
 fn run_folder(dir: &Path, trials: &str, seed: &str) {

@@ -45,6 +45,9 @@ pub fn tolerance_text(m: MetricId, t: Tolerance) -> String {
     }
 }
 
+// The wording below says "fewer than 10".
+const _: () = assert!(super::MIN_TRIALS == 10);
+
 fn mark(d: &Delta) -> &'static str {
     let within = |d: &Delta| d.tolerance.is_some_and(|t| !super::beyond(d.metric, d.change, d.base, t));
     match (d.verdict, d.regression) {
@@ -53,6 +56,7 @@ fn mark(d: &Delta) -> &'static str {
         (Verdict::Worse, false) if within(d) => "⚠️ worse (within tolerance)",
         (Verdict::Worse, false) => "⚠️ worse (not significant once corrected for the metrics tested)",
         (Verdict::Better, _) => "✅ better",
+        (Verdict::TooFewTrials, _) => "too few trials for a verdict (fewer than 10 on a side)",
         _ => "no significant change",
     }
 }
@@ -93,7 +97,7 @@ pub fn markdown(c: &Comparison, base: &str, new: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "\nRows with a tolerance decide the exit code: `all bad` and `good, noise only` by default, and any group named in `--fail-on METRIC[GROUP]:TOL`. A change is worse (or better) only when its estimate and whole interval lie on that side of zero. A regression is worse beyond its tolerance on an interval corrected for the number of rows with a tolerance (Bonferroni), so two equally good policies fail a comparison in at most about 1 run in 20."
+        "\nRows with a tolerance decide the exit code: `all bad` and `good, noise only` by default, and any group named in `--fail-on METRIC[GROUP]:TOL`. A change is worse (or better) only when its estimate and whole interval lie on that side of zero, and only in a row with at least 10 trials on each side. A regression is worse beyond its tolerance on an interval corrected for the number of rows with a tolerance (Bonferroni), so two equally good policies fail a comparison in at most about 1 run in 20."
     );
     o
 }
@@ -208,10 +212,19 @@ pub fn junit(c: &Comparison) -> String {
         .flat_map(|g| g.deltas.iter().filter(|d| d.tolerance.is_some()).map(move |d| (g.name.as_str(), d)))
         .collect();
     let failures = cases.iter().filter(|(_, d)| d.regression).count();
+    let skipped = cases.iter().filter(|(_, d)| d.verdict == Verdict::TooFewTrials).count();
     let mut o = String::new();
     let _ = writeln!(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    let _ = writeln!(o, "<testsuites name=\"rollsim compare\" tests=\"{}\" failures=\"{failures}\">", cases.len());
-    let _ = writeln!(o, "  <testsuite name=\"rollsim compare\" tests=\"{}\" failures=\"{failures}\">", cases.len());
+    let _ = writeln!(
+        o,
+        "<testsuites name=\"rollsim compare\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+        cases.len()
+    );
+    let _ = writeln!(
+        o,
+        "  <testsuite name=\"rollsim compare\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+        cases.len()
+    );
     for (group, d) in cases {
         let name = xml(&format!("{group}: {}", d.metric.label()));
         if d.regression {
@@ -226,6 +239,10 @@ pub fn junit(c: &Comparison) -> String {
             ));
             let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\">");
             let _ = writeln!(o, "      <failure message=\"{msg}\">{msg}</failure>");
+            let _ = writeln!(o, "    </testcase>");
+        } else if d.verdict == Verdict::TooFewTrials {
+            let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\">");
+            let _ = writeln!(o, "      <skipped message=\"too few trials for a verdict (fewer than 10 on a side)\"/>");
             let _ = writeln!(o, "    </testcase>");
         } else {
             let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\"/>");
