@@ -201,6 +201,66 @@ fn rows_with_fewer_than_10_trials_a_side_get_no_verdict() {
     }
 }
 
+#[test]
+fn git_base_compares_a_scenario_or_a_manifest_with_its_committed_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.email=ci@example.com", "-c", "user.name=ci"])
+            .args(args)
+            .current_dir(repo)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let rollout = |weight: u32| {
+        format!(
+            "kind: Rollout\nmetadata: {{name: web}}\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: {weight}\n      - analysis:\n          templates:\n          - templateName: sr\n      - setWeight: 60\n---\nkind: AnalysisTemplate\nmetadata: {{name: sr}}\nspec:\n  metrics:\n  - name: success\n    interval: 1m\n    count: 5\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        query: sum(rate(http_requests_total{{code!~\"5..\"}}[1m])) / sum(rate(http_requests_total[1m]))\n"
+        )
+    };
+    std::fs::write(repo.join("rollout.yaml"), rollout(20)).unwrap();
+    std::fs::copy(SEED, repo.join("seed.toml")).unwrap();
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "base"]);
+    let run = |file: &str, out: &str| {
+        let o = rollsim()
+            .current_dir(repo)
+            .args(["compare", file, "--git-base", "HEAD", "--trials", "60", "--resamples", "200", "--out", out])
+            .output()
+            .unwrap();
+        let json = std::fs::read_to_string(repo.join(out).join("compare.json")).unwrap_or_default();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+            json,
+        )
+    };
+    let changes = |json: &str| -> Vec<f64> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["metrics"].as_array().unwrap().iter().map(|m| m["change"].as_f64().unwrap_or(0.0)))
+            .collect()
+    };
+    // Unchanged files: the committed version is the same policy, trial for trial.
+    for (file, out) in [("rollout.yaml", "c1"), ("seed.toml", "c2")] {
+        let (code, text, json) = run(file, out);
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains(&format!("Base: `{file}@HEAD`")) && text.contains("Paired (same trials)"), "{text}");
+        assert!(changes(&json).iter().all(|&c| c == 0.0), "{json}");
+    }
+    // A changed manifest is imported at both revisions and compared on the same trials.
+    std::fs::write(repo.join("rollout.yaml"), rollout(40)).unwrap();
+    let (code, text, json) = run("rollout.yaml", "c3");
+    assert!(code == 0 || code == 1, "{text}");
+    assert!(text.contains("Paired (same trials)"), "{text}");
+    assert!(changes(&json).iter().any(|&c| c != 0.0), "{json}");
+}
+
 fn run_folder(dir: &Path, trials: &str, seed: &str) {
     let o = rollsim().args(["run", "--trials", trials, "--seed", seed, "--out"]).arg(dir).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
