@@ -56,7 +56,7 @@ fn mark(d: &Delta) -> &'static str {
         (Verdict::Worse, false) if within(d) => "⚠️ worse (within tolerance)",
         (Verdict::Worse, false) => "⚠️ worse (not significant once corrected for the metrics tested)",
         (Verdict::Better, _) => "✅ better",
-        (Verdict::TooFewTrials, _) => "too few trials for a verdict (fewer than 10 on a side)",
+        (Verdict::TooFewTrials, _) => "too few trials (< 10 a side)",
         _ => "no significant change",
     }
 }
