@@ -112,20 +112,10 @@ fn load_sides(a: &Args) -> Result<(Side, Side), i32> {
             let new = load_scenario(path)?;
             let text = git_show(rev, path)?;
             let label = format!("{}@{rev}", path.display());
-            // The manifests at REV are imported as `load` imports today's.
-            let base = if rollsim::import::is_manifest(path) {
-                rollsim::import::import_str(&text, &label, &rollsim::import::Options::default())
-                    .map(|i| i.scenario)
-                    .map_err(|e| {
-                        eprintln!("error: {e}");
-                        2
-                    })?
-            } else {
-                Scenario::from_toml_in(&text, &label, Scenario::folder_of(path)).map_err(|e| {
-                    eprintln!("error: invalid scenario\n{e}");
-                    2
-                })?
-            };
+            let base = super::import::load_text(path, &text, &label).map_err(|e| {
+                eprintln!("error: {e}");
+                2
+            })?;
             let trials = a.trials.unwrap_or(new.simulation.trials);
             let seed = a.seed.unwrap_or(new.simulation.seed);
             run_pair((&base, label), (&new, path.display().to_string()), trials, seed, a.threads)

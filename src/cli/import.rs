@@ -123,6 +123,15 @@ pub fn scenario_text(path: &Path) -> Result<(String, String), String> {
         .map_err(|e| format!("{}: cannot read the file: {e}", path.display()))
 }
 
+/// [`load`] of `text`, the content `path` has elsewhere (at a git revision),
+/// named `label` in errors.
+pub fn load_text(path: &Path, text: &str, label: &str) -> Result<Scenario, String> {
+    if import::is_manifest(path) {
+        return import::import_str(text, label, &Options::default()).map(|i| i.scenario).map_err(|e| e.to_string());
+    }
+    Scenario::from_toml_in(text, label, Scenario::folder_of(path)).map_err(|e| format!("invalid scenario\n{e}"))
+}
+
 /// A scenario file, or manifests imported with the defaults.
 pub fn load(path: &Path) -> Result<Scenario, String> {
     if import::is_manifest(path) {

@@ -45,7 +45,7 @@ pub fn tolerance_text(m: MetricId, t: Tolerance) -> String {
     }
 }
 
-// The wording below says "fewer than 10".
+// The wording below says "< 10".
 const _: () = assert!(super::MIN_TRIALS == 10);
 
 fn mark(d: &Delta) -> &'static str {
@@ -242,7 +242,7 @@ pub fn junit(c: &Comparison) -> String {
             let _ = writeln!(o, "    </testcase>");
         } else if d.verdict == Verdict::TooFewTrials {
             let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\">");
-            let _ = writeln!(o, "      <skipped message=\"too few trials for a verdict (fewer than 10 on a side)\"/>");
+            let _ = writeln!(o, "      <skipped message=\"{}\"/>", xml(mark(d)));
             let _ = writeln!(o, "    </testcase>");
         } else {
             let _ = writeln!(o, "    <testcase classname=\"rollsim.compare\" name=\"{name}\"/>");
