@@ -39,8 +39,24 @@ pub enum Stream {
     Reports = 4,
 }
 
+/// `SimRng::seed_from_u64(seed)`, computed directly: the state is the first
+/// four outputs of SplitMix64 started at `seed`, as rand_xoshiro fills it
+/// (through `from_rng`, byte by byte, which cost a lazily drawn row more than
+/// its draws). `seeded_equals_seed_from_u64` holds the two equal.
+#[inline]
+pub fn seeded(seed: u64) -> SimRng {
+    const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&splitmix64(seed.wrapping_add(PHI.wrapping_mul(i as u64))).to_le_bytes());
+    }
+    // An all-zero state is impossible here (SplitMix64 is a bijection and
+    // four outputs of it are never all 0), and `from_seed` checks anyway.
+    SimRng::from_seed(bytes)
+}
+
 pub fn stream(trial_seed: u64, s: Stream) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ (s as u64).wrapping_mul(0xA076_1D64_78BD_642F)))
+    seeded(splitmix64(trial_seed ^ (s as u64).wrapping_mul(0xA076_1D64_78BD_642F)))
 }
 
 /// The generator of gauge column `col` of group `g`'s row `row` (see
@@ -48,34 +64,34 @@ pub fn stream(trial_seed: u64, s: Stream) -> SimRng {
 /// reads is never drawn and which one is read first does not matter.
 pub fn gauge_stream(trial_seed: u64, g: usize, col: usize, row: u64) -> SimRng {
     let id = ((16 + 8 * g as u64 + col as u64) << 40) ^ 0x6A_0C3E_0000;
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ id)))
+    seeded(splitmix64(trial_seed ^ splitmix64(row ^ id)))
 }
 
 /// The generator of the cache hits of group `g`'s row `row` (see `store::LazyCache`).
 pub fn cache_stream(trial_seed: u64, g: usize, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xCAC4_E000_0000 ^ ((g as u64) << 40))))
+    seeded(splitmix64(trial_seed ^ splitmix64(row ^ 0xCAC4_E000_0000 ^ ((g as u64) << 40))))
 }
 
 /// The generator of group `g`'s latency histogram row `row` (see `lazy::LazyHistogram`).
 pub fn hist_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E ^ (g << 40))))
+    seeded(splitmix64(trial_seed ^ splitmix64(row ^ 0x005E_ED0F_1A7E ^ (g << 40))))
 }
 
 /// The generator of group `g`'s split by request class of row `row` (see `lazy::ClassSplit`).
 pub fn class_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xC1A5_5000_0000 ^ (g << 40))))
+    seeded(splitmix64(trial_seed ^ splitmix64(row ^ 0xC1A5_5000_0000 ^ (g << 40))))
 }
 
 /// The generator of group `g`'s errors of row `row`, when drawn on demand (see `lazy::ClassSplit`).
 pub fn error_stream(trial_seed: u64, g: u64, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(row ^ 0xE440_2000_0000 ^ (g << 40))))
+    seeded(splitmix64(trial_seed ^ splitmix64(row ^ 0xE440_2000_0000 ^ (g << 40))))
 }
 
 /// The generator that spreads one row's count of series `key` over its
 /// scrapes (see `sim::prom`): its own stream per (series, row), so reading one
 /// series never shifts another, nor anything the simulation draws.
 pub fn scrape_stream(trial_seed: u64, key: u64, row: u64) -> SimRng {
-    SimRng::seed_from_u64(splitmix64(trial_seed ^ splitmix64(key ^ 0x5C2A_9E00_0000)) ^ splitmix64(row))
+    seeded(splitmix64(trial_seed ^ splitmix64(key ^ 0x5C2A_9E00_0000)) ^ splitmix64(row))
 }
 
 /// A uniform draw in [0, 1).
@@ -398,6 +414,19 @@ pub fn max_of_normals_top(n: u64) -> f64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn seeded_equals_seed_from_u64() {
+        let mut seeds = vec![0, 1, u64::MAX, 0x9E37_79B9_7F4A_7C15, 0u64.wrapping_sub(0x9E37_79B9_7F4A_7C15)];
+        seeds.extend((0..1000).map(|i| splitmix64(i)));
+        for seed in seeds {
+            let (mut a, mut b) = (seeded(seed), SimRng::seed_from_u64(seed));
+            assert_eq!(a, b, "seed {seed:#x}");
+            for _ in 0..4 {
+                assert_eq!(a.random::<u64>(), b.random::<u64>(), "seed {seed:#x}");
+            }
+        }
+    }
 
     #[test]
     fn normal_quantile_inverts_the_cdf() {
