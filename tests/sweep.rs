@@ -299,3 +299,22 @@ fn imported_argo_variants_share_a_world_and_match_their_runs_alone() {
         assert_ne!(alone[0], alone[i], "variant {} runs like the current policy", v.id);
     }
 }
+
+/// `--quiet`, as for `run`: no tables, no throughput, only where the report is.
+#[test]
+fn a_quiet_sweep_prints_only_where_its_report_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("rollsim")
+        .unwrap()
+        .args(["sweep", "--vary", "policy.phases[0].gates.error_rate.limit=2%", "--trials", "20", "--seed", "3"])
+        .arg("--quiet")
+        .arg("--out")
+        .arg(dir.path().join("s"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, format!("report: {}\n", dir.path().join("s").display()));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("s").join("index.html").is_file());
+}

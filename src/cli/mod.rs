@@ -87,6 +87,9 @@ enum Command {
         /// Run only shard i of n (0-based) of every variant, for `rollsim merge`.
         #[arg(long, value_name = "i/n")]
         shard: Option<rollsim::shard::Shard>,
+        /// No progress bar and no tables: print only where the report (and a --write-best file) is.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Merge shard folders (of a run or a sweep) into the report one machine would have written.
     Merge {
@@ -306,21 +309,33 @@ pub fn main() -> i32 {
             let scenario = scenario_file.or(scenario);
             replay::replay(replay::Args { scenario, data, labels, map, start, until, out, force })
         }
-        Command::Sweep { scenario, vary, zip, write_best, trials, seed, threads, objective, out, force, shard } => {
-            sweep::sweep(sweep::Args {
-                scenario,
-                vary,
-                zip,
-                write_best,
-                trials,
-                seed,
-                threads,
-                objective,
-                out,
-                force,
-                shard,
-            })
-        }
+        Command::Sweep {
+            scenario,
+            vary,
+            zip,
+            write_best,
+            trials,
+            seed,
+            threads,
+            objective,
+            out,
+            force,
+            shard,
+            quiet,
+        } => sweep::sweep(sweep::Args {
+            scenario,
+            vary,
+            zip,
+            write_best,
+            trials,
+            seed,
+            threads,
+            objective,
+            out,
+            force,
+            shard,
+            quiet,
+        }),
         Command::Query { args, expr, trial, seed, data, time, start, end, step } => {
             let (scenario, expr) = match (args.as_slice(), expr) {
                 ([], Some(e)) => (None, e),

@@ -18,6 +18,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
     pub force: bool,
     pub shard: Option<rollsim::shard::Shard>,
+    pub quiet: bool,
 }
 
 pub fn sweep(mut a: Args) -> i32 {
@@ -91,7 +92,7 @@ pub fn sweep(mut a: Args) -> i32 {
     };
     if let Some(sh) = a.shard {
         let range = sh.range(trials);
-        let bar = super::progress((range.end - range.start) * variants.len() as u64, true);
+        let bar = super::progress((range.end - range.start) * variants.len() as u64, !a.quiet);
         let records = match sweep::run_records(&variants, seed, range.clone(), a.threads, &|| bar.inc(1)) {
             Ok(r) => r,
             Err(e) => {
@@ -122,7 +123,7 @@ pub fn sweep(mut a: Args) -> i32 {
         };
     }
     let total = trials * variants.len() as u64;
-    let bar = super::progress(total, true);
+    let bar = super::progress(total, !a.quiet);
     let started = Instant::now();
     let result = match sweep::run(variants, seed, trials, a.threads, a.objective, &|| bar.inc(1)) {
         Ok(r) => r,
@@ -133,17 +134,18 @@ pub fn sweep(mut a: Args) -> i32 {
     };
     let wall = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let md = result.markdown(seed, trials);
-    print!("{md}");
-    // Variants that share a world count their hours each: this is the work judged, not drawn.
-    let variant_hours: f64 = result.rows.iter().flatten().map(|r| r.end_h).sum();
-    println!(
-        "throughput: {} variants × {trials} trials in {wall:.1} s: {:.0} variant-trials/s, {:.0} variant-hours/s ({})",
-        result.variants.len(),
-        total as f64 / wall,
-        variant_hours / wall,
-        super::run::thread_count(super::run::rayon_threads(a.threads))
-    );
+    if !a.quiet {
+        print!("{}", result.markdown(seed, trials));
+        // Variants that share a world count their hours each: this is the work judged, not drawn.
+        let variant_hours: f64 = result.rows.iter().flatten().map(|r| r.end_h).sum();
+        println!(
+            "throughput: {} variants × {trials} trials in {wall:.1} s: {:.0} variant-trials/s, {:.0} variant-hours/s ({})",
+            result.variants.len(),
+            total as f64 / wall,
+            variant_hours / wall,
+            super::run::thread_count(super::run::rayon_threads(a.threads))
+        );
+    }
     match result.write(&out, seed, trials) {
         Ok(()) => {
             println!("report: {}", dir.display());
