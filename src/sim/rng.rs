@@ -418,7 +418,7 @@ pub(crate) mod tests {
     #[test]
     fn seeded_equals_seed_from_u64() {
         let mut seeds = vec![0, 1, u64::MAX, 0x9E37_79B9_7F4A_7C15, 0u64.wrapping_sub(0x9E37_79B9_7F4A_7C15)];
-        seeds.extend((0..1000).map(|i| splitmix64(i)));
+        seeds.extend((0..1000).map(splitmix64));
         for seed in seeds {
             let (mut a, mut b) = (seeded(seed), SimRng::seed_from_u64(seed));
             assert_eq!(a, b, "seed {seed:#x}");
