@@ -76,6 +76,7 @@ fn every_shared_manifest_imports_validates_and_runs() {
     assert!(!e.status.success());
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(err.contains("document 2 (AnalysisTemplate/random-fail)") && err.contains("--unsupported"), "{err}");
+    assert!(err.contains("(import it with options: rollsim import"), "{err}");
 }
 
 #[test]
@@ -199,6 +200,10 @@ fn input_without_a_policy_says_what_it_read() {
 
     let e = rollsim().args(["import", deploy.to_str().unwrap()]).assert().failure().get_output().stderr.clone();
     assert!(String::from_utf8_lossy(&e).contains("`Deployment/web`"));
+    // Run directly, no option of `rollsim import` would help: no hint to try them.
+    let e = rollsim().arg("validate").arg(&deploy).assert().failure().get_output().stderr.clone();
+    let e = String::from_utf8_lossy(&e);
+    assert!(e.contains("`Deployment/web`") && !e.contains("import it with options"), "{e}");
 }
 
 #[test]

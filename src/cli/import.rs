@@ -109,13 +109,20 @@ pub fn import(a: Args) -> i32 {
     0
 }
 
+/// `e`, and where `rollsim import`'s options may get past it, how to use them.
+fn with_import_hint(e: &import::ImportError, path: &Path) -> String {
+    if e.in_a_resource() {
+        format!("{e}\n(import it with options: rollsim import {} --out scenario.toml)", path.display())
+    } else {
+        e.to_string()
+    }
+}
+
 /// A scenario file's text and its label: TOML as it is, manifests imported
 /// with the defaults (`rollsim import` for the options).
 pub fn scenario_text(path: &Path) -> Result<(String, String), String> {
     if import::is_manifest(path) {
-        let i = import::import(&[path.to_path_buf()], &Options::default()).map_err(|e| {
-            format!("{e}\n(import it with options: rollsim import {} --out scenario.toml)", path.display())
-        })?;
+        let i = import::import(&[path.to_path_buf()], &Options::default()).map_err(|e| with_import_hint(&e, path))?;
         return Ok((i.toml, format!("{} (imported)", path.display())));
     }
     std::fs::read_to_string(path)
@@ -135,9 +142,9 @@ pub fn load_text(path: &Path, text: &str, label: &str) -> Result<Scenario, Strin
 /// A scenario file, or manifests imported with the defaults.
 pub fn load(path: &Path) -> Result<Scenario, String> {
     if import::is_manifest(path) {
-        return import::import(&[path.to_path_buf()], &Options::default()).map(|i| i.scenario).map_err(|e| {
-            format!("{e}\n(import it with options: rollsim import {} --out scenario.toml)", path.display())
-        });
+        return import::import(&[path.to_path_buf()], &Options::default())
+            .map(|i| i.scenario)
+            .map_err(|e| with_import_hint(&e, path));
     }
     Scenario::load(path).map_err(|e| format!("invalid scenario\n{e}"))
 }

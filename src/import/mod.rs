@@ -52,6 +52,15 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
+impl ImportError {
+    /// Whether the error is about a field of one resource, which `rollsim
+    /// import`'s options (`--unsupported`, `--bind`, `--arg`, `--base`) may
+    /// get past; not unreadable files, YAML syntax or input without a policy.
+    pub fn in_a_resource(&self) -> bool {
+        self.document.is_some()
+    }
+}
+
 /// What the user decides at import.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
