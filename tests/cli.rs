@@ -159,3 +159,25 @@ fn trace_reads_as_true_statements_and_filters() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--around: expected a time"));
 }
+
+/// `--threads 100000` (a typo for `--trials`) is refused before any work,
+/// with the bound; it used to start threads until memory ran out and abort.
+#[test]
+fn an_impossible_thread_count_is_refused_with_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [&["run"][..], &["sweep", "--vary", "policy.checks.every=5m"], &["compare", "a.toml", "b.toml"]] {
+        let out =
+            rollsim().args(cmd).args(["--threads", "100000", "--out"]).arg(dir.path().join("o")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("--threads") && e.contains("at most 1024 threads") && e.contains("found 100000"), "{e}");
+        assert!(!dir.path().join("o").exists(), "{cmd:?}: refused before any output");
+    }
+    // A count within the bound runs (more threads than trials included).
+    let out = rollsim()
+        .args(["run", "--trials", "3", "--threads", "4", "--quiet", "--out"])
+        .arg(dir.path().join("r"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

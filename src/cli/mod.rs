@@ -31,8 +31,8 @@ enum Command {
         /// Master seed (default: the scenario's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long, default_value_t = 0)]
+        /// Worker threads, at most 1024 (default: all cores).
+        #[arg(long, default_value_t = 0, value_parser = threads_arg)]
         threads: usize,
         /// Report folder (default: reports/<scenario>/<run-id>/); must not exist or be empty.
         #[arg(long)]
@@ -72,8 +72,8 @@ enum Command {
         /// Master seed shared by all variants (default: the scenario's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long, default_value_t = 0)]
+        /// Worker threads, at most 1024 (default: all cores).
+        #[arg(long, default_value_t = 0, value_parser = threads_arg)]
         threads: usize,
         /// e.g. 'min p90_detection where false_rollback <= 1%'.
         #[arg(long)]
@@ -221,8 +221,8 @@ enum Command {
         /// Master seed shared by both sides (default: NEW's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
         seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long, default_value_t = 0)]
+        /// Worker threads, at most 1024 (default: all cores).
+        #[arg(long, default_value_t = 0, value_parser = threads_arg)]
         threads: usize,
         /// Tolerances, e.g. 'p90_detection:+10%,false_rollback:+0.5pp' (see README for defaults).
         #[arg(long, value_name = "SPEC")]
@@ -432,6 +432,22 @@ fn scenario(file: Option<PathBuf>, explain: bool) -> i32 {
 
 /// The one progress bar of every long command, on stderr: `done/total trials`,
 /// a rounded rate and the time left. Hidden when `show` is false.
+/// The most worker threads `--threads` accepts: more than any machine's cores,
+/// few enough that a typo (`--threads 100000` for `--trials`) is refused
+/// rather than exhausting memory on thread stacks.
+pub const MAX_THREADS: usize = 1024;
+
+fn threads_arg(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("expected a whole number of threads (0: all cores), found `{s}`"))?;
+    if n > MAX_THREADS {
+        return Err(format!(
+            "at most {MAX_THREADS} threads (0: all cores; this machine has {}), found {n}",
+            run::rayon_threads(0)
+        ));
+    }
+    Ok(n)
+}
+
 pub fn progress(total: u64, show: bool) -> indicatif::ProgressBar {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
     let target = if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
