@@ -775,4 +775,13 @@ fn promql_rules_judge_a_labelled_recording() {
     let out = rollsim().args(["query", "--data", broken.to_str().unwrap(), "-e", "x"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("broken.csv:2") && err.contains("oops"), "{err}");
+    // A refused query reads as a sentence, with or without a column to point at.
+    for (expr, want) in [
+        ("rate(x[0s])", "error: the query is refused: not valid PromQL: "),
+        ("label_replace(x, \"a\", \"$1\", \"b\", \"(\")", "error: the query is refused at column 1: "),
+    ] {
+        let out = rollsim().args(["query", "--data", data.to_str().unwrap(), "-e", expr]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code() == Some(1) && err.starts_with(want), "{expr}: {err}");
+    }
 }

@@ -45,7 +45,8 @@ pub fn query(a: Args) -> i32 {
     let q = match promql::parse(&a.expr) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("error: the query is refused {e}\n  {}", a.expr);
+            let sep = if e.column.is_some() { " " } else { ": " };
+            eprintln!("error: the query is refused{sep}{e}\n  {}", a.expr);
             if let Some(c) = e.column {
                 eprintln!("  {}^", " ".repeat(c - 1));
             }

@@ -199,3 +199,27 @@ fn values_and_timestamps_print_as_the_http_api_does() {
         r#"{"status":"success","data":{"resultType":"scalar","result":[1,"0.5"]}}"#
     );
 }
+
+/// Error messages print floats as Prometheus (Go's `%v`) does.
+#[test]
+fn floats_in_errors_print_as_go_does() {
+    use super::eval::functions::go_format_v;
+    let cases = [
+        (1e300, "1e+300"),
+        (1_234_567.0, "1.234567e+06"),
+        (123_456.0, "123456"),
+        (9.3e18, "9.3e+18"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (-2.5e-7, "-2.5e-07"),
+        (0.0, "0"),
+        (f64::NAN, "NaN"),
+        (f64::NEG_INFINITY, "-Inf"),
+    ];
+    for (f, want) in cases {
+        assert_eq!(go_format_v(f), want, "{f}");
+    }
+    let mut st = store(&[(&[(NAME, "up")], &[(0, 1.0)])]);
+    let err = Evaluator::new(&mut st).instant(&parse("topk(1e300, up)").unwrap(), 0).unwrap_err();
+    assert_eq!(err, "Scalar value 1e+300 overflows int64");
+}

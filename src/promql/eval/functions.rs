@@ -3,6 +3,27 @@
 //! `rate`/`increase`/`delta` and the `*_over_time` family.
 
 /// Go's `math.Max` (NaN wins, +Inf wins, +0 over −0).
+/// A float as Go's `%v` prints it (Prometheus' error messages): the shortest
+/// digits, in exponent form when the exponent is below -4 or at least 6
+/// (`1e+300`, `1.234567e+06`, `123456`, `NaN`, `+Inf`).
+pub(crate) fn go_format_v(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let e = format!("{f:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if f != 0.0 && !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
+    }
+}
+
 pub(super) fn go_max(a: f64, b: f64) -> f64 {
     if a == f64::INFINITY || b == f64::INFINITY {
         f64::INFINITY

@@ -330,7 +330,7 @@ impl<'a, S: Storage + ?Sized> Evaluator<'a, S> {
         if op == "topk" || op == "bottomk" {
             let f = param.unwrap_or(0.0);
             if !(f.is_finite() && f.abs() < 9.2e18) {
-                return Err(format!("Scalar value {f} overflows int64"));
+                return Err(format!("Scalar value {} overflows int64", functions::go_format_v(f)));
             }
             let ki = f as i64;
             if ki < 1 {
