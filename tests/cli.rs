@@ -181,3 +181,19 @@ fn an_impossible_thread_count_is_refused_with_the_bound() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs a script starts within one second get folders of their own by default.
+#[test]
+fn quick_runs_with_default_folders_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let folders: Vec<String> = (0..3)
+        .map(|_| {
+            let out = rollsim().current_dir(dir.path()).args(["run", "--trials", "3", "--quiet"]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            stdout.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().to_string()
+        })
+        .collect();
+    assert!(folders[0] != folders[1] && folders[1] != folders[2] && folders[0] != folders[2], "{folders:?}");
+    assert!(folders.iter().all(|f| std::path::Path::new(f).join("summary.json").is_file()), "{folders:?}");
+}

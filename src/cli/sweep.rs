@@ -80,11 +80,16 @@ pub fn sweep(mut a: Args) -> i32 {
     let trials = a.trials.unwrap_or(base.simulation.trials);
     let seed = a.seed.unwrap_or(base.simulation.seed);
     let name = base.name.clone();
-    let dir = a.out.clone().unwrap_or_else(|| match a.shard {
-        Some(sh) => {
-            PathBuf::from("reports").join(&name).join(format!("sweep-{}-shard{}of{}", utc_stamp(), sh.index, sh.count))
-        }
-        None => PathBuf::from("reports").join(&name).join(format!("sweep-{}", utc_stamp())),
+    let dir = a.out.clone().unwrap_or_else(|| {
+        super::unused_dir(match a.shard {
+            Some(sh) => PathBuf::from("reports").join(&name).join(format!(
+                "sweep-{}-shard{}of{}",
+                utc_stamp(),
+                sh.index,
+                sh.count
+            )),
+            None => PathBuf::from("reports").join(&name).join(format!("sweep-{}", utc_stamp())),
+        })
     });
     let out = match super::out_dir(&dir, a.force) {
         Ok(o) => o,
