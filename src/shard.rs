@@ -112,7 +112,16 @@ fn write_info<T: serde::Serialize>(dir: &Path, info: &T) -> Result<(), ShardErro
 fn read_info<T: serde::de::DeserializeOwned>(dir: &Path, kind: &str) -> Result<(PathBuf, T), ShardError> {
     let path = dir.join(SHARD_FILE);
     let at = file_err(&path);
-    let text = std::fs::read_to_string(&path).map_err(|e| at(format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound if dir.is_dir() => ShardError::File {
+            path: dir.to_path_buf(),
+            message: format!(
+                "not a shard folder (it has no {SHARD_FILE}): `rollsim merge` combines the folders that \
+                 `run --shard i/n` or `sweep --shard i/n` wrote"
+            ),
+        },
+        _ => at(format!("cannot read: {e}")),
+    })?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(format!("not valid JSON: {e}")))?;
     if v["kind"] != kind {
         return Err(at(format!("not a {kind} folder (kind is not \"{kind}\")")));

@@ -41,7 +41,9 @@ fn shard_then_merge_equals_a_single_run() {
     let e = err(&["merge", &d("s0"), &d("s1"), &d("other"), "--out", &d("x")]);
     assert!(e.contains("other/shard.json") && e.contains("belongs to another run"), "{e}");
     let e = err(&["merge", &d("single"), "--out", &d("x")]);
-    assert!(e.contains("single/shard.json: cannot read"), "{e}");
+    assert!(e.contains("single: not a shard folder (it has no shard.json)") && e.contains("--shard i/n"), "{e}");
+    let e = err(&["merge", &d("nowhere"), "--out", &d("x")]);
+    assert!(e.contains("nowhere/shard.json: cannot read"), "{e}");
     // A field of the wrong type, or one rollsim does not know, is named.
     let info = Path::new(&d("s2")).join("shard.json");
     let good = std::fs::read_to_string(&info).unwrap();
