@@ -51,46 +51,7 @@ enum Command {
         quiet: bool,
     },
     /// Run policy variants on the same trials and show their trade-offs.
-    Sweep {
-        /// Scenario file; the built-in seed scenario when omitted.
-        scenario: Option<PathBuf>,
-        /// PATH=v1,v2,...: a scenario field and the values to try (repeatable; every combination
-        /// runs). `[*]` addresses every element: 'policy.phases[*].gates.error_rate.limit=1%,2%'.
-        #[arg(long, required = true, value_name = "PATH=VALUES")]
-        vary: Vec<rollsim::sweep::Vary>,
-        /// Move the --vary axes together (the i-th values of each form variant i) instead of
-        /// running every combination; every --vary needs as many values.
-        #[arg(long)]
-        zip: bool,
-        /// Save the recommended variant (needs --objective) as a scenario file ready to commit;
-        /// refused if FILE exists, unless --force.
-        #[arg(long, value_name = "FILE", requires = "objective")]
-        write_best: Option<PathBuf>,
-        /// Trials per variant (default: the scenario's simulation.trials).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-        trials: Option<u64>,
-        /// Master seed shared by all variants (default: the scenario's simulation.seed).
-        #[arg(long, allow_hyphen_values = true)]
-        seed: Option<u64>,
-        /// Worker threads, at most 1024 (default: all cores).
-        #[arg(long, default_value_t = 0, value_parser = threads_arg)]
-        threads: usize,
-        /// e.g. 'min p90_detection where false_rollback <= 1%'.
-        #[arg(long)]
-        objective: Option<rollsim::sweep::Objective>,
-        /// Output folder (default: reports/<scenario>/sweep-<UTC time>/); must not exist or be empty.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
-        #[arg(long)]
-        force: bool,
-        /// Run only shard i of n (0-based) of every variant, for `rollsim merge`.
-        #[arg(long, value_name = "i/n")]
-        shard: Option<rollsim::shard::Shard>,
-        /// No progress bar and no tables: print only where the report (and a --write-best file) is.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Sweep(sweep::Args),
     /// Merge shard folders (of a run or a sweep) into the report one machine would have written.
     Merge {
         /// Shard folders written by `run --shard i/n`, all n of them.
@@ -309,33 +270,7 @@ pub fn main() -> i32 {
             let scenario = scenario_file.or(scenario);
             replay::replay(replay::Args { scenario, data, labels, map, start, until, out, force })
         }
-        Command::Sweep {
-            scenario,
-            vary,
-            zip,
-            write_best,
-            trials,
-            seed,
-            threads,
-            objective,
-            out,
-            force,
-            shard,
-            quiet,
-        } => sweep::sweep(sweep::Args {
-            scenario,
-            vary,
-            zip,
-            write_best,
-            trials,
-            seed,
-            threads,
-            objective,
-            out,
-            force,
-            shard,
-            quiet,
-        }),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Query { args, expr, trial, seed, data, time, start, end, step } => {
             let (scenario, expr) = match (args.as_slice(), expr) {
                 ([], Some(e)) => (None, e),

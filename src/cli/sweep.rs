@@ -6,18 +6,46 @@ use rollsim::sweep::{self, Objective, Vary};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// `rollsim sweep`'s arguments.
+#[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Scenario file; the built-in seed scenario when omitted.
     pub scenario: Option<PathBuf>,
+    /// PATH=v1,v2,...: a scenario field and the values to try (repeatable; every combination
+    /// runs). `[*]` addresses every element: 'policy.phases[*].gates.error_rate.limit=1%,2%'.
+    #[arg(long, required = true, value_name = "PATH=VALUES")]
     pub vary: Vec<Vary>,
+    /// Move the --vary axes together (the i-th values of each form variant i) instead of
+    /// running every combination; every --vary needs as many values.
+    #[arg(long)]
     pub zip: bool,
+    /// Save the recommended variant (needs --objective) as a scenario file ready to commit;
+    /// refused if FILE exists, unless --force.
+    #[arg(long, value_name = "FILE", requires = "objective")]
     pub write_best: Option<PathBuf>,
+    /// Trials per variant (default: the scenario's simulation.trials).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub trials: Option<u64>,
+    /// Master seed shared by all variants (default: the scenario's simulation.seed).
+    #[arg(long, allow_hyphen_values = true)]
     pub seed: Option<u64>,
+    /// Worker threads, at most 1024 (default: all cores).
+    #[arg(long, default_value_t = 0, value_parser = super::threads_arg)]
     pub threads: usize,
+    /// e.g. 'min p90_detection where false_rollback <= 1%'.
+    #[arg(long)]
     pub objective: Option<Objective>,
+    /// Output folder (default: reports/<scenario>/sweep-<UTC time>/); must not exist or be empty.
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the output folder if it is one rollsim wrote (never a folder of yours).
+    #[arg(long)]
     pub force: bool,
+    /// Run only shard i of n (0-based) of every variant, for `rollsim merge`.
+    #[arg(long, value_name = "i/n")]
     pub shard: Option<rollsim::shard::Shard>,
+    /// No progress bar and no tables: print only where the report (and a --write-best file) is.
+    #[arg(long, short)]
     pub quiet: bool,
 }
 
