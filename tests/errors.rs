@@ -57,6 +57,11 @@ fn caps_name_themselves() {
     let classes: String = (0..70).map(|i| format!("{{ name = \"c{i}\", share = \"0.5%\" }},\n")).collect();
     let e = err_of(&seed_with("classes = [", &format!("classes = [\n{classes}")));
     assert!(e.contains("traffic.classes") && e.contains("cap of 63"), "{e}");
+    // Out of range on either side, the message gives the range (not "above 0" for 1e9).
+    for rate in ["1000000000", "0.0001"] {
+        let e = err_of(&seed_with("requests_per_second = 300", &format!("requests_per_second = {rate}")));
+        assert!(e.contains("traffic.requests_per_second") && e.contains("from 0.001 to below 1e9"), "{e}");
+    }
 }
 
 #[test]

@@ -196,7 +196,7 @@ fn build_traffic(cx: &mut Ctx, t: &RawTraffic) -> Traffic {
             "traffic.requests_per_second",
             200.0,
             0.001..1e9,
-            "a rate above 0",
+            "a rate from 0.001 to below 1e9 requests per second",
         ),
         diurnal_amplitude: cx.opt(&t.diurnal_amplitude, "traffic.diurnal_amplitude", 0.3, |s| {
             parse_share(s).and_then(|v| if v < 1.0 { Ok(v) } else { Err("expected less than 100%".into()) })
