@@ -81,6 +81,13 @@ fn bad_input_has_defined_behaviour() {
     assert!(e.contains("--map 'value=METRIC'"), "{e}");
     let e = read("empty.csv", "").unwrap_err();
     assert!(e.contains("empty"), "{e}");
+    // Nothing left after skipping: the error says what was skipped and how to map it.
+    let e = read("unknown.csv", "timestamp,metric,version,value\n60,http_errors,candidate,1\n").unwrap_err();
+    assert!(e.contains("unknown.csv: no usable rows: 1 sample of unknown metric \"http_errors\""), "{e}");
+    assert!(e.contains("--map 'http_errors=METRIC'"), "{e}");
+    let e =
+        read("gaps.csv", "timestamp,metric,version,value\n60,cpu,candidate,NaN\n120,cpu,candidate,+Inf\n").unwrap_err();
+    assert!(e.contains("no usable rows: 2 empty, NaN or infinite values skipped"), "{e}");
 }
 
 #[test]

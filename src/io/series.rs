@@ -4,7 +4,7 @@
 //!
 //! Files are read line by line; only the mapped series are kept. Defined
 //! behaviour for bad input: a malformed row is an error naming the file and
-//! row; empty or NaN values are skipped (a gap is no data); unsorted rows are
+//! row; empty, NaN or infinite values are skipped (a gap is no data); unsorted rows are
 //! sorted and duplicate timestamps keep the last value, each with a warning;
 //! unknown metric names are skipped with a warning; mixing timestamp formats
 //! in one file is an error.
@@ -288,8 +288,10 @@ impl<'m, 's> Collector<'m, 's> {
             *s = dedup;
         }
         if self.skipped > 0 {
-            out.warnings
-                .push(format!("{} skipped (gaps are no data)", count_of(self.skipped, "empty or NaN value", None)));
+            out.warnings.push(format!(
+                "{} skipped (gaps are no data)",
+                count_of(self.skipped, "empty, NaN or infinite value", None)
+            ));
         }
         for (name, n) in &self.unknown {
             out.warnings.push(format!(
@@ -298,7 +300,9 @@ impl<'m, 's> Collector<'m, 's> {
             ));
         }
         if out.rows == 0 && out.trial.is_empty() {
-            return Err(SeriesError::new(path, "no usable rows"));
+            // What was skipped is why: say it, not only that nothing is left.
+            let why = if out.warnings.is_empty() { String::new() } else { format!(": {}", out.warnings.join("; ")) };
+            return Err(SeriesError::new(path, format!("no usable rows{why}")));
         }
         Ok(self.out)
     }
