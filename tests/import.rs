@@ -204,6 +204,15 @@ fn input_without_a_policy_says_what_it_read() {
     let e = rollsim().arg("validate").arg(&deploy).assert().failure().get_output().stderr.clone();
     let e = String::from_utf8_lossy(&e);
     assert!(e.contains("`Deployment/web`") && !e.contains("import it with options"), "{e}");
+    // Nor where the manifest asks for what is not simulated, which no option changes.
+    let bg = write(
+        tmp.path(),
+        "bg.yaml",
+        "kind: Rollout\nmetadata: {name: web}\nspec:\n  strategy:\n    blueGreen: {activeService: web}\n",
+    );
+    let e = rollsim().arg("validate").arg(&bg).assert().failure().get_output().stderr.clone();
+    let e = String::from_utf8_lossy(&e);
+    assert!(e.contains("blueGreen strategy is not simulated") && !e.contains("import it with options"), "{e}");
 }
 
 #[test]

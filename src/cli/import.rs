@@ -109,9 +109,11 @@ pub fn import(a: Args) -> i32 {
     0
 }
 
-/// `e`, and where `rollsim import`'s options may get past it, how to use them.
+/// `e`, and when it names an option of `rollsim import` as the way past it,
+/// that the option belongs to `rollsim import` (the manifest was imported
+/// with the defaults).
 fn with_import_hint(e: &import::ImportError, path: &Path) -> String {
-    if e.in_a_resource() {
+    if e.names_an_import_option() {
         format!("{e}\n(import it with options: rollsim import {} --out scenario.toml)", path.display())
     } else {
         e.to_string()

@@ -53,11 +53,13 @@ impl fmt::Display for ImportError {
 impl std::error::Error for ImportError {}
 
 impl ImportError {
-    /// Whether the error is about a field of one resource, which `rollsim
-    /// import`'s options (`--unsupported`, `--bind`, `--arg`, `--base`) may
-    /// get past; not unreadable files, YAML syntax or input without a policy.
-    pub fn in_a_resource(&self) -> bool {
-        self.document.is_some()
+    /// Whether the error names one of `rollsim import`'s options
+    /// (`--unsupported`, `--bind`, `--arg`, `--rollback-on`) as the way past
+    /// it; a command that imports with the defaults then says where they go.
+    pub fn names_an_import_option(&self) -> bool {
+        ["--unsupported", "--bind", "--arg ", "--rollback-on"]
+            .iter()
+            .any(|o| self.message.contains(o) || self.field == *o)
     }
 }
 
