@@ -677,3 +677,24 @@ fn a_misspelt_field_is_warned_about_not_silently_defaulted() {
         i.report
     );
 }
+
+/// Argo retries a measurement that errs after 10 s, so a Rollout with
+/// analysis gets a grid that holds it; one without any keeps the base
+/// scenario's scrape interval and tick (a 10 s tick is six times the work).
+#[test]
+fn only_a_rollout_that_measures_gets_the_error_retry_grid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let steps = "kind: Rollout\nmetadata: {name: web}\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - pause: {}\n      - setWeight: 50\n      - pause: {duration: 10m}\n";
+    let plain = write(tmp.path(), "plain.yaml", steps);
+    let sc = import(&[plain], &Options::default()).unwrap().scenario;
+    assert_eq!((sc.fleet.scrape_interval.0, sc.simulation.tick.0), (15, 60));
+    let analysed = write(
+        tmp.path(),
+        "analysed.yaml",
+        &format!(
+            "{steps}      - analysis:\n          templates: [{{templateName: sr}}]\n---\nkind: AnalysisTemplate\nmetadata: {{name: sr}}\nspec:\n  metrics:\n  - name: sr\n    interval: 1m\n    successCondition: result[0] < 0.05\n    provider:\n      prometheus:\n        query: sum(rate(http_requests_total{{code=~\"5..\"}}[1m])) / sum(rate(http_requests_total[1m]))\n"
+        ),
+    );
+    let sc = import(&[analysed], &Options::default()).unwrap().scenario;
+    assert_eq!(10 % sc.simulation.tick.0, 0, "the 10 s retry falls on the tick ({})", sc.simulation.tick);
+}
