@@ -151,6 +151,12 @@ fn trace_reads_as_true_statements_and_filters() {
     assert!(around.contains("showing T+23:30:00 to T+24:30:00"), "{around}");
     assert!(!around.contains("T+18:05:00  check"), "{around}");
     assert!(around.contains("T+24:00:00  DECISION rollback"), "{around}");
+    // A window after the trial's end says so instead of showing nothing.
+    let after = trace(&["--around", "30h"]);
+    assert!(
+        after.contains("showing T+29:30:00 to T+30:30:00: after the trial ended at T+24:05:00, nothing happens there"),
+        "{after}"
+    );
     // A trigger names its window, threshold and the stable group's value.
     let out = rollsim().args(["trace", "--trial", "4", "--seed", "1", "--only", "failures"]).output().unwrap();
     let t = String::from_utf8(out.stdout).unwrap();

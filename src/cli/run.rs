@@ -635,7 +635,13 @@ pub fn trace(
         r.onset
     );
     if let Some(t) = around {
-        println!("showing {} to {}", rollsim::time::SimTime(t.0.saturating_sub(AROUND.0)), t + AROUND);
+        let from = rollsim::time::SimTime(t.0.saturating_sub(AROUND.0));
+        if from > r.end {
+            // Nothing to show: say so rather than print an empty window.
+            println!("showing {from} to {}: after the trial ended at {}, nothing happens there", t + AROUND, r.end);
+        } else {
+            println!("showing {from} to {}", t + AROUND);
+        }
     }
     let mut state = TraceState { sc: &sc, store, failures: Default::default(), phase_start: Vec::new() };
     for e in &tr.engine {
