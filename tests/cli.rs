@@ -61,6 +61,11 @@ fn scenario_prints_the_builtin_seed_and_explains_fields() {
     let out = rollsim().args(["scenario", "--explain"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("policy.checks.failure_limit") && text.contains("simulation.time_limit"));
+    // --explain documents every field; a FILE beside it was silently ignored.
+    let out = rollsim().args(["scenario", "--explain", "traffic.noise"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("'--explain' cannot be used with '[FILE]'"), "{e}");
 }
 
 #[test]

@@ -236,8 +236,8 @@ enum Command {
     Scenario {
         /// Scenario file; the built-in seed scenario when omitted.
         file: Option<PathBuf>,
-        /// Print every field with its default and meaning instead.
-        #[arg(long)]
+        /// Print every field with its default and meaning instead (of every scenario: no FILE).
+        #[arg(long, conflicts_with = "file")]
         explain: bool,
     },
 }
