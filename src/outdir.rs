@@ -184,6 +184,20 @@ impl OutDir {
     }
 }
 
+/// A default output folder (`reports/...-<UTC second>`) that does not exist
+/// yet: `dir`, or `dir-2`, `dir-3`... when runs started within the same second
+/// (a script's quick runs), so that no default ever meets an existing folder.
+pub fn unused_dir(dir: PathBuf) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut candidate = dir.clone();
+    let mut n = 2;
+    while candidate.symlink_metadata().is_ok() {
+        candidate = dir.with_file_name(format!("{name}-{n}"));
+        n += 1;
+    }
+    candidate
+}
+
 /// The folder `path` lives in (`.` for a bare name).
 fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
@@ -310,5 +324,19 @@ mod tests {
         .unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "new");
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_default_folder_never_meets_an_existing_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("20261202-053605Z-s1-n5");
+        assert_eq!(unused_dir(dir.clone()), dir);
+        // Runs that started within the same second: the next free suffix,
+        // whether what is there is a report, an empty folder or a file.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("summary.json"), "{}").unwrap();
+        std::fs::create_dir(tmp.path().join("20261202-053605Z-s1-n5-2")).unwrap();
+        std::fs::write(tmp.path().join("20261202-053605Z-s1-n5-3"), "mine").unwrap();
+        assert_eq!(unused_dir(dir), tmp.path().join("20261202-053605Z-s1-n5-4"));
     }
 }

@@ -84,8 +84,10 @@ pub fn compare(a: Args) -> i32 {
         Ok(t) => t,
         Err(e) => return usage(&e),
     };
-    let dir =
-        a.out.clone().unwrap_or_else(|| super::unused_dir(PathBuf::from("reports").join("compare").join(utc_stamp())));
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| rollsim::outdir::unused_dir(PathBuf::from("reports").join("compare").join(utc_stamp())));
     let out = match super::out_dir(&dir, a.force) {
         Ok(o) => o,
         Err(code) => return code,

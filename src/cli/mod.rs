@@ -309,20 +309,6 @@ mod run;
 mod sweep;
 
 /// Checks an output folder before any work; prints the error and returns exit code 2.
-/// A default output folder (`reports/...-<UTC second>`) that does not exist
-/// yet: `dir`, or `dir-2`, `dir-3`... when runs started within the same second
-/// (a script's quick runs), so that no default ever meets an existing folder.
-pub fn unused_dir(dir: PathBuf) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut candidate = dir.clone();
-    let mut n = 2;
-    while candidate.symlink_metadata().is_ok() {
-        candidate = dir.with_file_name(format!("{name}-{n}"));
-        n += 1;
-    }
-    candidate
-}
-
 pub fn out_dir(dir: &std::path::Path, force: bool) -> Result<rollsim::outdir::OutDir, i32> {
     rollsim::outdir::OutDir::check(dir, force).map_err(|e| {
         eprintln!("error: {e}");
@@ -410,23 +396,4 @@ pub fn progress(total: u64, show: bool) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unused_dir;
-
-    #[test]
-    fn a_default_folder_never_meets_an_existing_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("20261202-053605Z-s1-n5");
-        assert_eq!(unused_dir(dir.clone()), dir);
-        // Runs that started within the same second: the next free suffix,
-        // whether what is there is a report, an empty folder or a file.
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("summary.json"), "{}").unwrap();
-        std::fs::create_dir(tmp.path().join("20261202-053605Z-s1-n5-2")).unwrap();
-        std::fs::write(tmp.path().join("20261202-053605Z-s1-n5-3"), "mine").unwrap();
-        assert_eq!(unused_dir(dir), tmp.path().join("20261202-053605Z-s1-n5-4"));
-    }
 }

@@ -33,7 +33,7 @@ pub fn replay(a: Args) -> i32 {
     };
     let stem = a.data.file_stem().map_or("data".into(), |s| s.to_string_lossy().into_owned());
     let dir = a.out.clone().unwrap_or_else(|| {
-        super::unused_dir(PathBuf::from("reports").join("replay").join(format!("{stem}-{}", utc_stamp())))
+        rollsim::outdir::unused_dir(PathBuf::from("reports").join("replay").join(format!("{stem}-{}", utc_stamp())))
     });
     let out = match super::out_dir(&dir, a.force) {
         Ok(o) => o,

@@ -53,7 +53,7 @@ pub fn run(
     // The output folder is checked before any simulation.
     let run_id = format!("{}-s{seed}-n{trials}", utc_stamp());
     let dir = out.unwrap_or_else(|| {
-        super::unused_dir(match shard {
+        rollsim::outdir::unused_dir(match shard {
             Some(sh) => {
                 PathBuf::from("reports").join(&sc.name).join(format!("{run_id}-shard{}of{}", sh.index, sh.count))
             }
@@ -191,7 +191,7 @@ pub fn merge(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
     );
     print!("{}", render_text(&summary));
     let dir = out.unwrap_or_else(|| {
-        super::unused_dir(PathBuf::from("reports").join(&m.scenario.name).join(format!(
+        rollsim::outdir::unused_dir(PathBuf::from("reports").join(&m.scenario.name).join(format!(
             "{}-s{}-n{}",
             utc_stamp(),
             m.meta.seed,
@@ -221,7 +221,7 @@ fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
     print!("{}", m.result.markdown(m.seed, m.trials));
     let name = m.result.variants[0].scenario.name.clone();
     let dir = out.unwrap_or_else(|| {
-        super::unused_dir(PathBuf::from("reports").join(name).join(format!("sweep-{}", utc_stamp())))
+        rollsim::outdir::unused_dir(PathBuf::from("reports").join(name).join(format!("sweep-{}", utc_stamp())))
     });
     let out = match super::out_dir(&dir, force) {
         Ok(o) => o,

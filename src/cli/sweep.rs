@@ -109,7 +109,7 @@ pub fn sweep(mut a: Args) -> i32 {
     let seed = a.seed.unwrap_or(base.simulation.seed);
     let name = base.name.clone();
     let dir = a.out.clone().unwrap_or_else(|| {
-        super::unused_dir(match a.shard {
+        rollsim::outdir::unused_dir(match a.shard {
             Some(sh) => PathBuf::from("reports").join(&name).join(format!(
                 "sweep-{}-shard{}of{}",
                 utc_stamp(),

@@ -2,7 +2,6 @@
 //! `histogram_quantile`'s bucket interpolation, and the extrapolation of
 //! `rate`/`increase`/`delta` and the `*_over_time` family.
 
-/// Go's `math.Max` (NaN wins, +Inf wins, +0 over −0).
 /// A float as Go's `%v` prints it (Prometheus' error messages): the shortest
 /// digits, in exponent form when the exponent is below -4 or at least 6
 /// (`1e+300`, `1.234567e+06`, `123456`, `NaN`, `+Inf`).
@@ -24,6 +23,7 @@ pub(crate) fn go_format_v(f: f64) -> String {
     }
 }
 
+/// Go's `math.Max` (NaN wins, +Inf wins, +0 over −0).
 pub(super) fn go_max(a: f64, b: f64) -> f64 {
     if a == f64::INFINITY || b == f64::INFINITY {
         f64::INFINITY
