@@ -208,3 +208,33 @@ fn quick_runs_with_default_folders_never_collide() {
     assert!(folders[0] != folders[1] && folders[1] != folders[2] && folders[0] != folders[2], "{folders:?}");
     assert!(folders.iter().all(|f| std::path::Path::new(f).join("summary.json").is_file()), "{folders:?}");
 }
+
+#[test]
+fn every_command_prints_the_absolute_path_of_what_it_wrote() {
+    // Relative `--out` paths, from a folder of their own: what each command
+    // prints must name the same files from any other folder.
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = std::fs::canonicalize(dir.path()).unwrap();
+    let scenario = std::fs::canonicalize("scenarios/seed-canary.toml").unwrap();
+    let seed = scenario.to_str().unwrap();
+    let vary = "policy.phases[0].gates.error_rate.limit=1%,2%";
+    let commands: [(&[&str], &str, &str); 8] = [
+        (&["run", seed, "--trials", "10", "--quiet", "--out", "r"], "report: ", "r"),
+        (&["run", seed, "--trials", "10", "--shard", "0/2", "--out", "s0"], "shard: ", "s0"),
+        (&["run", seed, "--trials", "10", "--shard", "1/2", "--out", "s1"], "shard: ", "s1"),
+        (&["merge", "s0", "s1", "--out", "m"], "report: ", "m"),
+        (&["sweep", seed, "--trials", "10", "--quiet", "--vary", vary, "--out", "s"], "report: ", "s"),
+        (&["compare", seed, seed, "--trials", "10", "--out", "c"], "report: ", "c"),
+        (&["record", seed, "--trial", "1", "--out", "t.csv"], "written to ", "t.csv"),
+        (&["replay", seed, "--data", "t.csv", "--out", "p"], "report: ", "p"),
+    ];
+    for (args, marker, wrote) in commands {
+        let out = rollsim().current_dir(&cwd).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let line = stdout.lines().find(|l| l.contains(marker)).unwrap_or_else(|| panic!("{args:?}: {stdout}"));
+        let printed = line.split(marker).nth(1).unwrap().split(' ').next().unwrap();
+        assert_eq!(printed, cwd.join(wrote).to_str().unwrap(), "{args:?}: {line}");
+        assert!(std::path::Path::new(printed).exists(), "{args:?}: {printed}");
+    }
+}

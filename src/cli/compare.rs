@@ -104,7 +104,7 @@ pub fn compare(a: Args) -> i32 {
         eprintln!("error: {e}");
         return 2;
     }
-    println!("report: {}", dir.display());
+    println!("report: {}", super::shown(&dir).display());
     i32::from(c.regressed())
 }
 

@@ -101,9 +101,10 @@ pub fn import(a: Args) -> i32 {
                 return 2;
             }
             print!("{}", imported.report);
-            println!("scenario: {}", scenario.path().display());
-            println!("report: {}", report.path().display());
-            println!("run it: rollsim run {}", scenario.path().display());
+            let shown = super::shown(scenario.path());
+            println!("scenario: {}", shown.display());
+            println!("report: {}", super::shown(report.path()).display());
+            println!("run it: rollsim run {}", shown.display());
         }
     }
     0

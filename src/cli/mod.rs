@@ -308,6 +308,12 @@ mod replay;
 mod run;
 mod sweep;
 
+/// A written file or folder as every command prints it: absolute, so that
+/// the paths printed (and the commands built from them) work from any folder.
+pub fn shown(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// Checks an output folder before any work; prints the error and returns exit code 2.
 pub fn out_dir(dir: &std::path::Path, force: bool) -> Result<rollsim::outdir::OutDir, i32> {
     rollsim::outdir::OutDir::check(dir, force).map_err(|e| {

@@ -100,7 +100,7 @@ pub fn replay(a: Args) -> i32 {
     };
     match out.write(write) {
         Ok(()) => {
-            println!("report: {}", dir.display());
+            println!("report: {}", super::shown(&dir).display());
             0
         }
         Err(e) => {
@@ -146,7 +146,7 @@ pub fn record(
                     r.end,
                     sc.fleet.metrics.name(),
                     store.len - 1,
-                    out.display()
+                    super::shown(out).display()
                 );
                 0
             }
@@ -167,7 +167,7 @@ pub fn record(
                 r.end,
                 rows.len(),
                 store.len - 1,
-                out.display()
+                super::shown(out).display()
             );
             0
         }

@@ -95,7 +95,7 @@ pub fn run(
         );
         return match rollsim::shard::write(&out, &sc, &meta, sh, &records) {
             Ok(()) => {
-                println!("shard: {} (combine all {} with `rollsim merge`)", dir.display(), sh.count);
+                println!("shard: {} (combine all {} with `rollsim merge`)", super::shown(&dir).display(), sh.count);
                 0
             }
             Err(e) => {
@@ -149,7 +149,7 @@ fn write_report(
     match report::write(out, sc, meta, records, summary, &traced) {
         Ok(()) if !say_where => 0,
         Ok(()) => {
-            let shown = std::fs::canonicalize(out.path()).unwrap_or_else(|_| out.path().to_path_buf());
+            let shown = super::shown(out.path());
             println!("report: {}", shown.display());
             println!(
                 "reproduce a trial: rollsim trace {} --trial K --seed {}",
@@ -229,7 +229,7 @@ fn merge_sweep(shards: &[PathBuf], out: Option<PathBuf>, force: bool) -> i32 {
     };
     match m.result.write(&out, m.seed, m.trials) {
         Ok(()) => {
-            println!("report: {}", dir.display());
+            println!("report: {}", super::shown(&dir).display());
             0
         }
         Err(e) => {

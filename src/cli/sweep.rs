@@ -144,7 +144,7 @@ pub fn sweep(mut a: Args) -> i32 {
                     range.start,
                     range.end,
                     variants.len(),
-                    dir.display(),
+                    super::shown(&dir).display(),
                     sh.count
                 );
                 0
@@ -181,7 +181,8 @@ pub fn sweep(mut a: Args) -> i32 {
     }
     match result.write(&out, seed, trials) {
         Ok(()) => {
-            println!("report: {}", dir.display());
+            let shown = super::shown(&dir);
+            println!("report: {}", shown.display());
             match (best_file, result.recommended) {
                 (None, _) => 0,
                 (Some(f), Some(i)) => {
@@ -191,7 +192,7 @@ pub fn sweep(mut a: Args) -> i32 {
                         result.objective.as_ref().map_or("", |o| o.text.as_str()),
                         v.id,
                         v.label(),
-                        dir.display()
+                        shown.display()
                     );
                     let text = format!("{header}{}", rollsim::scenario::print::to_toml(&v.scenario));
                     match f.write(|tmp| {
@@ -199,7 +200,12 @@ pub fn sweep(mut a: Args) -> i32 {
                             .map_err(|e| rollsim::outdir::OutError::Io { path: tmp.to_path_buf(), source: e })
                     }) {
                         Ok(()) => {
-                            println!("recommended variant {} ({}) written to {}", v.id, v.label(), f.path().display());
+                            println!(
+                                "recommended variant {} ({}) written to {}",
+                                v.id,
+                                v.label(),
+                                super::shown(f.path()).display()
+                            );
                             0
                         }
                         Err(e) => {
