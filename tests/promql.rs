@@ -769,6 +769,11 @@ fn promql_rules_judge_a_labelled_recording() {
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["data"]["result"][0]["value"][1], "0", "{v}");
+    // Neither a trial nor a recording: the error names both ways.
+    let out = rollsim().args(["query", "up"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--trial K") && err.contains("--data FILE"), "{err}");
     // Bad recordings are errors naming the file and line.
     let broken = dir.path().join("broken.csv");
     std::fs::write(&broken, "timestamp,metric,value\n1700000000,x,oops\n").unwrap();

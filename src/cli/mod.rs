@@ -144,8 +144,8 @@ enum Command {
         /// The expression as an option (then a positional is the scenario); needed when it starts with `-`.
         #[arg(long, short = 'e', value_name = "EXPR", allow_hyphen_values = true)]
         expr: Option<String>,
-        /// The trial index, as listed by `run`.
-        #[arg(long, required_unless_present = "data")]
+        /// The trial index, as listed by `run` (or query a recording with --data).
+        #[arg(long)]
         trial: Option<u64>,
         /// Master seed (default: the scenario's simulation.seed).
         #[arg(long, allow_hyphen_values = true)]
