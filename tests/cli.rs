@@ -22,6 +22,8 @@ fn validate_exit_codes() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("bad.toml:4:10: policy.phases[0].weight: expected a percentage"), "{stderr}");
+    // As every command's errors: prefixed, so a log search for "error:" finds it.
+    assert!(stderr.starts_with("error: invalid scenario\n"), "{stderr}");
 
     let out = rollsim().args(["validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -206,6 +206,21 @@ fn wildcards_zip_and_write_best() {
         _ => "1%",
     };
     assert_eq!(rollsim::scenario::print::limit_text(saved.policy.phases[0].gates[0].metric, limit), want, "{stdout}");
+    // An objective no variant meets: the report, an error, exit 1, and no file.
+    let none = dir.path().join("none.toml");
+    let out = assert_cmd::Command::cargo_bin("rollsim")
+        .unwrap()
+        .args(["sweep", "--vary", "policy.phases[0].gates.error_rate.limit=0.5%,2%", "--trials", "20", "--quiet"])
+        .args(["--objective", "min p90_detection where false_rollback < 0%", "--write-best"])
+        .arg(&none)
+        .arg("--out")
+        .arg(dir.path().join("sweep-none"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: no variant meets the objective;"), "{stderr}");
+    assert!(!none.exists() && dir.path().join("sweep-none").join("index.html").is_file());
 }
 
 #[test]

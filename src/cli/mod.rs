@@ -341,7 +341,7 @@ fn validate(files: &[PathBuf]) -> i32 {
                 print!("{}", print::describe(&sc));
             }
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("error: {e}");
                 code = 1;
             }
         }

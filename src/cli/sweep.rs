@@ -215,7 +215,7 @@ pub fn sweep(mut a: Args) -> i32 {
                     }
                 }
                 (Some(f), None) => {
-                    eprintln!("no variant meets the objective; {} not written", f.path().display());
+                    eprintln!("error: no variant meets the objective; {} not written", f.path().display());
                     1
                 }
             }
