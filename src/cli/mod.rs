@@ -371,8 +371,6 @@ fn scenario(file: Option<PathBuf>, explain: bool) -> i32 {
     }
 }
 
-/// The one progress bar of every long command, on stderr: `done/total trials`,
-/// a rounded rate and the time left. Hidden when `show` is false.
 /// The most worker threads `--threads` accepts: more than any machine's cores,
 /// few enough that a typo (`--threads 100000` for `--trials`) is refused
 /// rather than exhausting memory on thread stacks.
@@ -389,6 +387,8 @@ fn threads_arg(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// The one progress bar of every long command, on stderr: `done/total trials`,
+/// a rounded rate and the time left. Hidden when `show` is false.
 pub fn progress(total: u64, show: bool) -> indicatif::ProgressBar {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
     let target = if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };

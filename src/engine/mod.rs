@@ -206,12 +206,7 @@ impl Engine {
             }
         }
         match self.status {
-            Status::InPhase { phase } => {
-                if let Some(s) = self.policy.phases[phase].steps.get(self.next_step) {
-                    t = t.min(self.phase_start + s.at);
-                }
-                t = t.min(self.next_check).min(self.phase_end);
-            }
+            Status::InPhase { phase } => t = t.min(self.phase_next_due(phase)),
             Status::AwaitingApproval { until, .. } => t = t.min(until),
             Status::RollingBack { end, .. } => t = t.min(end),
             Status::Held { .. } => {}
@@ -250,7 +245,7 @@ impl Engine {
             Ctl::Flagger(_) => return self.flagger_step(&Arc::clone(&self.policy), now, source, sink),
         }
         match self.status {
-            Status::InPhase { phase } if self.phase_due(phase, now) => {
+            Status::InPhase { phase } if self.phase_next_due(phase) <= now => {
                 self.run_phase(&Arc::clone(&self.policy), phase, now, source, sink)
             }
             Status::AwaitingApproval { phase, until } if now >= until => {
@@ -260,12 +255,12 @@ impl Engine {
         }
     }
 
-    /// Whether [`Engine::run_phase`] has anything to do at `now`: a step,
-    /// a check or the decision gate due.
-    fn phase_due(&self, phase: usize, now: SimTime) -> bool {
-        let step_due =
-            self.policy.phases[phase].steps.get(self.next_step).is_some_and(|s| self.phase_start + s.at <= now);
-        step_due || self.next_check <= now || now >= self.phase_end
+    /// When [`Engine::run_phase`] next has something to do: the next step,
+    /// check or the decision gate, whichever comes first.
+    fn phase_next_due(&self, phase: usize) -> SimTime {
+        let step =
+            self.policy.phases[phase].steps.get(self.next_step).map_or(SimTime::NEVER, |s| self.phase_start + s.at);
+        step.min(self.next_check).min(self.phase_end)
     }
 
     /// Triggers and alerts watch the candidate until the rollout is decided.
