@@ -26,7 +26,7 @@ use super::lazy::HistPlan;
 use super::rng::{
     binomial_with, gauge_stream, normal, normal_cdf, poisson, stream, uniform, BinomialP, SimRng, Stream,
 };
-use super::store::{Store, BUCKETS_MS, CPU_MAX, MEM_MAX, NB};
+use super::store::{Divider, Store, BUCKETS_MS, CPU_MAX, MEM_MAX, NB, WIDTH};
 use crate::engine::{Group, Metric, Policy};
 use crate::scenario::Scenario;
 use crate::time::{SimDur, SimTime};
@@ -131,6 +131,9 @@ pub struct Fleet {
     n: u32,
     classes: Vec<f64>,
     tick: SimDur,
+    per_tick: Divider,
+    /// Divides by the user-report ring's length (`reports_due`).
+    per_ring: Divider,
     scrapes_per_tick: u64,
     rps: f64,
     amp: f64,
@@ -145,7 +148,6 @@ pub struct Fleet {
     mem: f64,
     mem_spread: f64,
     db: f64,
-    report_delay_ticks: usize,
     restart_time: SimDur,
     slo_bucket: usize,
     p_slow_base: f64,
@@ -165,7 +167,8 @@ pub struct Fleet {
     instances: Vec<Instance>,
     active: usize,
     reports_due: [Vec<u64>; 2],
-    delta: [Vec<u64>; 2],
+    /// Each group's counter increments this tick (an array: no call to clear it).
+    delta: [[u64; WIDTH]; 2],
     /// Streams of the optional signals (see `rng::Stream`).
     report_rng: SimRng,
 }
@@ -179,12 +182,13 @@ impl Fleet {
         // Requests slower than the SLO latency: buckets whose lower bound is at or above it.
         let slo_bucket = (1..NB).find(|&b| BUCKETS_MS[b - 1] >= h.slo_latency_ms).unwrap_or(NB - 1);
         let p_slow_base = 1.0 - normal_cdf((BUCKETS_MS[slo_bucket - 1].ln() - mu) / sigma);
-        let width = Store::new(tr.classes.len(), tick, 0).layout.width();
         let delay_ticks = (h.user_report_delay.0 / tick.0.max(1)) as usize;
         let mut f = Fleet {
             n: sc.fleet.instances,
             classes: tr.classes.iter().map(|c| c.share).collect(),
             tick,
+            per_tick: Divider::new(tick.0),
+            per_ring: Divider::new(delay_ticks as u64 + 1),
             scrapes_per_tick: (tick.0 / sc.fleet.scrape_interval.0.max(1)).max(1),
             rps: tr.requests_per_second,
             amp: tr.diurnal_amplitude,
@@ -199,7 +203,6 @@ impl Fleet {
             mem: h.memory,
             mem_spread: h.memory_spread,
             db: h.db_pool,
-            report_delay_ticks: delay_ticks,
             restart_time: sc.fleet.restart_time,
             slo_bucket,
             p_slow_base,
@@ -213,7 +216,7 @@ impl Fleet {
             instances: Vec::with_capacity(sc.fleet.instances as usize),
             active: 0,
             reports_due: [vec![0; delay_ticks + 1], vec![0; delay_ticks + 1]],
-            delta: [vec![0; width], vec![0; width]],
+            delta: [[0; WIDTH]; 2],
             report_rng: stream(0, Stream::Reports),
         };
         f.healthy_plan = f.hist_plan(&GroupState::HEALTHY);
@@ -262,7 +265,7 @@ impl Fleet {
 
     /// `rate_at` the middle of the tick starting at `t0`.
     fn rate_of_tick(&mut self, t0: SimTime) -> f64 {
-        let i = (t0.0 / self.tick.0) as usize;
+        let i = self.per_tick.div(t0.0) as usize;
         while self.rates.len() <= i {
             let start = SimTime(self.rates.len() as u64 * self.tick.0);
             self.rates.push(self.rate_at(start + SimDur(self.tick.0 / 2)));
@@ -390,7 +393,7 @@ impl Fleet {
                 store.hist[g].set_state(self.hist_plan(&state));
             }
             let d = &mut self.delta[g];
-            d.fill(0);
+            *d = [0; WIDTH];
             // Requests and errors: the group's, split by class when a query
             // reads a class (or at once when the classes' error rates differ).
             let mut total = 0u64;
@@ -433,14 +436,16 @@ impl Fleet {
             store.hist[g].record(row, total);
             // User reports: failures now, reported after the delay.
             if self.observed.reports[g] {
+                // A ring of delay + 1 slots: a report due `delay` ticks on
+                // lands in the slot just before this tick's.
                 let ring = &mut self.reports_due[g];
                 let len = ring.len();
-                let now_slot = row % len;
+                let now_slot = row - len * self.per_ring.div(row as u64) as usize;
                 d[layout.reports()] = ring[now_slot];
                 ring[now_slot] = 0;
                 if errors > 0 {
                     let later = binomial_with(&mut self.report_rng, errors, &self.report_bp);
-                    ring[(row + self.report_delay_ticks) % len] += later;
+                    ring[if now_slot == 0 { len - 1 } else { now_slot - 1 }] += later;
                 }
             }
             if candidate {

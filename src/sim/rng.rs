@@ -101,9 +101,10 @@ pub fn uniform(rng: &mut SimRng) -> f64 {
 }
 
 /// Poisson(mean) as a count. Small means use inversion (cheap, exact);
-/// larger ones rand_distr's sampler (Ahrens and Dieter's normal-based
+/// larger ones rand_distr 0.5's sampler (Ahrens and Dieter's normal-based
 /// rejection; faster here than Hörmann's PTRS, whose squeeze accepts only
-/// about half the draws at the candidate's small class means).
+/// about half the draws at the candidate's small class means), as
+/// [`poisson_normal`] computes it.
 #[inline]
 pub fn poisson(rng: &mut SimRng, mean: f64) -> u64 {
     if mean <= 0.0 || !mean.is_finite() {
@@ -125,7 +126,105 @@ pub fn poisson(rng: &mut SimRng, mean: f64) -> u64 {
         }
         return k;
     }
-    Poisson::new(mean).map(|d| d.sample(rng) as u64).unwrap_or(0)
+    poisson_normal(rng, mean)
+}
+
+/// rand_distr 0.5's Poisson sampler for means of at least 12 (Ahrens and
+/// Dieter, "Computer generation of Poisson deviates from modified normal
+/// distributions", ACM TOMS 8(2), 1982), operation for operation and draw for
+/// draw — the same values from the same generator — but with its set-up done
+/// only as far as a draw needs: most draws are a normal rounded down and
+/// accepted at step I, which needs √mean and ⌊mean − 1.1484⌋, where the
+/// library computes the ten constants of every step, two of them with a
+/// software `floor`, for each new mean (the traffic's mean changes every tick).
+fn poisson_normal(rng: &mut SimRng, lambda: f64) -> u64 {
+    use std::f64::consts::PI;
+    // Beyond 2⁵² (no traffic asks as much), the library itself, whose
+    // values may exceed what the truncation below can hold.
+    if !(12.0..=4.5e15).contains(&lambda) {
+        return Poisson::new(lambda).map(|d| d.sample(rng) as u64).unwrap_or(0);
+    }
+    // Truncation is floor for the positive values here.
+    let floor = |x: f64| (x as i64) as f64;
+    let s = lambda.sqrt();
+    let l = floor(lambda - 1.1484);
+    // Step N.
+    let g = lambda + s * rng.sample::<f64, _>(rand_distr::StandardNormal);
+    let mut u = f64::NAN;
+    if g >= 0.0 {
+        let k1 = floor(g);
+        // Step I.
+        if k1 >= l {
+            return k1 as u64;
+        }
+        // Step S.
+        u = rng.random::<f64>();
+        if 6.0 * lambda.powi(2) * u >= (lambda - k1).powi(3) {
+            return k1 as u64;
+        }
+    }
+    // Steps F and beyond (rare): the rest of the constants.
+    let b1 = (1.0 / 24.0) / lambda;
+    let b2 = 0.3 * b1 * b1;
+    let c3 = (1.0 / 7.0) * b1 * b2;
+    let c2 = b2 - 15.0 * c3;
+    let c1 = b1 - 6.0 * b2 + 45.0 * c3;
+    let c0 = 1.0 - b1 + 3.0 * b2 - 15.0 * c3;
+    let c = 0.1069 / lambda;
+    let omega = 1.0 / (2.0 * PI).sqrt() / lambda.sqrt();
+    let f = |k: f64| {
+        const FACT: [f64; 10] = [1.0, 1.0, 2.0, 6.0, 24.0, 120.0, 720.0, 5040.0, 40320.0, 362880.0];
+        const A: [f64; 10] = [
+            -0.5000000002,
+            0.3333333343,
+            -0.2499998565,
+            0.1999997049,
+            -0.1666848753,
+            0.1428833286,
+            -0.1241963125,
+            0.1101687109,
+            -0.1142650302,
+            0.1055093006,
+        ];
+        let (px, py) = if k < 10.0 {
+            (-lambda, lambda.powf(k) / FACT[k as usize])
+        } else {
+            let delta = (12.0 * k).recip();
+            let delta = delta - 4.8 * delta.powi(3);
+            let v = (lambda - k) / k;
+            let px = if v.abs() <= 0.25 {
+                k * v.powi(2) * A.iter().rev().fold(0.0, |acc, &a| acc * v + a) - delta
+            } else {
+                k * (1.0 + v).ln() - (lambda - k) - delta
+            };
+            (px, 1.0 / (2.0 * PI).sqrt() / k.sqrt())
+        };
+        let x = (k - lambda + 0.5) / s;
+        let fx = -0.5 * x * x;
+        let fy = omega * (((c3 * x * x + c2) * x * x + c1) * x * x + c0);
+        (px, py, fx, fy)
+    };
+    if g >= 0.0 {
+        let k1 = floor(g);
+        let (px, py, fx, fy) = f(k1);
+        if fy * (1.0 - u) <= py * (px - fx).exp() {
+            return k1 as u64;
+        }
+    }
+    loop {
+        // Step E.
+        let e = rng.sample::<f64, _>(rand_distr::Exp1);
+        let u = rng.random::<f64>() * 2.0 - 1.0;
+        let t = 1.8 + e * u.signum();
+        if t > -0.6744 {
+            let k2 = (lambda + s * t).floor();
+            let (px, py, fx, fy) = f(k2);
+            // Step H.
+            if c * u.abs() <= py * (px + e).exp() - fy * (fx + e).exp() {
+                return k2 as u64;
+            }
+        }
+    }
 }
 
 /// A binomial success probability with the constants its samplers need,
@@ -223,8 +322,9 @@ fn btrs(rng: &mut SimRng, n: f64, bp: &BinomialP) -> u64 {
     let c = n * p + 0.5;
     let v_r = 0.92 - 4.2 / b;
     let alpha = (2.83 + 5.1 / b) * spq;
-    // Truncation is floor for the non-negative values here (and needs no libm call).
-    let m = (((n + 1.0) * p) as u64) as f64;
+    // Truncation is floor for the non-negative values here (and needs no libm
+    // call); through i64, a single instruction without AVX-512's unsigned one.
+    let m = (((n + 1.0) * p) as i64) as f64;
     // ln f(m), up to the constant that cancels: needed only past the squeeze.
     let mut h = f64::NAN;
     loop {
@@ -235,7 +335,7 @@ fn btrs(rng: &mut SimRng, n: f64, bp: &BinomialP) -> u64 {
         if !(0.0..n + 1.0).contains(&x) {
             continue;
         }
-        let k = (x as u64) as f64;
+        let k = (x as i64) as f64;
         if us >= 0.07 && v <= v_r {
             return k as u64;
         }
@@ -526,6 +626,24 @@ pub(crate) mod tests {
             chi_square_passes(&draws, 4_500, |k| binomial_ln_pmf(4_500, 0.12, k).exp(), "shifted")
         });
         assert!(result.is_err(), "the chi-square test does not see a 1% shift in p");
+    }
+
+    #[test]
+    fn the_large_mean_poisson_sampler_is_rand_distrs_draw_for_draw() {
+        // Small means reach the rare steps (S, F, E) often; the others cover
+        // the traffic's means, a fraction above 12 and the library's limit.
+        for (i, mean) in
+            [12.0, 12.3, 13.7, 20.0, 44.4, 100.0, 909.0, 17_100.5, 1e6, 3.3e12, 1.844e19, 2e19].into_iter().enumerate()
+        {
+            let mut ours = stream(trial_seed(11, i as u64), Stream::Fleet);
+            let mut theirs = ours.clone();
+            let d = Poisson::new(mean).ok();
+            for _ in 0..20_000 {
+                let want = d.map_or(0, |d| d.sample(&mut theirs) as u64);
+                assert_eq!(poisson_normal(&mut ours, mean), want, "mean {mean}");
+            }
+            assert_eq!(ours.random::<u64>(), theirs.random::<u64>(), "mean {mean}: the generators parted");
+        }
     }
 
     #[test]

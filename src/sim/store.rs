@@ -20,6 +20,9 @@ pub const DB_MEAN: usize = 4;
 pub const DB_MAX: usize = 5;
 pub const NG: usize = 6;
 
+/// Counters per group and row ([`Layout::width`]).
+pub const WIDTH: usize = 5;
+
 /// Counter layout of one group: its requests and errors, then scalars.
 /// (Per-class counts and latency histograms are kept apart, drawn on demand:
 /// [`ClassSplit`], [`LazyHistogram`].)
@@ -45,7 +48,7 @@ impl Layout {
         4
     }
     pub fn width(&self) -> usize {
-        5
+        WIDTH
     }
 }
 
@@ -54,6 +57,8 @@ impl Layout {
 pub struct Store {
     pub layout: Layout,
     pub tick: SimDur,
+    /// Divides by the tick's seconds.
+    per_tick: Divider,
     /// Ticks written so far (row 0 is the zero row at time 0).
     pub len: usize,
     counters: [Vec<u64>; 2],
@@ -271,6 +276,36 @@ impl LazyGauges {
     }
 }
 
+/// Division by a fixed number of seconds (the tick) without a hardware
+/// divide, which costs more than the rest of a cheap query: for 32-bit
+/// numerators, `n / d` = the high 64 bits of `n · (⌊(2⁶⁴ − 1) / d⌋ + 1)`
+/// exactly (Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation", 2019); larger numerators and `d = 1` divide as usual.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Divider {
+    d: u64,
+    /// ⌈2⁶⁴ / d⌉ when `d` fits in 32 bits and exceeds 1, else 0.
+    m: u64,
+}
+
+impl Divider {
+    pub(super) fn new(d: u64) -> Divider {
+        let d = d.max(1);
+        let m = if d > 1 && d <= u32::MAX as u64 { u64::MAX / d + 1 } else { 0 };
+        Divider { d, m }
+    }
+
+    /// `n / d`, rounded down.
+    #[inline(always)]
+    pub(super) fn div(&self, n: u64) -> u64 {
+        if n <= u32::MAX as u64 && self.m != 0 {
+            ((self.m as u128 * n as u128) >> 64) as u64
+        } else {
+            n / self.d
+        }
+    }
+}
+
 /// A group's index in per-group arrays: 0 candidate, 1 stable.
 pub(super) fn gi(g: Group) -> usize {
     match g {
@@ -286,6 +321,7 @@ impl Store {
         Store {
             layout,
             tick,
+            per_tick: Divider::new(tick.0),
             len: 0,
             counters: [vec![0; w], vec![0; w]],
             gauges: LazyGauges::default(),
@@ -320,8 +356,8 @@ impl Store {
 
     /// Appends a row per group: counters are `previous + delta` (the row's
     /// gauges are set apart, [`LazyGauges::plan`]).
-    pub fn push(&mut self, delta: [&[u64]; 2]) {
-        let w = self.layout.width();
+    pub fn push(&mut self, delta: [&[u64; WIDTH]; 2]) {
+        let w = WIDTH;
         let row = self.len;
         if self.counters[0].len() < (row + 1) * w {
             // Grow by doubling (reused across trials by a worker): amortised, not per tick.
@@ -332,8 +368,10 @@ impl Store {
         }
         for (c, delta) in self.counters.iter_mut().zip(delta) {
             let (prev, cur) = c.split_at_mut(row * w);
-            let prev = &prev[(row - 1) * w..];
-            for i in 0..w {
+            let (Some(prev), Some(cur)) = (prev.last_chunk::<WIDTH>(), cur.first_chunk_mut::<WIDTH>()) else {
+                unreachable!("row {row} was allocated above")
+            };
+            for i in 0..WIDTH {
                 cur[i] = prev[i] + delta[i];
             }
         }
@@ -371,13 +409,13 @@ impl Store {
 
     /// Row index of time `t` (rows are tick ends).
     fn row_of(&self, t: SimTime) -> usize {
-        ((t.0 / self.tick.0) as usize).min(self.len - 1)
+        (self.per_tick.div(t.0) as usize).min(self.len - 1)
     }
 
     /// The rows `(from, to]` of `q`'s window ending at `now` (at least one tick).
     fn window_rows(&self, q: &Query, now: SimTime) -> (usize, usize) {
         let to = self.row_of(now);
-        (to.saturating_sub((q.window.0 / self.tick.0).max(1) as usize), to)
+        (to.saturating_sub(self.per_tick.div(q.window.0).max(1) as usize), to)
     }
 
     fn delta(&self, g: Group, from: usize, to: usize, col: usize) -> u64 {
@@ -517,8 +555,7 @@ impl Store {
         let mut store = Store::new(classes.len(), SimDur(tick), last + 1);
         store.reset();
         let l = store.layout;
-        let w = l.width();
-        let mut deltas = vec![[vec![0u64; w], vec![0u64; w]]; last + 1];
+        let mut deltas = vec![[[0u64; WIDTH]; 2]; last + 1];
         let mut gauges = vec![[[f64::NAN; NG]; 2]; last + 1];
         let mut hists = vec![[[0u64; NB]; 2]; last + 1];
         let mut split = vec![[vec![(0u64, 0u64); classes.len()], vec![(0u64, 0u64); classes.len()]]; last + 1];
@@ -710,6 +747,28 @@ mod tests {
             }
         }
         assert_eq!(cases, 800);
+    }
+
+    #[test]
+    fn the_divider_divides_exactly_at_every_boundary() {
+        let mut rng = stream(7, Stream::Fleet);
+        let u32m = u32::MAX as u64;
+        let divisors = [1, 2, 3, 7, 10, 15, 60, 61, 3600, 86_400, 1 << 31, u32m - 1, u32m, u32m + 1, u64::MAX];
+        let random: Vec<u64> = (0..200).map(|_| 1 + (uniform(&mut rng) * 1e6) as u64).collect();
+        for d in divisors.into_iter().chain(random) {
+            let div = Divider::new(d);
+            let mut ns = vec![0, 1, d - 1, d, d + 1, u32m - 1, u32m, u32m + 1, u64::MAX - 1, u64::MAX];
+            for k in [1u64, 2, 3, 1000, u32m / d, u32m / d + 1] {
+                let m = k.saturating_mul(d);
+                ns.extend([m.saturating_sub(1), m, m.saturating_add(1)]);
+            }
+            ns.extend((0..500).map(|_| (uniform(&mut rng) * u32m as f64) as u64));
+            for n in ns {
+                assert_eq!(div.div(n), n / d, "{n} / {d}");
+            }
+        }
+        // A zero tick divides as one second (the model's tick is at least that).
+        assert_eq!(Divider::new(0).div(90), 90);
     }
 
     #[test]
