@@ -124,6 +124,10 @@ struct Instance {
     next_fail: SimTime,
 }
 
+/// What a group's error probabilities derive from: the error added, its
+/// factor, the class it is restricted to, and whether no candidate instance is up.
+type ErrorKey = (f64, f64, Option<u8>, bool);
+
 /// Per-worker model state; reused across trials. Cloned when policy variants
 /// that shared a world part (see `sim::shared`).
 #[derive(Clone)]
@@ -154,6 +158,10 @@ pub struct Fleet {
     observed: Observed,
     /// The error probability last used per group and class, cache hits' and reports'.
     error_bp: [Vec<BinomialP>; 2],
+    /// What each group's `error_bp` were computed from (error added, factor,
+    /// class, no candidate instance up), and whether all classes' are equal.
+    error_key: [Option<ErrorKey>; 2],
+    error_uniform: [bool; 2],
     cache_bp: BinomialP,
     report_bp: BinomialP,
     /// `rate_at` the middle of each tick from the start, as far as trials
@@ -210,6 +218,8 @@ impl Fleet {
             rates: Vec::new(),
             healthy_plan: HistPlan::new(|_| 0.0),
             error_bp: [vec![BinomialP::new(0.0); tr.classes.len()], vec![BinomialP::new(0.0); tr.classes.len()]],
+            error_key: [None; 2],
+            error_uniform: [true; 2],
             cache_bp: BinomialP::new(h.cache_hit_ratio),
             report_bp: BinomialP::new(h.user_report_probability),
             latency_state: [GroupState::HEALTHY; 2],
@@ -399,15 +409,23 @@ impl Fleet {
             let mut total = 0u64;
             let mut errors = 0u64;
             if share > 0.0 {
-                let mut uniform = true;
-                for c in 0..self.classes.len() {
-                    let p = if candidate && avail <= 0.0 { 1.0 } else { state.error_p(c as u8, self.base_error) };
-                    let bp = &mut self.error_bp[g][c];
-                    if bp.p() != p {
-                        *bp = BinomialP::new(p);
+                // The classes' error probabilities change only with what they derive from.
+                let down = candidate && avail <= 0.0;
+                let key = (state.error_added, state.error_factor, state.error_class, down);
+                if self.error_key[g] != Some(key) {
+                    let mut uniform = true;
+                    for c in 0..self.classes.len() {
+                        let p = if down { 1.0 } else { state.error_p(c as u8, self.base_error) };
+                        let bp = &mut self.error_bp[g][c];
+                        if bp.p() != p {
+                            *bp = BinomialP::new(p);
+                        }
+                        uniform &= p == self.error_bp[g][0].p();
                     }
-                    uniform &= p == self.error_bp[g][0].p();
+                    self.error_key[g] = Some(key);
+                    self.error_uniform[g] = uniform;
                 }
+                let uniform = self.error_uniform[g];
                 total = poisson(rng, lambda * share);
                 let bps = &self.error_bp[g];
                 errors = if uniform && store.lazy_errors[g] {

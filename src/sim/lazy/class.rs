@@ -66,7 +66,12 @@ impl ClassSplit {
     fn ensure(&mut self, row: usize) {
         let old = self.rows.len();
         if old <= row {
-            self.rows.resize(row + 1, (0, 0, true));
+            // Rows come one after another: a push, most often.
+            if old == row {
+                self.rows.push((0, 0, true));
+            } else {
+                self.rows.resize(row + 1, (0, 0, true));
+            }
             // The split buffer outlives trials (a row's cells are valid once
             // it is split); rows skipped over are empty and split into zeros.
             let need = (row + 1) * self.classes;
@@ -81,13 +86,19 @@ impl ClassSplit {
     /// are drawn when first read.
     pub fn record_lazy(&mut self, row: usize, requests: u64, p: &BinomialP) {
         self.ensure(row);
-        if self.probs.last() != Some(p) {
+        // A probability's constants derive from it: comparing it compares them.
+        if self.probs.last().map(BinomialP::p) != Some(p.p()) {
             self.probs.push(*p);
         }
-        if self.prob_of.len() <= row {
-            self.prob_of.resize(row + 1, 0);
+        let state = (self.probs.len() - 1) as u32;
+        if self.prob_of.len() == row {
+            self.prob_of.push(state);
+        } else {
+            if self.prob_of.len() < row {
+                self.prob_of.resize(row + 1, 0);
+            }
+            self.prob_of[row] = state;
         }
-        self.prob_of[row] = (self.probs.len() - 1) as u32;
         self.rows[row] = (requests, PENDING, false);
     }
 
