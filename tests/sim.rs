@@ -215,3 +215,37 @@ fn a_recorded_incident_shape_becomes_a_fault() {
     let e = Scenario::load(&path).unwrap_err().to_string();
     assert!(e.contains("faults[0].data") && e.contains("nope.csv: cannot open"), "{e}");
 }
+
+#[test]
+fn user_reports_arrive_exactly_their_delay_after_the_failures() {
+    // Every failed request reported: the candidate's reports counter is its
+    // errors counter shifted by the delay, whatever the delay's ring length.
+    for (delay, ticks) in [("30m", 30usize), ("7m", 7), ("1m", 1)] {
+        let sc = seed_with(
+            "",
+            &[
+                ("user_report_probability = \"0.01%\"", "user_report_probability = \"100%\""),
+                ("user_report_delay = \"30m\"", &format!("user_report_delay = \"{delay}\"")),
+            ],
+        );
+        let tick = tick_of(&sc);
+        let rows = 200usize;
+        let mut store = Store::new(sc.traffic.classes.len(), tick, rows + 2);
+        let mut fleet = Fleet::new(&sc, tick);
+        let mut rng = stream(7, Stream::Fleet);
+        let none = DrawnFault { spec: 0, onset: SimTime::NEVER, effect: Effect::None, magnitude: 0.0, shape: None };
+        let mut acc = Accum::default();
+        store.reset();
+        fleet.reset_for(&mut store, 3);
+        for i in 0..rows as u64 {
+            fleet.tick(SimTime(i * 60), 0.25, &none, &mut rng, &mut store, &mut acc, None);
+        }
+        let (errors, reports) = (store.layout.errors(), store.layout.reports());
+        let count = |row: usize, col: usize| store.counter(Group::Candidate, row, col);
+        assert!(count(rows, errors) > 100, "too few failures to tell: {}", count(rows, errors));
+        for row in 1..=rows {
+            let due = if row > ticks { count(row - ticks, errors) } else { 0 };
+            assert_eq!(count(row, reports), due, "delay {delay}, row {row}");
+        }
+    }
+}

@@ -458,7 +458,7 @@ impl Fleet {
                 // lands in the slot just before this tick's.
                 let ring = &mut self.reports_due[g];
                 let len = ring.len();
-                let now_slot = row - len * self.per_ring.div(row as u64) as usize;
+                let now_slot = self.per_ring.rem(row as u64) as usize;
                 d[layout.reports()] = ring[now_slot];
                 ring[now_slot] = 0;
                 if errors > 0 {

@@ -150,7 +150,8 @@ fn poisson_normal(rng: &mut SimRng, lambda: f64) -> u64 {
     let l = floor(lambda - 1.1484);
     // Step N.
     let g = lambda + s * rng.sample::<f64, _>(rand_distr::StandardNormal);
-    let mut u = f64::NAN;
+    // A non-negative draw, rounded down, and the uniform step S drew for it.
+    let mut first = None;
     if g >= 0.0 {
         let k1 = floor(g);
         // Step I.
@@ -158,10 +159,11 @@ fn poisson_normal(rng: &mut SimRng, lambda: f64) -> u64 {
             return k1 as u64;
         }
         // Step S.
-        u = rng.random::<f64>();
+        let u = rng.random::<f64>();
         if 6.0 * lambda.powi(2) * u >= (lambda - k1).powi(3) {
             return k1 as u64;
         }
+        first = Some((k1, u));
     }
     // Steps F and beyond (rare): the rest of the constants.
     let b1 = (1.0 / 24.0) / lambda;
@@ -171,7 +173,7 @@ fn poisson_normal(rng: &mut SimRng, lambda: f64) -> u64 {
     let c1 = b1 - 6.0 * b2 + 45.0 * c3;
     let c0 = 1.0 - b1 + 3.0 * b2 - 15.0 * c3;
     let c = 0.1069 / lambda;
-    let omega = 1.0 / (2.0 * PI).sqrt() / lambda.sqrt();
+    let omega = 1.0 / (2.0 * PI).sqrt() / s;
     let f = |k: f64| {
         const FACT: [f64; 10] = [1.0, 1.0, 2.0, 6.0, 24.0, 120.0, 720.0, 5040.0, 40320.0, 362880.0];
         const A: [f64; 10] = [
@@ -204,8 +206,7 @@ fn poisson_normal(rng: &mut SimRng, lambda: f64) -> u64 {
         let fy = omega * (((c3 * x * x + c2) * x * x + c1) * x * x + c0);
         (px, py, fx, fy)
     };
-    if g >= 0.0 {
-        let k1 = floor(g);
+    if let Some((k1, u)) = first {
         let (px, py, fx, fy) = f(k1);
         if fy * (1.0 - u) <= py * (px - fx).exp() {
             return k1 as u64;

@@ -304,6 +304,12 @@ impl Divider {
             n / self.d
         }
     }
+
+    /// `n mod d`.
+    #[inline(always)]
+    pub(super) fn rem(&self, n: u64) -> u64 {
+        n - self.d * self.div(n)
+    }
 }
 
 /// A group's index in per-group arrays: 0 candidate, 1 stable.
@@ -757,7 +763,7 @@ mod tests {
         let random: Vec<u64> = (0..200).map(|_| 1 + (uniform(&mut rng) * 1e6) as u64).collect();
         for d in divisors.into_iter().chain(random) {
             let div = Divider::new(d);
-            let mut ns = vec![0, 1, d - 1, d, d + 1, u32m - 1, u32m, u32m + 1, u64::MAX - 1, u64::MAX];
+            let mut ns = vec![0, 1, d - 1, d, d.saturating_add(1), u32m - 1, u32m, u32m + 1, u64::MAX - 1, u64::MAX];
             for k in [1u64, 2, 3, 1000, u32m / d, u32m / d + 1] {
                 let m = k.saturating_mul(d);
                 ns.extend([m.saturating_sub(1), m, m.saturating_add(1)]);
@@ -765,6 +771,7 @@ mod tests {
             ns.extend((0..500).map(|_| (uniform(&mut rng) * u32m as f64) as u64));
             for n in ns {
                 assert_eq!(div.div(n), n / d, "{n} / {d}");
+                assert_eq!(div.rem(n), n % d, "{n} % {d}");
             }
         }
         // A zero tick divides as one second (the model's tick is at least that).
