@@ -153,6 +153,8 @@ pub struct Fleet {
     mem_spread: f64,
     db: f64,
     restart_time: SimDur,
+    /// The last traffic weight asked for and its candidate instances (`candidate_instances`).
+    instances_at: (u64, usize),
     slo_bucket: usize,
     p_slow_base: f64,
     observed: Observed,
@@ -212,6 +214,7 @@ impl Fleet {
             mem_spread: h.memory_spread,
             db: h.db_pool,
             restart_time: sc.fleet.restart_time,
+            instances_at: (f64::NAN.to_bits(), 0),
             slo_bucket,
             p_slow_base,
             observed: Observed::of_scenario(sc),
@@ -264,6 +267,17 @@ impl Fleet {
         for r in &mut self.reports_due {
             r.fill(0);
         }
+    }
+
+    /// The candidate's instances at traffic weight `weight`: ⌈weight · n⌉, at
+    /// least one while it has traffic; kept for the last weight, which changes
+    /// only at a shift (a ceiling is a library call on baseline x86-64).
+    fn candidate_instances(&mut self, weight: f64) -> usize {
+        if self.instances_at.0 != weight.to_bits() {
+            let n_c = if weight > 0.0 { ((weight * self.n as f64) - 1e-9).ceil().max(1.0) as usize } else { 0 };
+            self.instances_at = (weight.to_bits(), n_c.min(self.n as usize));
+        }
+        self.instances_at.1
     }
 
     /// Mean request rate (per second) at `t`, before noise.
@@ -346,8 +360,7 @@ impl Fleet {
         let dt = self.tick.as_secs_f64();
         let row = store.len;
         let per_instance = matches!(fault.effect, Effect::Leak { .. } | Effect::Crash { .. });
-        let n_c = if weight > 0.0 { ((weight * self.n as f64) - 1e-9).ceil().max(1.0) as usize } else { 0 };
-        let n_c = n_c.min(self.n as usize);
+        let n_c = self.candidate_instances(weight);
         let n_s = self.n as usize - n_c;
 
         // Candidate instances: restarts and availability.

@@ -429,30 +429,51 @@ pub fn hypergeometric(rng: &mut SimRng, pool: u64, marked: u64, draws: u64) -> u
     }
 }
 
-/// ln k! for a whole number `k ≥ 0`: a table below 16, else Stirling's series
-/// to the 1/k⁹ term (truncation error below 1e-16 for k ≥ 16).
+/// ln k! for a whole number `k ≥ 0`: exact values below 16, Stirling's
+/// series to the 1/k⁹ term from there (truncation error below 1e-16 for
+/// k ≥ 16); below [`LN_FACTORIAL_TABLE`] read from a table of those values.
 fn ln_factorial(k: f64) -> f64 {
-    const TABLE: [f64; 16] = [
-        0.0,
-        0.0,
-        std::f64::consts::LN_2,
-        1.791_759_469_228_055,
-        3.178_053_830_347_945_8,
-        4.787_491_742_782_046,
-        6.579_251_212_010_101,
-        8.525_161_361_065_415,
-        10.604_602_902_745_25,
-        12.801_827_480_081_469,
-        15.104_412_573_075_516,
-        17.502_307_845_873_887,
-        19.987_214_495_661_885,
-        22.552_163_853_123_425,
-        25.191_221_182_738_68,
-        27.899_271_383_840_89,
-    ];
-    if k < 16.0 {
-        return TABLE[k as usize];
+    if k < LN_FACTORIAL_TABLE as f64 {
+        return LN_FACTORIALS[k as usize];
     }
+    ln_factorial_series(k)
+}
+
+/// ln k! for k < 16.
+const SMALL_LN_FACTORIALS: [f64; 16] = [
+    0.0,
+    0.0,
+    std::f64::consts::LN_2,
+    1.791_759_469_228_055,
+    3.178_053_830_347_945_8,
+    4.787_491_742_782_046,
+    6.579_251_212_010_101,
+    8.525_161_361_065_415,
+    10.604_602_902_745_25,
+    12.801_827_480_081_469,
+    15.104_412_573_075_516,
+    17.502_307_845_873_887,
+    19.987_214_495_661_885,
+    22.552_163_853_123_425,
+    25.191_221_182_738_68,
+    27.899_271_383_840_89,
+];
+
+/// Below this, [`ln_factorial`] reads [`LN_FACTORIALS`]: BTRS's acceptance
+/// test asks for ln k! of its draw (and once of the mode) at about one
+/// proposal in four, and a lookup costs less than the series' logarithm.
+const LN_FACTORIAL_TABLE: usize = 1024;
+
+/// ln k! for k < [`LN_FACTORIAL_TABLE`], built once from the values
+/// [`ln_factorial`] would compute: the same bits as computing them at each call.
+static LN_FACTORIALS: std::sync::LazyLock<Box<[f64]>> = std::sync::LazyLock::new(|| {
+    (0..LN_FACTORIAL_TABLE)
+        .map(|k| SMALL_LN_FACTORIALS.get(k).copied().unwrap_or_else(|| ln_factorial_series(k as f64)))
+        .collect()
+});
+
+/// Stirling's series for ln k! (k ≥ 16; see [`ln_factorial`]).
+fn ln_factorial_series(k: f64) -> f64 {
     let x = k + 1.0;
     let x2 = 1.0 / (x * x);
     let series = (1.0 / 12.0 - x2 * (1.0 / 360.0 - x2 * (1.0 / 1260.0 - x2 * (1.0 / 1680.0 - x2 / 1188.0)))) / x;
@@ -698,6 +719,14 @@ pub(crate) mod tests {
         assert!((0..1000).all(|_| binomial(&mut rng, u32::MAX as u64, 0.5) <= u32::MAX as u64));
         assert!(ln_factorial(16.0) - (1..=16).map(|i| (i as f64).ln()).sum::<f64>() < 1e-13);
         assert!(ln_factorial(15.0) - (1..=15).map(|i| (i as f64).ln()).sum::<f64>() < 1e-13);
+        // The table holds what the series computes, bit for bit, up to where the series takes over.
+        for k in 16..LN_FACTORIAL_TABLE + 4 {
+            assert_eq!(ln_factorial(k as f64).to_bits(), ln_factorial_series(k as f64).to_bits(), "ln {k}!");
+        }
+        for k in [LN_FACTORIAL_TABLE - 1, LN_FACTORIAL_TABLE] {
+            let exact: f64 = (1..=k).map(|i| (i as f64).ln()).sum();
+            assert!((ln_factorial(k as f64) - exact).abs() < 1e-12 * exact, "ln {k}!");
+        }
     }
 
     /// Kolmogorov–Smirnov: the largest gap between the empirical CDF of
