@@ -43,7 +43,7 @@ pub enum Stream {
 /// four outputs of SplitMix64 started at `seed`, as rand_xoshiro fills it
 /// (through `from_rng`, byte by byte, which cost a lazily drawn row more than
 /// its draws). `seeded_equals_seed_from_u64` holds the two equal.
-#[inline]
+#[inline(always)]
 pub fn seeded(seed: u64) -> SimRng {
     const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut bytes = [0u8; 32];

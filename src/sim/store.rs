@@ -652,6 +652,12 @@ impl MetricSource for Store {
                 let (holds, requests) = self.hist[g].quantile_holds(quantile, from, to, cmp, limit);
                 Ok(Compared { holds, requests: Some(requests) })
             }
+            Metric::ErrorRate => {
+                // As `sample` has it, without the call: most rules read an error rate.
+                let (req, err) = self.counts(q, from, to);
+                let holds = (req > 0).then(|| cmp.holds(err as f64 / req as f64, limit));
+                Ok(Compared { holds, requests: Some(req) })
+            }
             _ => Ok(self.sample(q, from, to).compared(cmp, limit)),
         }
     }
