@@ -125,7 +125,19 @@ impl HistRow {
         group: u64,
         row: usize,
     ) {
-        if self.next as usize > b {
+        let next = self.next as usize;
+        if next == b + 1 && next < NB && (self.seeded || self.left == 0) {
+            // One more bucket below the tail, the generator live: `draw_more`'s
+            // loop for one step, inline (a query steps every row of its window
+            // down bucket by bucket, and the call cost more than the draw).
+            hist[b] = if b == 0 || self.left == 0 {
+                self.left
+            } else {
+                binomial_with(gen, self.left, &plans[self.state as usize].cond[b])
+            };
+            self.left -= hist[b];
+            self.next = b as u8;
+        } else if next > b {
             self.draw_more(gen, hist, b, plans, seed, group, row);
         }
     }
@@ -159,7 +171,12 @@ impl HistRow {
             self.left -= t;
             (self.tail, self.tail_count) = (tail as u8, t);
             for k in (tail..NB).rev() {
-                hist[k] = if k == tail || t == 0 { t } else { draw(&mut self.seeded, t, &plan.cond[k]) };
+                if t == 0 {
+                    // The rest of the tail is empty (most rows' whole tail): nothing to split.
+                    hist[tail..=k].fill(0);
+                    break;
+                }
+                hist[k] = if k == tail { t } else { draw(&mut self.seeded, t, &plan.cond[k]) };
                 t -= hist[k];
             }
             self.next = tail as u8;
