@@ -652,28 +652,28 @@ impl MetricSource for Store {
                 let (holds, requests) = self.hist[g].quantile_holds(quantile, from, to, cmp, limit);
                 Ok(Compared { holds, requests: Some(requests) })
             }
-            Metric::ErrorRate => {
-                // As `sample` has it, without the call: most rules read an error rate.
-                let (req, err) = self.counts(q, from, to);
-                let holds = (req > 0).then(|| cmp.holds(err as f64 / req as f64, limit));
-                Ok(Compared { holds, requests: Some(req) })
-            }
+            // Not through `sample`'s call and second match: most rules read an error rate.
+            Metric::ErrorRate => Ok(self.error_rate(q, from, to).compared(cmp, limit)),
             _ => Ok(self.sample(q, from, to).compared(cmp, limit)),
         }
     }
 }
 
 impl Store {
+    /// The error rate of `q`'s group and class over rows `(from, to]`.
+    #[inline(always)]
+    fn error_rate(&mut self, q: &Query, from: usize, to: usize) -> Sample {
+        let (req, err) = self.counts(q, from, to);
+        Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: Some(req) }
+    }
+
     /// `q`'s value over rows `(from, to]`. The store never fails a query:
     /// every tick it holds was simulated.
     fn sample(&mut self, q: &Query, from: usize, to: usize) -> Sample {
         let g = q.group;
         let l = self.layout;
         match q.metric {
-            Metric::ErrorRate => {
-                let (req, err) = self.counts(q, from, to);
-                Sample { value: (req > 0).then(|| err as f64 / req as f64), requests: Some(req) }
-            }
+            Metric::ErrorRate => self.error_rate(q, from, to),
             Metric::LatencyP50 | Metric::LatencyP90 | Metric::LatencyP99 => {
                 let hist = &mut self.hist[gi(g)];
                 let quantile = q.metric.latency_quantile().unwrap_or(0.99);
